@@ -1,0 +1,1 @@
+// WordPiece and GPT-2 byte-level BPE tokenizers (in progress).
