@@ -1,0 +1,153 @@
+// Optimisers (SGD, AdamW), gradient clipping by global norm and the linear warm-up/decay schedule.
+
+/// Plain SGD with optional momentum (PyTorch `torch.optim.SGD`, dampening 0, no Nesterov).
+public struct SGD: Sendable {
+    public var learningRate: Float
+    public var momentum: Float
+    var velocity: [Tensor] = []
+
+    public init(learningRate: Float, momentum: Float = 0) {
+        self.learningRate = learningRate
+        self.momentum = momentum
+    }
+
+    /// Updates `parameters[i]` in place with `gradients[i]`.
+    public mutating func update(_ parameters: inout [Tensor], gradients: [Tensor]) {
+        checkPairs(parameters, gradients, "SGD")
+        if momentum != 0 && velocity.isEmpty { velocity = gradients.map { $0.detached } }
+        else if momentum != 0 { for i in velocity.indices { velocity[i] = velocity[i] * momentum + gradients[i].detached } }
+        for i in parameters.indices {
+            let d = momentum != 0 ? velocity[i] : gradients[i].detached
+            let lr = learningRate
+            parameters[i] = parameters[i].detached.zipScalars(d) { p, g in p - lr * g }
+        }
+    }
+}
+
+/// AdamW (Loshchilov & Hutter, 2019) exactly as PyTorch's `torch.optim.AdamW` (single-tensor path):
+/// p ← p·(1 − lr·λ); m ← β₁m + (1−β₁)g; v ← β₂v + (1−β₂)g²;
+/// p ← p − (lr / (1−β₁ᵗ)) · m / (√v / √(1−β₂ᵗ) + ε).
+public struct AdamW: Sendable, Codable {
+    public var learningRate: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    public var weightDecay: Float
+    /// Steps taken so far (PyTorch's `state['step']`).
+    public private(set) var step: Int = 0
+    /// First and second moment estimates, one per parameter, created on the first step.
+    public private(set) var m: [[Float]] = []
+    public private(set) var v: [[Float]] = []
+
+    public init(
+        learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
+        weightDecay: Float = 0.01
+    ) {
+        self.learningRate = learningRate
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.weightDecay = weightDecay
+    }
+
+    /// Restores saved state (for resuming training).
+    public mutating func restore(step: Int, m: [[Float]], v: [[Float]]) {
+        precondition(m.count == v.count, "AdamW: \(m.count) first moments but \(v.count) second moments")
+        self.step = step
+        self.m = m
+        self.v = v
+    }
+
+    /// Updates `parameters[i]` in place with `gradients[i]`.
+    public mutating func update(_ parameters: inout [Tensor], gradients: [Tensor]) {
+        checkPairs(parameters, gradients, "AdamW")
+        if m.isEmpty {
+            m = parameters.map { [Float](repeating: 0, count: $0.count) }
+            v = m
+        }
+        precondition(m.count == parameters.count, "AdamW: state for \(m.count) parameters, given \(parameters.count)")
+        step += 1
+        let bc1 = 1 - Float(Double(beta1).power(step))
+        let bc2Sqrt = Float(Double(1 - Double(beta2).power(step)).squareRoot())
+        let stepSize = learningRate / bc1
+        let decay = 1 - learningRate * weightDecay
+        let (b1, b2, eps) = (beta1, beta2, epsilon)
+        for i in parameters.indices {
+            precondition(m[i].count == parameters[i].count, "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
+            gradients[i].withUnsafeBufferPointer { g in
+                m[i].withUnsafeMutableBufferPointer { mb in
+                    v[i].withUnsafeMutableBufferPointer { vb in
+                        parameters[i].withUnsafeMutableBufferPointer { p in
+                            for j in 0..<p.count {
+                                p[j] *= decay
+                                mb[j] += (1 - b1) * (g[j] - mb[j])  // PyTorch: exp_avg.lerp_(grad, 1 − β₁)
+                                vb[j] = vb[j] * b2 + (1 - b2) * (g[j] * g[j])
+                                let denom = vb[j].squareRoot() / bc2Sqrt + eps
+                                p[j] -= stepSize * (mb[j] / denom)  // addcdiv_(m, denom, −stepSize)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension Double {
+    fileprivate func power(_ n: Int) -> Double {
+        var r = 1.0
+        for _ in 0..<n { r *= self }
+        return r
+    }
+}
+
+private func checkPairs(_ parameters: [Tensor], _ gradients: [Tensor], _ name: String) {
+    precondition(
+        parameters.count == gradients.count, "\(name): \(parameters.count) parameters but \(gradients.count) gradients")
+    for (p, g) in zip(parameters, gradients) {
+        precondition(p.shape == g.shape, "\(name): gradient shape \(g.shape) != parameter shape \(p.shape)")
+    }
+}
+
+/// Scales `gradients` so their global L2 norm is at most `maxNorm`, as
+/// `torch.nn.utils.clip_grad_norm_` (coefficient maxNorm / (norm + 1e-6), clamped to 1).
+/// Returns the norm before clipping.
+@discardableResult
+public func clipGradientNorm(_ gradients: inout [Tensor], maxNorm: Float) -> Float {
+    var total: Double = 0
+    for g in gradients {
+        g.withUnsafeBufferPointer { b in
+            var s: Float = 0
+            for x in b { s += x * x }
+            total += Double(s)
+        }
+    }
+    let norm = Float(total.squareRoot())
+    let coef = min(maxNorm / (norm + 1e-6), 1)
+    if coef < 1 {
+        for i in gradients.indices { gradients[i] = gradients[i].detached * coef }
+    }
+    return norm
+}
+
+/// Linear warm-up from 0 to the peak, then linear decay to 0 at `totalSteps`
+/// (transformers `get_linear_schedule_with_warmup`).
+public struct LinearWarmupSchedule: Sendable, Codable {
+    public var peak: Float
+    public var warmupSteps: Int
+    public var totalSteps: Int
+
+    public init(peak: Float, warmupSteps: Int, totalSteps: Int) {
+        precondition(warmupSteps >= 0 && totalSteps >= warmupSteps, "schedule: warm-up \(warmupSteps) must be in 0...\(totalSteps)")
+        self.peak = peak
+        self.warmupSteps = warmupSteps
+        self.totalSteps = totalSteps
+    }
+
+    /// The learning rate for optimiser step `step` (0-based, as the scheduler's `last_epoch`).
+    public func learningRate(at step: Int) -> Float {
+        if step < warmupSteps { return peak * Float(step) / Float(max(1, warmupSteps)) }
+        let remaining = Float(totalSteps - step) / Float(max(1, totalSteps - warmupSteps))
+        return peak * max(0, remaining)
+    }
+}

@@ -1,0 +1,17 @@
+// The `loupe` command-line tool: the root command and its subcommands.
+import ArgumentParser
+
+@main
+struct Loupe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loupe",
+        abstract: "Native transformer inference and interpretability.",
+        version: "0.1.0",
+        subcommands: [Bench.self])
+}
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure Loupe's speed against raw BLAS and memory bandwidth in the same run.",
+        subcommands: [BenchTensor.self])
+}
