@@ -68,6 +68,111 @@ def write_strings(group, name: str, values: list) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Expected tensors: the key set and shapes a loader should demand, derived from config + task.
+# This is the executable version of the tables in docs/weights-format.md.
+
+def _prefix(names, base: str) -> str:
+    return base if any(n.startswith(base) for n in names) else ""
+
+
+def expected_tensors(architecture: str, task: str, config: dict, names) -> tuple:
+    """Returns (required {name: shape}, optional {name: shape}) for a file holding tensors `names`."""
+    names = set(names)
+    req, opt = {}, {}
+    tied = bool(config.get("tie_word_embeddings", True))
+    if architecture == "bert":
+        p = _prefix(names, "bert.")
+        H, I, L = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+        V, P, T = config["vocab_size"], config["max_position_embeddings"], config.get("type_vocab_size", 2)
+        e = p + "embeddings."
+        req[e + "word_embeddings.weight"] = [V, H]
+        req[e + "position_embeddings.weight"] = [P, H]
+        req[e + "token_type_embeddings.weight"] = [T, H]
+        req[e + "LayerNorm.weight"] = [H]
+        req[e + "LayerNorm.bias"] = [H]
+        for i in range(L):
+            l = f"{p}encoder.layer.{i}."
+            for m in ("query", "key", "value"):
+                req[l + f"attention.self.{m}.weight"] = [H, H]
+                req[l + f"attention.self.{m}.bias"] = [H]
+            req[l + "attention.output.dense.weight"] = [H, H]
+            req[l + "attention.output.dense.bias"] = [H]
+            req[l + "attention.output.LayerNorm.weight"] = [H]
+            req[l + "attention.output.LayerNorm.bias"] = [H]
+            req[l + "intermediate.dense.weight"] = [I, H]
+            req[l + "intermediate.dense.bias"] = [I]
+            req[l + "output.dense.weight"] = [H, I]
+            req[l + "output.dense.bias"] = [H]
+            req[l + "output.LayerNorm.weight"] = [H]
+            req[l + "output.LayerNorm.bias"] = [H]
+        pooler = {p + "pooler.dense.weight": [H, H], p + "pooler.dense.bias": [H]}
+        if task == "sequence-classification":
+            n = len(config.get("id2label") or {}) or config.get("num_labels", 2)
+            req.update(pooler)
+            req["classifier.weight"] = [n, H]
+            req["classifier.bias"] = [n]
+        else:
+            opt.update(pooler)
+        if task == "masked-lm":
+            c = "cls.predictions."
+            req[c + "transform.dense.weight"] = [H, H]
+            req[c + "transform.dense.bias"] = [H]
+            req[c + "transform.LayerNorm.weight"] = [H]
+            req[c + "transform.LayerNorm.bias"] = [H]
+            req[c + "bias"] = [V]
+            (opt if tied else req)[c + "decoder.weight"] = [V, H]
+            opt["cls.seq_relationship.weight"] = [2, H]  # BertForPreTraining's NSP head, unused
+            opt["cls.seq_relationship.bias"] = [2]
+    elif architecture == "gpt2":
+        p = _prefix(names, "transformer.")
+        E, L, V, P = config["n_embd"], config["n_layer"], config["vocab_size"], config["n_positions"]
+        I = config.get("n_inner") or 4 * E
+        req[p + "wte.weight"] = [V, E]
+        req[p + "wpe.weight"] = [P, E]
+        for i in range(L):
+            h = f"{p}h.{i}."
+            for ln in ("ln_1", "ln_2"):
+                req[h + ln + ".weight"] = [E]
+                req[h + ln + ".bias"] = [E]
+            req[h + "attn.c_attn.weight"] = [E, 3 * E]  # Conv1D: [in, out]
+            req[h + "attn.c_attn.bias"] = [3 * E]
+            req[h + "attn.c_proj.weight"] = [E, E]
+            req[h + "attn.c_proj.bias"] = [E]
+            req[h + "mlp.c_fc.weight"] = [E, I]
+            req[h + "mlp.c_fc.bias"] = [I]
+            req[h + "mlp.c_proj.weight"] = [I, E]
+            req[h + "mlp.c_proj.bias"] = [E]
+        req[p + "ln_f.weight"] = [E]
+        req[p + "ln_f.bias"] = [E]
+        if task == "causal-lm":
+            (opt if tied else req)["lm_head.weight"] = [V, E]
+    else:
+        raise ValueError(f"unknown architecture {architecture!r}")
+    return req, opt
+
+
+def validate(path) -> dict:
+    """read() plus the key-set/shape check a loader must do. Raises ValueError naming the problem."""
+    data = read(path)
+    a = data["attrs"]
+    if a["architecture"] not in ARCHITECTURES:
+        raise ValueError(f"{path}: unknown architecture {a['architecture']!r}")
+    if a["task"] not in TASKS:
+        raise ValueError(f"{path}: unknown task {a['task']!r}")
+    req, opt = expected_tensors(a["architecture"], a["task"], data["config"], data["weights"])
+    for name, shape in req.items():
+        if name not in data["weights"]:
+            raise ValueError(f"{path}: missing tensor {name}")
+    for name, value in data["weights"].items():
+        want = req.get(name, opt.get(name))
+        if want is None:
+            raise ValueError(f"{path}: unexpected tensor {name}")
+        if list(value.shape) != want:
+            raise ValueError(f"{path}: tensor {name} has shape {list(value.shape)}, expected {want}")
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading (used to check round trips; mirrors what the Swift loader must accept).
 
 def _attr(value):
