@@ -18,12 +18,14 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(
+            name: "Tensor", dependencies: ["CBLAS"],
+            swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
         .target(name: "Tokenizers"),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers",
+                "Tensor", "Tokenizers", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

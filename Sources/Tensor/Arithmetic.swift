@@ -126,35 +126,51 @@ extension Tensor {
     }
 
     public static prefix func - (a: Tensor) -> Tensor {
-        a.mapScalars { -$0 }.recorded(from: a) { g in -g }
+        a.mapScalars(Affine(scale: -1, shift: 0)).recorded(from: a) { g in -g }
     }
 
     // MARK: Tensor–scalar
 
-    /// out = f(self) element-wise, untracked (the building block of the scalar ops below).
-    func mapScalars(_ f: (Float8) -> Float8) -> Tensor {
+    /// out = f(self) element-wise, untracked (the building block of the element-wise ops).
+    func mapScalars<K: Map1Kernel>(_ f: K) -> Tensor {
         Tensor(shape: shape) { out in
             withUnsafeBufferPointer { a in map1(a, out, f) }
         }
     }
 
     public static func + (a: Tensor, s: Float) -> Tensor {
-        a.mapScalars { $0 + s }.recorded(from: a) { g in g }
+        a.mapScalars(Affine(scale: 1, shift: s)).recorded(from: a) { g in g }
     }
     public static func + (s: Float, a: Tensor) -> Tensor { a + s }
     public static func - (a: Tensor, s: Float) -> Tensor { a + (-s) }
     public static func - (s: Float, a: Tensor) -> Tensor {
-        a.mapScalars { s - $0 }.recorded(from: a) { g in -g }
+        a.mapScalars(Affine(scale: -1, shift: s)).recorded(from: a) { g in -g }
     }
     public static func * (a: Tensor, s: Float) -> Tensor {
-        a.mapScalars { $0 * s }.recorded(from: a) { g in g * s }
+        a.mapScalars(Affine(scale: s, shift: 0)).recorded(from: a) { g in g * s }
     }
     public static func * (s: Float, a: Tensor) -> Tensor { a * s }
     public static func / (a: Tensor, s: Float) -> Tensor {
-        a.mapScalars { $0 / s }.recorded(from: a) { g in g / s }
+        a.mapScalars(DivideBy(s: s)).recorded(from: a) { g in g / s }
     }
     public static func / (s: Float, a: Tensor) -> Tensor {
         let ad = a.detached
-        return a.mapScalars { s / $0 }.recorded(from: a) { g in g * (-s) / (ad * ad) }  // d(s/x) = −s/x²
+        return a.mapScalars(Reciprocal(s: s)).recorded(from: a) { g in g * (-s) / (ad * ad) }  // d(s/x) = −s/x²
     }
+}
+
+/// x·scale + shift (negation, tensor–scalar add, sub and mul).
+struct Affine: Map1Kernel {
+    let scale: Float, shift: Float
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x * scale + shift }
+}
+/// x / s, kept as a division so results round exactly like PyTorch's `x / s`.
+struct DivideBy: Map1Kernel {
+    let s: Float
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x / s }
+}
+/// s / x.
+struct Reciprocal: Map1Kernel {
+    let s: Float
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { Float8(repeating: s) / x }
 }

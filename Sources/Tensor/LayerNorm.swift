@@ -7,7 +7,8 @@ enum LayerNormKernels {
         _ y: UnsafeMutablePointer<Float>, _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
         rows: Int, n: Int, eps: Float
     ) {
-        for r in 0..<rows {
+        parallelChunks(rows, minimum: Swift.max(1, (1 << 16) / Swift.max(n, 1)), align: 1) { range in
+        for r in range {
             let xr = x + r * n, yr = y + r * n
             // Two passes (mean, then squared deviations) in 8 lanes: accurate and vectorised.
             var sv = Float8(repeating: 0)
@@ -54,6 +55,7 @@ enum LayerNormKernels {
                 yr[i] = v
                 i += 1
             }
+        }
         }
     }
 

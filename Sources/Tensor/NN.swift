@@ -40,11 +40,8 @@ public func embedding(_ weight: Tensor, indices: [Int], shape: [Int]? = nil) -> 
 public func maskedFill(_ x: Tensor, mask: Tensor, value: Float) -> Tensor {
     let m = mask.detached.broadcast(to: broadcastShape(x.shape, mask.shape, "maskedFill"))
     precondition(m.shape == x.shape, "maskedFill: mask \(mask.shape) would broadcast \(x.shape) to \(m.shape)")
-    let fill = Float8(repeating: value)
-    let out = x.zipScalars(m) { xv, mv in xv.replacing(with: fill, where: mv .!= 0) }
-    return out.recorded(from: x) { g in
-        g.zipScalars(m) { gv, mv in gv.replacing(with: 0, where: mv .!= 0) }
-    }
+    let out = x.zipScalars(m, Kernel.FillWhere(value: value))
+    return out.recorded(from: x) { g in g.zipScalars(m, Kernel.FillWhere(value: 0)) }
 }
 
 /// Zeroes each entry with probability `p` and scales the rest by 1/(1−p) when `training`
@@ -56,7 +53,7 @@ public func dropout(_ x: Tensor, p: Float, training: Bool, generator: inout Rand
     let mask = Tensor(shape: x.shape) { m in
         for i in 0..<m.count { m[i] = generator.nextUniform() < p ? 0 : scale }
     }
-    return x.zipScalars(mask) { $0 * $1 }.recorded(from: x) { g in g.zipScalars(mask) { $0 * $1 } }
+    return x.zipScalars(mask, Kernel.Multiply()).recorded(from: x) { g in g.zipScalars(mask, Kernel.Multiply()) }
 }
 
 /// Mean cross-entropy of `logits` [N, C] against class `labels` (N entries); entries equal to
@@ -90,6 +87,16 @@ public func crossEntropy(_ logits: Tensor, labels: [Int], ignoreIndex: Int = -10
                     }
                 }
             }
+        }
+    }
+}
+
+extension Kernel {
+    /// (x, mask) ↦ value where mask ≠ 0, else x.
+    struct FillWhere: Map2Kernel {
+        let value: Float
+        @inline(__always) func callAsFunction(_ x: Float8, _ m: Float8) -> Float8 {
+            x.replacing(with: Float8(repeating: value), where: m .!= 0)
         }
     }
 }

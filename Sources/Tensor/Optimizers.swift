@@ -18,8 +18,7 @@ public struct SGD: Sendable {
         else if momentum != 0 { for i in velocity.indices { velocity[i] = velocity[i] * momentum + gradients[i].detached } }
         for i in parameters.indices {
             let d = momentum != 0 ? velocity[i] : gradients[i].detached
-            let lr = learningRate
-            parameters[i] = parameters[i].detached.zipScalars(d) { p, g in p - lr * g }
+            parameters[i] = parameters[i].detached - d * learningRate
         }
     }
 }

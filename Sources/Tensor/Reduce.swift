@@ -88,11 +88,20 @@ extension Tensor {
         let original = shape
         return out.recorded(from: self) { g in
             let m = reducedKept.broadcast(to: original)
-            let mask = xd.zipScalars(m) { x, m in Float8(repeating: 0).replacing(with: 1, where: x .== m) }
+            let mask = xd.zipScalars(m, Kernel.EqualMask())
             let ties = mask.reduce(into: kept, initial: 0, +)
             return mask * (g.reshaped(kept) / ties)
         }
     }
 
     public func max(axis: Int, keepDims: Bool = false) -> Tensor { max(axes: [axis], keepDims: keepDims) }
+}
+
+extension Kernel {
+    /// (x, m) ↦ 1 where x == m, else 0.
+    struct EqualMask: Map2Kernel {
+        @inline(__always) func callAsFunction(_ x: Float8, _ m: Float8) -> Float8 {
+            Float8(repeating: 0).replacing(with: 1, where: x .== m)
+        }
+    }
 }

@@ -7,12 +7,14 @@ enum SoftmaxKernels {
     static func forward(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, n: Int, log: Bool) {
         let rows = n == 0 ? 0 : x.count / n
         let px = x.baseAddress, py = y.baseAddress
-        for r in 0..<rows {
+        parallelChunks(rows, minimum: Swift.max(1, (1 << 16) / Swift.max(n, 1)), align: 1) { range in
+        for r in range {
             let xr = px! + r * n, yr = py! + r * n
             var mv = Float8(repeating: -.infinity)
             var i = 0
             while i + 8 <= n {
-                mv = pointwiseMax(mv, UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self))
+                let v = UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self)
+                mv.replace(with: v, where: v .> mv)
                 i += 8
             }
             var m = mv.max()
@@ -62,6 +64,7 @@ enum SoftmaxKernels {
                     i += 1
                 }
             }
+        }
         }
     }
 

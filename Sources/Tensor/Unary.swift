@@ -3,7 +3,7 @@ import Foundation
 
 extension Tensor {
     /// out = f(self, other) element-wise over equal shapes, untracked (used by backward kernels).
-    func zipScalars(_ other: Tensor, _ f: (Float8, Float8) -> Float8) -> Tensor {
+    func zipScalars<K: Map2Kernel>(_ other: Tensor, _ f: K) -> Tensor {
         precondition(shape == other.shape, "zip: shapes \(shape) and \(other.shape) differ")
         return Tensor(shape: shape) { out in
             withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in map2(a, b, out, f) } }
@@ -13,7 +13,7 @@ extension Tensor {
 
 /// e^x. VJP: g·e^x (reuses the output).
 public func exp(_ x: Tensor) -> Tensor {
-    let y = x.mapScalars(vexp)
+    let y = x.mapScalars(Kernel.Exp())
     let yd = y
     return y.recorded(from: x) { g in g * yd }
 }
@@ -32,21 +32,21 @@ public func log(_ x: Tensor) -> Tensor {
 
 /// √x. VJP: g / (2√x).
 public func sqrt(_ x: Tensor) -> Tensor {
-    let y = x.mapScalars { $0.squareRoot() }
-    return y.recorded(from: x) { g in g.zipScalars(y) { g, y in g * 0.5 / y } }
+    let y = x.mapScalars(Kernel.Sqrt())
+    return y.recorded(from: x) { g in g.zipScalars(y, Kernel.SqrtBackward()) }
 }
 
 /// 1/√x. VJP: −½·g·y³.
 public func rsqrt(_ x: Tensor) -> Tensor {
-    let y = x.mapScalars { 1 / $0.squareRoot() }
-    return y.recorded(from: x) { g in g.zipScalars(y) { g, y in -0.5 * g * y * y * y } }
+    let y = x.mapScalars(Kernel.Rsqrt())
+    return y.recorded(from: x) { g in g.zipScalars(y, Kernel.RsqrtBackward()) }
 }
 
 /// x^p for a scalar exponent. VJP: g·p·x^(p−1).
 public func pow(_ x: Tensor, _ p: Float) -> Tensor {
     func power(_ t: Tensor, _ e: Float) -> Tensor {
-        if e == 2 { return t.mapScalars { $0 * $0 } }
-        if e == 1 { return t.mapScalars { $0 } }
+        if e == 2 { return t.zipScalars(t, Kernel.Multiply()) }
+        if e == 1 { return t.detached }
         var y = Tensor.zeros(t.shape)
         y.withUnsafeMutableBufferPointer { out in
             t.withUnsafeBufferPointer { a in
@@ -63,22 +63,20 @@ public func pow(_ x: Tensor, _ p: Float) -> Tensor {
 
 /// tanh. VJP: g·(1 − y²).
 public func tanh(_ x: Tensor) -> Tensor {
-    let y = x.mapScalars(vtanh)
-    return y.recorded(from: x) { g in g.zipScalars(y) { g, y in g * (1 - y * y) } }
+    let y = x.mapScalars(Kernel.Tanh())
+    return y.recorded(from: x) { g in g.zipScalars(y, Kernel.TanhBackward()) }
 }
 
 /// Logistic sigmoid. VJP: g·y·(1 − y).
 public func sigmoid(_ x: Tensor) -> Tensor {
-    let y = x.mapScalars(vsigmoid)
-    return y.recorded(from: x) { g in g.zipScalars(y) { g, y in g * y * (1 - y) } }
+    let y = x.mapScalars(Kernel.Sigmoid())
+    return y.recorded(from: x) { g in g.zipScalars(y, Kernel.SigmoidBackward()) }
 }
 
 /// max(x, 0). VJP: g where x > 0 (PyTorch: the gradient at 0 is 0).
 public func relu(_ x: Tensor) -> Tensor {
-    let y = x.mapScalars { $0.replacing(with: 0, where: $0 .< 0) }
-    return y.recorded(from: x) { g in
-        g.zipScalars(y) { g, y in Float8(repeating: 0).replacing(with: g, where: y .> 0) }
-    }
+    let y = x.mapScalars(Kernel.Relu())
+    return y.recorded(from: x) { g in g.zipScalars(y, Kernel.ReluBackward()) }
 }
 
 /// Which GELU: the exact erf form (BERT) or the tanh approximation (GPT-2), as in
@@ -88,28 +86,68 @@ public enum GELUApproximation: String, Sendable, Codable {
     case tanh
 }
 
-// GELU erf form: x·Φ(x) = ½x(1 + erf(x/√2)); dΦ-part: Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
-@inline(__always) func geluErfForward(_ x: Float8) -> Float8 {
-    0.5 * x * (1 + verf(x * 0.7071067811865476))
-}
-@inline(__always) func geluErfBackward(_ x: Float8, _ g: Float8) -> Float8 {
-    let cdf = 0.5 * (1 + verf(x * 0.7071067811865476))
-    let pdf = vexp(-0.5 * x * x) * 0.3989422804014327
-    return g * (cdf + x * pdf)
-}
+/// The element-wise kernels of this file; forward and backward side by side.
+enum Kernel {
+    struct Exp: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { vexp(x) } }
+    struct Sqrt: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x.squareRoot() } }
+    struct SqrtBackward: Map2Kernel {  // (g, y = √x) ↦ g / 2y
+        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { g * 0.5 / y }
+    }
+    struct Rsqrt: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { 1 / x.squareRoot() } }
+    struct RsqrtBackward: Map2Kernel {  // (g, y = x^−½) ↦ −½·g·y³
+        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { -0.5 * g * y * y * y }
+    }
+    struct Multiply: Map2Kernel { @inline(__always) func callAsFunction(_ a: Float8, _ b: Float8) -> Float8 { a * b } }
+    struct Tanh: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { vtanh(x) } }
+    struct TanhBackward: Map2Kernel {  // (g, y) ↦ g·(1 − y²)
+        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { g * (1 - y * y) }
+    }
+    struct Sigmoid: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { vsigmoid(x) } }
+    struct SigmoidBackward: Map2Kernel {  // (g, y) ↦ g·y·(1 − y)
+        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { g * y * (1 - y) }
+    }
+    struct Relu: Map1Kernel {
+        @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x.replacing(with: 0, where: x .< 0) }
+    }
+    struct ReluBackward: Map2Kernel {  // (g, y) ↦ g where y > 0 (PyTorch: 0 at the kink)
+        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 {
+            Float8(repeating: 0).replacing(with: g, where: y .> 0)
+        }
+    }
 
-// GELU tanh form (Hendrycks & Gimpel 2016, eq. in §2; PyTorch `approximate='tanh'`):
-// ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³).
-@inline(__always) func geluTanhForward(_ x: Float8) -> Float8 {
-    let u = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-    return 0.5 * x * (1 + vtanh(u))
-}
-@inline(__always) func geluTanhBackward(_ x: Float8, _ g: Float8) -> Float8 {
-    let x2 = x * x
-    let u = 0.7978845608028654 * (x + 0.044715 * x2 * x)
-    let t = vtanh(u)
-    let du = 0.7978845608028654 * (1 + 3 * 0.044715 * x2)
-    return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+    // GELU erf form: x·Φ(x) = ½x(1 + erf(x/√2)); derivative Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
+    struct GeluErf: Map1Kernel {
+        @inline(__always) func callAsFunction(_ x: Float8) -> Float8 {
+            let h = 0.5 * x
+            return fma(h, verf(x * 0.7071067811865476), h)
+        }
+    }
+    struct GeluErfBackward: Map2Kernel {  // (x, g)
+        @inline(__always) func callAsFunction(_ x: Float8, _ g: Float8) -> Float8 {
+            let cdf = 0.5 * (1 + verf(x * 0.7071067811865476))
+            let pdf = vexp(-0.5 * x * x) * 0.3989422804014327
+            return g * fma(x, pdf, cdf)
+        }
+    }
+
+    // GELU tanh form (Hendrycks & Gimpel 2016, §2; PyTorch `approximate='tanh'`):
+    // ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³).
+    struct GeluTanh: Map1Kernel {
+        @inline(__always) func callAsFunction(_ x: Float8) -> Float8 {
+            let u = 0.7978845608028654 * fma(0.044715 * x * x, x, x)
+            let h = 0.5 * x
+            return fma(h, vtanh(u), h)
+        }
+    }
+    struct GeluTanhBackward: Map2Kernel {  // (x, g)
+        @inline(__always) func callAsFunction(_ x: Float8, _ g: Float8) -> Float8 {
+            let x2 = x * x
+            let u = 0.7978845608028654 * fma(0.044715 * x2, x, x)
+            let t = vtanh(u)
+            let du = 0.7978845608028654 * fma(Float8(repeating: 3 * 0.044715), x2, Float8(repeating: 1))
+            return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
+        }
+    }
 }
 
 /// Gaussian error linear unit.
@@ -117,8 +155,8 @@ public func gelu(_ x: Tensor, approximate: GELUApproximation = .none) -> Tensor 
     let xd = x.detached
     switch approximate {
     case .none:
-        return x.mapScalars(geluErfForward).recorded(from: x) { g in xd.zipScalars(g, geluErfBackward) }
+        return x.mapScalars(Kernel.GeluErf()).recorded(from: x) { g in xd.zipScalars(g, Kernel.GeluErfBackward()) }
     case .tanh:
-        return x.mapScalars(geluTanhForward).recorded(from: x) { g in xd.zipScalars(g, geluTanhBackward) }
+        return x.mapScalars(Kernel.GeluTanh()).recorded(from: x) { g in xd.zipScalars(g, Kernel.GeluTanhBackward()) }
     }
 }

@@ -6,6 +6,8 @@
 // Abramowitz & Stegun 7.1.26) evaluated eight lanes at a time; tails run through the same code
 // padded into one vector, so a value's result never depends on its position.
 
+import Dispatch
+
 public typealias Float8 = SIMD8<Float>
 
 /// |x| by clearing the sign bit.
@@ -13,74 +15,72 @@ public typealias Float8 = SIMD8<Float>
     unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: Float8.self)
 }
 
+/// a·b + c in one rounding (vfmadd with FMA enabled); Swift does not contract a*b+c by itself.
+@inline(__always) func fma(_ a: Float8, _ b: Float8, _ c: Float8) -> Float8 { c.addingProduct(a, b) }
+
+/// x with the sign of s (x must be non-negative).
+@inline(__always) func vcopysign(_ x: Float8, _ s: Float8) -> Float8 {
+    let sign = unsafeBitCast(s, to: SIMD8<UInt32>.self) & 0x8000_0000
+    return unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) | sign, to: Float8.self)
+}
+
 /// e^x, Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n by exponent bits.
-/// Relative error ≈ 1 ulp; saturates to 0 below -87.3 and to +inf above 88.7.
+/// Relative error ≈ 1–2 ulp; 0 below -87.3, +inf above 88.7, NaN for NaN.
 @inline(__always)
 public func vexp(_ x: Float8) -> Float8 {
     let hi = Float8(repeating: 88.72283935546875), lo = Float8(repeating: -87.33654022216797)
-    var xc = x.clamped(lowerBound: lo, upperBound: hi)
-    // n = round(x / ln2)
-    let fx = (xc * 1.44269504088896341 + 0.5).rounded(.down)
-    xc = xc - fx * 0.693359375 + fx * 2.12194440e-4  // Cody–Waite split of ln2
-    let z = xc * xc
-    var y = Float8(repeating: 1.9875691500e-4)
-    y = y * xc + 1.3981999507e-3
-    y = y * xc + 8.3334519073e-3
-    y = y * xc + 4.1665795894e-2
-    y = y * xc + 1.6666665459e-1
-    y = y * xc + 5.0000001201e-1
-    y = y * z + xc + 1
-    // Scale by 2^n. n is read off the mantissa of fx + 1.5·2^23 (no float→int conversion), and
-    // applied as 2^(n−1)·2 so that n = 128 (x near 88.7) stays finite.
+    var xc = x.replacing(with: hi, where: x .> hi)
+    xc.replace(with: lo, where: x .< lo)
+    // n = round(x / ln2) by the 1.5·2^23 trick: adding it leaves n in the low mantissa bits and
+    // rounds to nearest (no floor, which SSE2 lacks); subtracting it gives n as a float.
     let magic = Float8(repeating: 12582912)
-    let n = unsafeBitCast(fx + magic, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    let shifted = fma(xc, Float8(repeating: 1.44269504088896341), magic)
+    let fx = shifted - magic
+    let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
+    var r = fma(fx, Float8(repeating: -0.693359375), xc)  // Cody–Waite split of ln2
+    r = fma(fx, Float8(repeating: 2.12194440e-4), r)
+    var y = Float8(repeating: 1.9875691500e-4)
+    y = fma(y, r, Float8(repeating: 1.3981999507e-3))
+    y = fma(y, r, Float8(repeating: 8.3334519073e-3))
+    y = fma(y, r, Float8(repeating: 4.1665795894e-2))
+    y = fma(y, r, Float8(repeating: 1.6666665459e-1))
+    y = fma(y, r, Float8(repeating: 5.0000001201e-1))
+    y = fma(y, r * r, r) + 1
+    // Scale by 2^n, applied as 2^(n−1)·2 so that n = 128 (x near 88.7) stays finite.
     let scale = unsafeBitCast((n &+ 126) &<< 23, to: Float8.self)
-    var r = y * scale * 2
-    r.replace(with: Float8(repeating: .infinity), where: x .> hi)
-    r.replace(with: Float8(repeating: 0), where: x .< lo)
-    r.replace(with: x, where: x .!= x)  // NaN in, NaN out
-    return r
+    return (y * scale * 2).replacing(with: 0, where: x .< lo)
 }
 
 /// tanh: odd polynomial for |x| < 0.625 (Cephes tanhf), else 1 − 2/(e^{2|x|} + 1) with the sign.
 @inline(__always)
 public func vtanh(_ x: Float8) -> Float8 {
     let ax = vabs(x)
-    // Large branch.
-    let e = vexp(ax * 2)
-    var big = 1 - 2 / (e + 1)
-    big.replace(with: -big, where: x .< 0)
-    // Small branch.
+    let big = vcopysign(1 - 2 / (vexp(ax + ax) + 1), x)
     let z = x * x
     var p = Float8(repeating: -5.70498872745e-3)
-    p = p * z + 2.06390887954e-2
-    p = p * z - 5.37397155531e-2
-    p = p * z + 1.33314422036e-1
-    p = p * z - 3.33332819422e-1
-    let small = x + x * z * p
-    var r = big
-    r.replace(with: small, where: ax .< 0.625)
-    r.replace(with: x, where: x .!= x)
-    return r
+    p = fma(p, z, Float8(repeating: 2.06390887954e-2))
+    p = fma(p, z, Float8(repeating: -5.37397155531e-2))
+    p = fma(p, z, Float8(repeating: 1.33314422036e-1))
+    p = fma(p, z, Float8(repeating: -3.33332819422e-1))
+    let small = fma(x * z, p, x)
+    return big.replacing(with: small, where: ax .< 0.625)
 }
 
 /// erf, Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), the form PyTorch's vectorised CPU erf uses.
 @inline(__always)
 public func verf(_ x: Float8) -> Float8 {
     let ax = vabs(x)
-    let t = 1 / (ax * 0.3275911 + 1)
+    let t = 1 / fma(ax, Float8(repeating: 0.3275911), Float8(repeating: 1))
     var p = Float8(repeating: 1.061405429)
-    p = p * t - 1.453152027
-    p = p * t + 1.421413741
-    p = p * t - 0.284496736
-    p = p * t + 0.254829592
-    var r = 1 - p * t * vexp(-ax * ax)
-    r.replace(with: -r, where: x .< 0)
-    r.replace(with: x, where: x .!= x)
-    return r
+    p = fma(p, t, Float8(repeating: -1.453152027))
+    p = fma(p, t, Float8(repeating: 1.421413741))
+    p = fma(p, t, Float8(repeating: -0.284496736))
+    p = fma(p, t, Float8(repeating: 0.254829592))
+    let r = fma(-p * t, vexp(-ax * ax), Float8(repeating: 1))
+    return vcopysign(r, x)
 }
 
-/// 1 / (1 + e^−x), computed without overflow for large |x|.
+/// 1 / (1 + e^−x).
 @inline(__always)
 public func vsigmoid(_ x: Float8) -> Float8 {
     1 / (1 + vexp(-x))
@@ -88,54 +88,93 @@ public func vsigmoid(_ x: Float8) -> Float8 {
 
 // MARK: - Map kernels over raw buffers
 
+/// Runs `body(range)` over `0..<count` split into one contiguous chunk per thread when the work is
+/// large enough to repay waking threads (≈ 10 µs); chunk edges fall on multiples of `align`.
+@inline(__always)
+func parallelChunks(_ count: Int, minimum: Int = 1 << 16, align: Int = 8, _ body: (Range<Int>) -> Void) {
+    let threads = Threads.count
+    guard threads > 1 && count >= minimum else {
+        body(0..<count)
+        return
+    }
+    let chunk = ((count + threads - 1) / threads + align - 1) / align * align
+    // The chunks write disjoint ranges, and concurrentPerform returns only when all are done.
+    withoutActuallyEscaping(body) { body in
+        let task = UncheckedSendable(body)
+        DispatchQueue.concurrentPerform(iterations: threads) { t in
+            let lo = Swift.min(t * chunk, count), hi = Swift.min(lo + chunk, count)
+            if lo < hi { task.value(lo..<hi) }
+        }
+    }
+}
+
+/// Carries a value across a concurrency boundary that the caller has made safe by construction.
+struct UncheckedSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// An element-wise function of one vector. Kernels are structs, not closures, so that map loops
+/// are specialised per kernel and the math inlines (a closure would be an indirect call per vector).
+protocol Map1Kernel {
+    func callAsFunction(_ x: Float8) -> Float8
+}
+
+/// An element-wise function of two vectors.
+protocol Map2Kernel {
+    func callAsFunction(_ a: Float8, _ b: Float8) -> Float8
+}
+
 /// out[i] = f(a[i]), eight lanes at a time; the tail is padded into one vector.
 @inline(__always)
-func map1(
-    _ a: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>, _ f: (Float8) -> Float8
-) {
+func map1<K: Map1Kernel>(_ a: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>, _ f: K) {
     let n = a.count
     precondition(out.count == n)
     guard n > 0 else { return }
     let pa = a.baseAddress!, po = out.baseAddress!
-    var i = 0
-    while i + 8 <= n {
-        let v = UnsafeRawPointer(pa + i).loadUnaligned(as: Float8.self)
-        UnsafeMutableRawPointer(po + i).storeBytes(of: f(v), as: Float8.self)
-        i += 8
-    }
-    if i < n {
-        var v = Float8(repeating: 0)
-        for j in 0..<(n - i) { v[j] = pa[i + j] }
-        let r = f(v)
-        for j in 0..<(n - i) { po[i + j] = r[j] }
+    parallelChunks(n) { range in
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let v = UnsafeRawPointer(pa + i).loadUnaligned(as: Float8.self)
+            UnsafeMutableRawPointer(po + i).storeBytes(of: f(v), as: Float8.self)
+            i += 8
+        }
+        if i < range.upperBound {
+            var v = Float8(repeating: 0)
+            for j in 0..<(range.upperBound - i) { v[j] = pa[i + j] }
+            let r = f(v)
+            for j in 0..<(range.upperBound - i) { po[i + j] = r[j] }
+        }
     }
 }
 
 /// out[i] = f(a[i], b[i]) over equal-length buffers.
 @inline(__always)
-func map2(
+func map2<K: Map2Kernel>(
     _ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>,
-    _ f: (Float8, Float8) -> Float8
+    _ f: K
 ) {
     let n = a.count
     precondition(b.count == n && out.count == n)
     guard n > 0 else { return }
     let pa = a.baseAddress!, pb = b.baseAddress!, po = out.baseAddress!
-    var i = 0
-    while i + 8 <= n {
-        let va = UnsafeRawPointer(pa + i).loadUnaligned(as: Float8.self)
-        let vb = UnsafeRawPointer(pb + i).loadUnaligned(as: Float8.self)
-        UnsafeMutableRawPointer(po + i).storeBytes(of: f(va, vb), as: Float8.self)
-        i += 8
-    }
-    if i < n {
-        var va = Float8(repeating: 0), vb = Float8(repeating: 0)
-        for j in 0..<(n - i) {
-            va[j] = pa[i + j]
-            vb[j] = pb[i + j]
+    parallelChunks(n) { range in
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let va = UnsafeRawPointer(pa + i).loadUnaligned(as: Float8.self)
+            let vb = UnsafeRawPointer(pb + i).loadUnaligned(as: Float8.self)
+            UnsafeMutableRawPointer(po + i).storeBytes(of: f(va, vb), as: Float8.self)
+            i += 8
         }
-        let r = f(va, vb)
-        for j in 0..<(n - i) { po[i + j] = r[j] }
+        if i < range.upperBound {
+            var va = Float8(repeating: 0), vb = Float8(repeating: 0)
+            for j in 0..<(range.upperBound - i) {
+                va[j] = pa[i + j]
+                vb[j] = pb[i + j]
+            }
+            let r = f(va, vb)
+            for j in 0..<(range.upperBound - i) { po[i + j] = r[j] }
+        }
     }
 }
 

@@ -1,0 +1,159 @@
+// `loupe bench tensor`: Tensor-core throughput against raw sgemm and memcpy measured in the same run.
+import ArgumentParser
+import CBLAS
+import Foundation
+import Tensor
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text, json
+}
+
+/// Median wall time in seconds of `body` over `runs` runs, after `warmup` unmeasured runs.
+func medianSeconds(warmup: Int = 2, runs: Int, _ body: () -> Void) -> Double {
+    for _ in 0..<warmup { body() }
+    var times: [Double] = []
+    for _ in 0..<runs {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    times.sort()
+    return times[times.count / 2]
+}
+
+struct BenchTensor: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tensor",
+        abstract: "Benchmark the Tensor core: matmul vs raw sgemm, element-wise ops vs memcpy, an MLP step.")
+
+    @Option(help: "Output format: text or json.") var format: OutputFormat = .text
+    @Option(help: "Timed runs per measurement (median is reported).") var runs: Int = 20
+
+    struct MatmulRow: Codable {
+        let m, n, k: Int
+        let tensorGflops, sgemmGflops, ratio: Double
+    }
+    struct ElementwiseRow: Codable {
+        let op: String
+        let shape: [Int]
+        let tensorGBps, memcpyGBps, ratio: Double
+    }
+    struct Report: Codable {
+        let threads: Int
+        let matmul: [MatmulRow]
+        let elementwise: [ElementwiseRow]
+        let mlpStepMs: Double
+        let mlp: String
+    }
+
+    func validate() throws {
+        guard runs > 0 else { throw ValidationError("--runs must be positive, got \(runs)") }
+    }
+
+    func run() throws {
+        let report = Report(
+            threads: Threads.count, matmul: benchMatmul(), elementwise: benchElementwise(),
+            mlpStepMs: benchMLP() * 1000, mlp: "4 layers 512→512, batch 64, GELU, MSE; forward+backward+AdamW")
+        switch format {
+        case .json:
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        case .text:
+            print("Loupe Tensor benchmark (\(report.threads) BLAS threads; medians of \(runs) runs)\n")
+            print("matmul M×N×K        Tensor GFLOP/s   raw sgemm GFLOP/s   ratio")
+            for r in report.matmul {
+                print(pad("\(r.m)×\(r.n)×\(r.k)", 20) + pad(fmt(r.tensorGflops), 17) + pad(fmt(r.sgemmGflops), 20) + fmt(r.ratio, 3))
+            }
+            print("\nelement-wise 128×3072   Tensor GB/s   memcpy GB/s   ratio")
+            for r in report.elementwise {
+                print(pad(r.op, 24) + pad(fmt(r.tensorGBps), 14) + pad(fmt(r.memcpyGBps), 14) + fmt(r.ratio, 3))
+            }
+            print("\nMLP step (\(report.mlp)): \(fmt(report.mlpStepMs, 3)) ms")
+        }
+    }
+
+    func benchMatmul() -> [MatmulRow] {
+        [(128, 768, 768), (128, 3072, 768), (1024, 1024, 1024)].map { (m, n, k) in
+            let a = Tensor.randomUniform([m, k], low: -1, high: 1, seed: 1)
+            let b = Tensor.randomUniform([k, n], low: -1, high: 1, seed: 2)
+            let r = max(3, runs / (m >= 1024 ? 4 : 1))
+            let tTensor = medianSeconds(runs: r) { _ = matmul(a, b) }
+            var c = [Float](repeating: 0, count: m * n)
+            let tRaw = medianSeconds(runs: r) {
+                a.withUnsafeBufferPointer { pa in
+                    b.withUnsafeBufferPointer { pb in
+                        c.withUnsafeMutableBufferPointer { pc in
+                            cblas_sgemm(
+                                CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(m), Int32(n), Int32(k), 1,
+                                pa.baseAddress, Int32(k), pb.baseAddress, Int32(n), 0, pc.baseAddress, Int32(n))
+                        }
+                    }
+                }
+            }
+            let flops = 2.0 * Double(m * n * k)
+            return MatmulRow(
+                m: m, n: n, k: k, tensorGflops: flops / tTensor / 1e9, sgemmGflops: flops / tRaw / 1e9,
+                ratio: tRaw / tTensor)
+        }
+    }
+
+    func benchElementwise() -> [ElementwiseRow] {
+        let shape = [128, 3072]
+        let x = Tensor.randomNormal(shape, seed: 3)
+        let w = Tensor.ones([3072]), b = Tensor.zeros([3072])
+        let bytes = Double(2 * x.count * MemoryLayout<Float>.size)  // one read + one write per element
+        var dst = [Float](repeating: 0, count: x.count)
+        let tCopy = medianSeconds(runs: runs * 5) {
+            x.withUnsafeBufferPointer { src in
+                dst.withUnsafeMutableBufferPointer { d in
+                    _ = memcpy(d.baseAddress!, src.baseAddress!, src.count * MemoryLayout<Float>.size)
+                }
+            }
+        }
+        let memcpyGBps = bytes / tCopy / 1e9
+        let ops: [(String, () -> Tensor)] = [
+            ("gelu (erf)", { gelu(x) }),
+            ("gelu (tanh)", { gelu(x, approximate: .tanh) }),
+            ("softmax", { softmax(x) }),
+            ("layer norm", { layerNorm(x, weight: w, bias: b, eps: 1e-12) }),
+        ]
+        return ops.map { name, f in
+            let t = medianSeconds(runs: runs * 5) { _ = f() }
+            let gbps = bytes / t / 1e9
+            return ElementwiseRow(op: name, shape: shape, tensorGBps: gbps, memcpyGBps: memcpyGBps, ratio: gbps / memcpyGBps)
+        }
+    }
+
+    /// Seconds per training step of a 4-layer MLP (forward, backward, AdamW update).
+    func benchMLP() -> Double {
+        var g = RandomGenerator(seed: 7)
+        let width = 512, batch = 64
+        var params: [Tensor] = []
+        for _ in 0..<4 {
+            params.append(Tensor.randomNormal([width, width], std: 0.04, generator: &g))
+            params.append(Tensor.zeros([width]))
+        }
+        let x = Tensor.randomNormal([batch, width], generator: &g)
+        let target = Tensor.randomNormal([batch, width], generator: &g)
+        var opt = AdamW(learningRate: 1e-3)
+        return medianSeconds(runs: runs) {
+            let tape = GradientTape()
+            let (watched, loss) = tape.record { () -> ([Tensor], Tensor) in
+                let p = params.map { tape.watch($0) }
+                var h = x
+                for l in 0..<4 {
+                    h = matmul(h, p[2 * l]) + p[2 * l + 1]
+                    if l < 3 { h = gelu(h) }
+                }
+                let d = h - target
+                return (p, (d * d).mean())
+            }
+            let grads = tape.gradients(of: loss, wrt: watched)
+            opt.update(&params, gradients: grads)
+        }
+    }
+}
+
+func fmt(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
