@@ -105,24 +105,21 @@ def expected_tensors(architecture: str, task: str, config: dict, names) -> tuple
             req[l + "output.dense.bias"] = [H]
             req[l + "output.LayerNorm.weight"] = [H]
             req[l + "output.LayerNorm.bias"] = [H]
+        # Heads: the task's own head is required; another task's head (a checkpoint converted with
+        # --task feature-extraction, BertForPreTraining's NSP head) is allowed and ignored.
         pooler = {p + "pooler.dense.weight": [H, H], p + "pooler.dense.bias": [H]}
-        if task == "sequence-classification":
-            n = len(config.get("id2label") or {}) or config.get("num_labels", 2)
-            req.update(pooler)
-            req["classifier.weight"] = [n, H]
-            req["classifier.bias"] = [n]
-        else:
-            opt.update(pooler)
-        if task == "masked-lm":
-            c = "cls.predictions."
-            req[c + "transform.dense.weight"] = [H, H]
-            req[c + "transform.dense.bias"] = [H]
-            req[c + "transform.LayerNorm.weight"] = [H]
-            req[c + "transform.LayerNorm.bias"] = [H]
-            req[c + "bias"] = [V]
-            (opt if tied else req)[c + "decoder.weight"] = [V, H]
-            opt["cls.seq_relationship.weight"] = [2, H]  # BertForPreTraining's NSP head, unused
-            opt["cls.seq_relationship.bias"] = [2]
+        n = len(config.get("id2label") or {}) or config.get("num_labels", 2)
+        classifier = {"classifier.weight": [n, H], "classifier.bias": [n]}
+        c = "cls.predictions."
+        mlm = {c + "transform.dense.weight": [H, H], c + "transform.dense.bias": [H],
+               c + "transform.LayerNorm.weight": [H], c + "transform.LayerNorm.bias": [H], c + "bias": [V]}
+        decoder = {c + "decoder.weight": [V, H]}
+        nsp = {"cls.seq_relationship.weight": [2, H], "cls.seq_relationship.bias": [2]}
+        (req if task == "sequence-classification" else opt).update(pooler)
+        (req if task == "sequence-classification" else opt).update(classifier)
+        (req if task == "masked-lm" else opt).update(mlm)
+        (req if task == "masked-lm" and not tied else opt).update(decoder)
+        opt.update(nsp)
     elif architecture == "gpt2":
         p = _prefix(names, "transformer.")
         E, L, V, P = config["n_embd"], config["n_layer"], config["vocab_size"], config["n_positions"]
@@ -144,8 +141,7 @@ def expected_tensors(architecture: str, task: str, config: dict, names) -> tuple
             req[h + "mlp.c_proj.bias"] = [E]
         req[p + "ln_f.weight"] = [E]
         req[p + "ln_f.bias"] = [E]
-        if task == "causal-lm":
-            (opt if tied else req)["lm_head.weight"] = [V, E]
+        (req if task == "causal-lm" and not tied else opt)["lm_head.weight"] = [V, E]
     else:
         raise ValueError(f"unknown architecture {architecture!r}")
     return req, opt
