@@ -74,7 +74,7 @@ private func broadcastBinary<K: BinaryKernel>(_ k: K.Type, _ a: Tensor, _ b: Ten
         a.withUnsafeBufferPointer { pa in
             b.withUnsafeBufferPointer { pb in
                 space.forEachRun { off, n, inner in
-                    precondition(inner[0] == 1)
+                    check(inner[0] == 1, "broadcast: output must be contiguous")
                     binaryRun(
                         k, pa.baseAddress! + off[1], inner[1], pb.baseAddress! + off[2], inner[2],
                         out.baseAddress! + off[0], n)
@@ -89,7 +89,7 @@ extension Tensor {
     public func unbroadcast(to target: [Int]) -> Tensor {
         if shape == target { return self }
         let pad = rank - target.count
-        precondition(pad >= 0, "unbroadcast: cannot reduce \(shape) to \(target)")
+        check(pad >= 0, "unbroadcast: cannot reduce \(shape) to \(target)")
         var axes = Array(0..<pad)
         for i in 0..<target.count where target[i] == 1 && shape[pad + i] != 1 { axes.append(pad + i) }
         return sum(axes: axes, keepDims: true).reshaped(target)

@@ -62,7 +62,7 @@ public func sgemm(
 /// without copying. VJP: dA = G·op(B)ᵀ and dB = op(A)ᵀ·G (transposed back when the flag is set),
 /// summed over broadcast batch axes.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-    precondition(
+    check(
         a.rank >= 2 && b.rank >= 2, "matmul: operands must have rank ≥ 2, got shapes \(a.shape) and \(b.shape)")
     // A batch of rows times one shared matrix is one large GEMM (and so is its weight gradient).
     if b.rank == 2 && a.rank > 2 && !transposeA {
@@ -98,7 +98,7 @@ func batchedProduct(_ a: Tensor, _ b: Tensor, _ transA: Bool, _ transB: Bool) ->
     let ka = transA ? a.shape[ar - 2] : a.shape[ar - 1]
     let kb = transB ? b.shape[br - 1] : b.shape[br - 2]
     let n = transB ? b.shape[br - 2] : b.shape[br - 1]
-    precondition(
+    check(
         ka == kb,
         "matmul: shapes \(a.shape)\(transA ? "ᵀ" : "") and \(b.shape)\(transB ? "ᵀ" : "") are incompatible (\(ka) != \(kb))"
     )

@@ -4,13 +4,13 @@ import Foundation
 /// Rows of `weight` ([vocab, dim]) picked by `indices`, shaped `shape + [dim]` (default
 /// `[indices.count, dim]`), as `torch.nn.functional.embedding`. VJP: scatter-add into the rows.
 public func embedding(_ weight: Tensor, indices: [Int], shape: [Int]? = nil) -> Tensor {
-    precondition(weight.rank == 2, "embedding: weight must be [vocab, dim], got \(weight.shape)")
+    check(weight.rank == 2, "embedding: weight must be [vocab, dim], got \(weight.shape)")
     let (vocab, dim) = (weight.shape[0], weight.shape[1])
     let idShape = shape ?? [indices.count]
-    precondition(
+    check(
         shapeCount(idShape) == indices.count, "embedding: \(indices.count) indices do not fill shape \(idShape)")
     for i in indices {
-        precondition(i >= 0 && i < vocab, "embedding: index \(i) out of range for weight \(weight.shape)")
+        check(i >= 0 && i < vocab, "embedding: index \(i) out of range for weight \(weight.shape)")
     }
     let out = Tensor(shape: idShape + [dim]) { out in
         guard out.count > 0 else { return }
@@ -39,7 +39,7 @@ public func embedding(_ weight: Tensor, indices: [Int], shape: [Int]? = nil) -> 
 /// `Tensor.masked_fill`. VJP: the cotangent passes where the mask is zero.
 public func maskedFill(_ x: Tensor, mask: Tensor, value: Float) -> Tensor {
     let m = mask.detached.broadcast(to: broadcastShape(x.shape, mask.shape, "maskedFill"))
-    precondition(m.shape == x.shape, "maskedFill: mask \(mask.shape) would broadcast \(x.shape) to \(m.shape)")
+    check(m.shape == x.shape, "maskedFill: mask \(mask.shape) would broadcast \(x.shape) to \(m.shape)")
     let out = x.zipScalars(m, Kernel.FillWhere(value: value))
     return out.recorded(from: x) { g in g.zipScalars(m, Kernel.FillWhere(value: 0)) }
 }
@@ -47,7 +47,7 @@ public func maskedFill(_ x: Tensor, mask: Tensor, value: Float) -> Tensor {
 /// Zeroes each entry with probability `p` and scales the rest by 1/(1−p) when `training`
 /// (inverted dropout, as `torch.nn.functional.dropout`); the identity otherwise. VJP: same mask.
 public func dropout(_ x: Tensor, p: Float, training: Bool, generator: inout RandomGenerator) -> Tensor {
-    precondition(p >= 0 && p <= 1, "dropout: probability \(p) is not in [0, 1]")
+    check(p >= 0 && p <= 1, "dropout: probability \(p) is not in [0, 1]")
     guard training && p > 0 else { return x }
     let scale: Float = p == 1 ? 0 : 1 / (1 - p)
     let mask = Tensor(shape: x.shape) { m in
@@ -61,11 +61,11 @@ public func dropout(_ x: Tensor, p: Float, training: Bool, generator: inout Rand
 /// gives NaN as in PyTorch). Fused with log-softmax, so the VJP is (softmax − onehot)·g/count
 /// (llm.c's fused softmax–cross-entropy backward).
 public func crossEntropy(_ logits: Tensor, labels: [Int], ignoreIndex: Int = -100) -> Tensor {
-    precondition(logits.rank == 2, "crossEntropy: logits must be [N, C], got \(logits.shape)")
+    check(logits.rank == 2, "crossEntropy: logits must be [N, C], got \(logits.shape)")
     let (rows, classes) = (logits.shape[0], logits.shape[1])
-    precondition(labels.count == rows, "crossEntropy: \(labels.count) labels for logits \(logits.shape)")
+    check(labels.count == rows, "crossEntropy: \(labels.count) labels for logits \(logits.shape)")
     for l in labels where l != ignoreIndex {
-        precondition(l >= 0 && l < classes, "crossEntropy: label \(l) out of range for logits \(logits.shape)")
+        check(l >= 0 && l < classes, "crossEntropy: label \(l) out of range for logits \(logits.shape)")
     }
     let logp = Tensor(shape: logits.shape) { out in
         logits.withUnsafeBufferPointer { SoftmaxKernels.forward($0, out, n: classes, log: true) }

@@ -51,7 +51,7 @@ public struct AdamW: Sendable, Codable {
 
     /// Restores saved state (for resuming training).
     public mutating func restore(step: Int, m: [[Float]], v: [[Float]]) {
-        precondition(m.count == v.count, "AdamW: \(m.count) first moments but \(v.count) second moments")
+        check(m.count == v.count, "AdamW: \(m.count) first moments but \(v.count) second moments")
         self.step = step
         self.m = m
         self.v = v
@@ -64,7 +64,7 @@ public struct AdamW: Sendable, Codable {
             m = parameters.map { [Float](repeating: 0, count: $0.count) }
             v = m
         }
-        precondition(m.count == parameters.count, "AdamW: state for \(m.count) parameters, given \(parameters.count)")
+        check(m.count == parameters.count, "AdamW: state for \(m.count) parameters, given \(parameters.count)")
         step += 1
         let bc1 = 1 - Float(Double(beta1).power(step))
         let bc2Sqrt = Float(Double(1 - Double(beta2).power(step)).squareRoot())
@@ -72,7 +72,7 @@ public struct AdamW: Sendable, Codable {
         let decay = 1 - learningRate * weightDecay
         let (b1, b2, eps) = (beta1, beta2, epsilon)
         for i in parameters.indices {
-            precondition(m[i].count == parameters[i].count, "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
+            check(m[i].count == parameters[i].count, "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
             gradients[i].withUnsafeBufferPointer { g in
                 m[i].withUnsafeMutableBufferPointer { mb in
                     v[i].withUnsafeMutableBufferPointer { vb in
@@ -101,10 +101,10 @@ extension Double {
 }
 
 private func checkPairs(_ parameters: [Tensor], _ gradients: [Tensor], _ name: String) {
-    precondition(
+    check(
         parameters.count == gradients.count, "\(name): \(parameters.count) parameters but \(gradients.count) gradients")
     for (p, g) in zip(parameters, gradients) {
-        precondition(p.shape == g.shape, "\(name): gradient shape \(g.shape) != parameter shape \(p.shape)")
+        check(p.shape == g.shape, "\(name): gradient shape \(g.shape) != parameter shape \(p.shape)")
     }
 }
 
@@ -137,7 +137,7 @@ public struct LinearWarmupSchedule: Sendable, Codable {
     public var totalSteps: Int
 
     public init(peak: Float, warmupSteps: Int, totalSteps: Int) {
-        precondition(warmupSteps >= 0 && totalSteps >= warmupSteps, "schedule: warm-up \(warmupSteps) must be in 0...\(totalSteps)")
+        check(warmupSteps >= 0 && totalSteps >= warmupSteps, "schedule: warm-up \(warmupSteps) must be in 0...\(totalSteps)")
         self.peak = peak
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps

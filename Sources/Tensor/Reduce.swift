@@ -78,7 +78,7 @@ extension Tensor {
     /// (PyTorch's `amax` rule).
     public func max(axes: [Int]? = nil, keepDims: Bool = false) -> Tensor {
         let ax = reductionAxes(axes, "max")
-        precondition(count > 0, "max: empty tensor of shape \(shape)")
+        check(count > 0, "max: empty tensor of shape \(shape)")
         let kept = keptShape(ax)
         let reducedKept = reduce(into: kept, initial: -.infinity) { a, b in
             b.isNaN || b > a ? b : a  // NaN propagates like PyTorch

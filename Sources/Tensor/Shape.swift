@@ -6,11 +6,11 @@ extension Tensor {
         var target = newShape
         if let hole = target.firstIndex(of: -1) {
             let known = target.enumerated().filter { $0.offset != hole }.reduce(1) { $0 * $1.element }
-            precondition(
+            check(
                 known > 0 && count % known == 0, "reshape: cannot reshape \(shape) into \(newShape)")
             target[hole] = count / known
         }
-        precondition(
+        check(
             shapeCount(target) == count && target.allSatisfy({ $0 >= 0 }),
             "reshape: cannot reshape \(shape) (\(count) elements) into \(newShape)")
         if target == shape { return self }
@@ -23,7 +23,7 @@ extension Tensor {
     /// Inserts an axis of extent 1 (PyTorch `unsqueeze`).
     public func unsqueezed(axis: Int) -> Tensor {
         let a = axis < 0 ? axis + rank + 1 : axis
-        precondition(a >= 0 && a <= rank, "unsqueeze: axis \(axis) out of range for rank \(rank)")
+        check(a >= 0 && a <= rank, "unsqueeze: axis \(axis) out of range for rank \(rank)")
         var s = shape
         s.insert(1, at: a)
         return reshaped(s)
@@ -32,7 +32,7 @@ extension Tensor {
     /// Removes an axis of extent 1 (PyTorch `squeeze(dim)`).
     public func squeezed(axis: Int) -> Tensor {
         let a = normalizeAxis(axis, rank: rank, "squeeze")
-        precondition(shape[a] == 1, "squeeze: axis \(axis) of shape \(shape) has extent \(shape[a]), not 1")
+        check(shape[a] == 1, "squeeze: axis \(axis) of shape \(shape) has extent \(shape[a]), not 1")
         var s = shape
         s.remove(at: a)
         return reshaped(s)
@@ -44,7 +44,7 @@ extension Tensor {
     /// Reorders axes: output axis i is input axis `axes[i]` (a copy). VJP: the inverse permutation.
     public func permuted(_ axes: [Int]) -> Tensor {
         let perm = axes.map { normalizeAxis($0, rank: rank, "permute") }
-        precondition(
+        check(
             perm.count == rank && Set(perm).count == rank, "permute: \(axes) is not a permutation of \(rank) axes")
         if perm == Array(0..<rank) { return self }
         let outShape = perm.map { shape[$0] }
@@ -80,7 +80,7 @@ extension Tensor {
     /// Materialises the numpy broadcast of this tensor to `target`. VJP: sum back (unbroadcast).
     public func broadcast(to target: [Int]) -> Tensor {
         if target == shape { return self }
-        precondition(
+        check(
             broadcastShape(shape, target, "broadcast") == target, "broadcast: cannot broadcast \(shape) to \(target)")
         let space = StridedSpace(
             shape: target, strides: [contiguousStrides(target), broadcastStrides(shape, to: target)])
@@ -106,7 +106,7 @@ extension Tensor {
     /// Elements `range` along `axis` (PyTorch `narrow` / `x[..., a:b, ...]`). VJP: zero-pad back.
     public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
         let ax = normalizeAxis(axis, rank: rank, "slice")
-        precondition(
+        check(
             range.lowerBound >= 0 && range.upperBound <= shape[ax],
             "slice: range \(range) out of bounds for axis \(axis) of shape \(shape)")
         if range.count == shape[ax] { return self }
@@ -140,15 +140,15 @@ extension Tensor {
 
     /// Joins tensors along an existing axis (PyTorch `torch.cat`). VJP: slice the cotangent apart.
     public static func concatenate(_ parts: [Tensor], axis: Int = 0) -> Tensor {
-        precondition(!parts.isEmpty, "concatenate: no tensors")
+        check(!parts.isEmpty, "concatenate: no tensors")
         let first = parts[0]
         let ax = normalizeAxis(axis, rank: first.rank, "concatenate")
         for p in parts {
             var a = p.shape, b = first.shape
-            precondition(a.count == b.count, "concatenate: shapes \(first.shape) and \(p.shape) differ in rank")
+            check(a.count == b.count, "concatenate: shapes \(first.shape) and \(p.shape) differ in rank")
             a[ax] = 0
             b[ax] = 0
-            precondition(a == b, "concatenate: shapes \(first.shape) and \(p.shape) differ off axis \(axis)")
+            check(a == b, "concatenate: shapes \(first.shape) and \(p.shape) differ off axis \(axis)")
         }
         let dims = parts.map { $0.shape[ax] }
         let total = dims.reduce(0, +)
@@ -180,9 +180,9 @@ extension Tensor {
 
     /// Joins tensors of one shape along a new axis (PyTorch `torch.stack`); built on concatenate.
     public static func stack(_ parts: [Tensor], axis: Int = 0) -> Tensor {
-        precondition(!parts.isEmpty, "stack: no tensors")
+        check(!parts.isEmpty, "stack: no tensors")
         for p in parts {
-            precondition(p.shape == parts[0].shape, "stack: shapes \(parts[0].shape) and \(p.shape) differ")
+            check(p.shape == parts[0].shape, "stack: shapes \(parts[0].shape) and \(p.shape) differ")
         }
         return concatenate(parts.map { $0.unsqueezed(axis: axis) }, axis: axis)
     }
@@ -190,7 +190,7 @@ extension Tensor {
     /// Splits into consecutive pieces of the given extents along `axis` (PyTorch `torch.split`).
     public func split(sizes: [Int], axis: Int = 0) -> [Tensor] {
         let ax = normalizeAxis(axis, rank: rank, "split")
-        precondition(
+        check(
             sizes.reduce(0, +) == shape[ax] && sizes.allSatisfy({ $0 >= 0 }),
             "split: sizes \(sizes) do not add up to extent \(shape[ax]) of axis \(axis) in \(shape)")
         var start = 0
@@ -203,7 +203,7 @@ extension Tensor {
     /// Splits into `count` equal pieces along `axis` (PyTorch `chunk` with an exact divisor).
     public func split(count: Int, axis: Int = 0) -> [Tensor] {
         let ax = normalizeAxis(axis, rank: rank, "split")
-        precondition(
+        check(
             count > 0 && shape[ax] % count == 0, "split: extent \(shape[ax]) of \(shape) is not divisible by \(count)")
         return split(sizes: Array(repeating: shape[ax] / count, count: count), axis: ax)
     }

@@ -40,15 +40,17 @@ enum SoftmaxKernels {
                 i += 1
             }
             if log {
-                let shift = Float8(repeating: m + logf(s))
+                // (x − max) − log Σ, in that order: folding max + log Σ first would round at the
+                // scale of max and lose digits for large logits (PyTorch subtracts in this order).
+                let logSum = Float8(repeating: logf(s))
                 i = 0
                 while i + 8 <= n {
-                    let v = UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - shift
+                    let v = (UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - mvec) - logSum
                     UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: Float8.self)
                     i += 8
                 }
                 while i < n {
-                    yr[i] = xr[i] - shift[0]
+                    yr[i] = (xr[i] - m) - logSum[0]
                     i += 1
                 }
             } else {

@@ -73,7 +73,7 @@ func broadcastShape(_ a: [Int], _ b: [Int], _ op: String) -> [Int] {
     for i in 0..<rank {
         let da = i < rank - a.count ? 1 : a[i - (rank - a.count)]
         let db = i < rank - b.count ? 1 : b[i - (rank - b.count)]
-        precondition(
+        check(
             da == db || da == 1 || db == 1, "\(op): shapes \(a) and \(b) cannot be broadcast together")
         out[i] = da == 1 ? db : da
     }

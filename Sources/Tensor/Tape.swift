@@ -70,7 +70,7 @@ public final class GradientTape: @unchecked Sendable {
     /// Values that `output` does not depend on get zeros.
     public func gradients(of output: Tensor, wrt inputs: [Tensor], seed: Tensor? = nil) -> [Tensor] {
         for (i, x) in inputs.enumerated() {
-            precondition(
+            check(
                 x.handle?.tape == id,
                 "gradients: input \(i) of shape \(x.shape) was not recorded on this tape (watch it first)")
         }
@@ -79,11 +79,11 @@ public final class GradientTape: @unchecked Sendable {
         }
         let seedValue: Tensor
         if let seed {
-            precondition(
+            check(
                 seed.shape == output.shape, "gradients: seed shape \(seed.shape) != output shape \(output.shape)")
             seedValue = seed.detached
         } else {
-            precondition(
+            check(
                 output.count == 1,
                 "gradients: output of shape \(output.shape) is not a scalar; pass a seed of the same shape")
             seedValue = Tensor.ones(output.shape)
@@ -112,7 +112,7 @@ public final class GradientTape: @unchecked Sendable {
             let parentGrads = pullback(g, needs)
             for (p, pg) in zip(node.parents, parentGrads) where p >= 0 {
                 guard let pg else { continue }
-                precondition(
+                check(
                     pg.shape == nodes[p].shape,
                     "backward: pullback gave shape \(pg.shape) for an input of shape \(nodes[p].shape)")
                 if let existing = grads[p] {

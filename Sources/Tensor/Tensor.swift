@@ -14,8 +14,8 @@ public struct Tensor: Sendable {
 
     /// Creates a tensor from row-major scalars. The count must equal the product of `shape`.
     public init(shape: [Int], scalars: [Float]) {
-        precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative extent in shape \(shape)")
-        precondition(
+        check(shape.allSatisfy { $0 >= 0 }, "Tensor: negative extent in shape \(shape)")
+        check(
             shapeCount(shape) == scalars.count,
             "Tensor: shape \(shape) needs \(shapeCount(shape)) scalars, got \(scalars.count)")
         self.shape = shape
@@ -32,7 +32,7 @@ public struct Tensor: Sendable {
     /// Creates a 2-D tensor from rows of equal length.
     public init(_ rows: [[Float]]) {
         let cols = rows.first?.count ?? 0
-        precondition(rows.allSatisfy { $0.count == cols }, "Tensor: ragged rows")
+        check(rows.allSatisfy { $0.count == cols }, "Tensor: ragged rows")
         self.init(shape: [rows.count, cols], scalars: rows.flatMap { $0 })
     }
 
@@ -70,7 +70,7 @@ public struct Tensor: Sendable {
     public var scalars: [Float] { storage }
     /// The only element of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "item: tensor of shape \(shape) has \(count) elements, not 1")
+        check(count == 1, "item: tensor of shape \(shape) has \(count) elements, not 1")
         return storage[0]
     }
 
@@ -85,11 +85,11 @@ public struct Tensor: Sendable {
     }
 
     func offset(of indices: [Int]) -> Int {
-        precondition(
+        check(
             indices.count == shape.count, "index \(indices) has \(indices.count) axes, shape \(shape) has \(shape.count)")
         var o = 0
         for (i, (ix, n)) in zip(indices, shape).enumerated() {
-            precondition(ix >= 0 && ix < n, "index \(ix) out of range for axis \(i) of shape \(shape)")
+            check(ix >= 0 && ix < n, "index \(ix) out of range for axis \(i) of shape \(shape)")
             o = o * n + ix
         }
         return o
@@ -152,6 +152,16 @@ func contiguousStrides(_ shape: [Int]) -> [Int] {
 
 func normalizeAxis(_ axis: Int, rank: Int, _ op: String) -> Int {
     let a = axis < 0 ? axis + rank : axis
-    precondition(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
+    check(a >= 0 && a < max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
     return a
+}
+
+/// Stops the program with `message` when `condition` is false. Unlike `precondition`, whose message
+/// is dropped in optimised builds, the message (naming the shapes involved) is always printed.
+@inline(__always)
+func check(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
+    if !condition() { fatalError(message(), file: file, line: line) }
 }

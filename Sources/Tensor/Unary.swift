@@ -4,7 +4,7 @@ import Foundation
 extension Tensor {
     /// out = f(self, other) element-wise over equal shapes, untracked (used by backward kernels).
     func zipScalars<K: Map2Kernel>(_ other: Tensor, _ f: K) -> Tensor {
-        precondition(shape == other.shape, "zip: shapes \(shape) and \(other.shape) differ")
+        check(shape == other.shape, "zip: shapes \(shape) and \(other.shape) differ")
         return Tensor(shape: shape) { out in
             withUnsafeBufferPointer { a in other.withUnsafeBufferPointer { b in map2(a, b, out, f) } }
         }

@@ -66,7 +66,9 @@ public func vtanh(_ x: Float8) -> Float8 {
     return big.replacing(with: small, where: ax .< 0.625)
 }
 
-/// erf, Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7), the form PyTorch's vectorised CPU erf uses.
+/// erf. For |x| ≥ 1, Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7; the form of PyTorch ATen's
+/// vectorised erf); for |x| < 1, where that form cancels (1 − ≈1) and loses relative accuracy near
+/// 0, Cephes erff's odd polynomial x·T(x²).
 @inline(__always)
 public func verf(_ x: Float8) -> Float8 {
     let ax = vabs(x)
@@ -76,8 +78,16 @@ public func verf(_ x: Float8) -> Float8 {
     p = fma(p, t, Float8(repeating: 1.421413741))
     p = fma(p, t, Float8(repeating: -0.284496736))
     p = fma(p, t, Float8(repeating: 0.254829592))
-    let r = fma(-p * t, vexp(-ax * ax), Float8(repeating: 1))
-    return vcopysign(r, x)
+    let large = vcopysign(fma(-p * t, vexp(-ax * ax), Float8(repeating: 1)), x)
+    let z = x * x
+    var q = Float8(repeating: 7.853861353153693e-5)
+    q = fma(q, z, Float8(repeating: -8.010193625184903e-4))
+    q = fma(q, z, Float8(repeating: 5.188327685732524e-3))
+    q = fma(q, z, Float8(repeating: -2.685381193529856e-2))
+    q = fma(q, z, Float8(repeating: 1.128358514861418e-1))
+    q = fma(q, z, Float8(repeating: -3.761262582423300e-1))
+    q = fma(q, z, Float8(repeating: 1.128379165726710))
+    return large.replacing(with: x * q, where: ax .< 1)
 }
 
 /// 1 / (1 + e^−x).
@@ -129,7 +139,7 @@ protocol Map2Kernel {
 @inline(__always)
 func map1<K: Map1Kernel>(_ a: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>, _ f: K) {
     let n = a.count
-    precondition(out.count == n)
+    check(out.count == n, "map: output size \(out.count) != input size \(n)")
     guard n > 0 else { return }
     let pa = a.baseAddress!, po = out.baseAddress!
     parallelChunks(n) { range in
@@ -155,7 +165,7 @@ func map2<K: Map2Kernel>(
     _ f: K
 ) {
     let n = a.count
-    precondition(b.count == n && out.count == n)
+    check(b.count == n && out.count == n, "map: sizes \(n), \(b.count), \(out.count) differ")
     guard n > 0 else { return }
     let pa = a.baseAddress!, pb = b.baseAddress!, po = out.baseAddress!
     parallelChunks(n) { range in
