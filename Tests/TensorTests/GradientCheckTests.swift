@@ -1,0 +1,545 @@
+// Every differentiable Tensor op: Float32 forward vs a Float64 reference, and its VJP vs Float64 central differences.
+import Foundation
+import Testing
+import Tensor
+
+// MARK: - Element-wise arithmetic with broadcasting
+
+enum BinaryOp: String, CaseIterable, Sendable { case add, sub, mul, div }
+
+struct ShapePair: Sendable, CustomTestStringConvertible {
+    let a: [Int], b: [Int]
+    var testDescription: String { "\(a) with \(b)" }
+}
+
+private let broadcastPairs: [ShapePair] = [
+    ShapePair(a: [2, 3], b: [2, 3]), ShapePair(a: [4, 9], b: [4, 9]),  // same shape; 36 = SIMD runs + tail
+    ShapePair(a: [2, 3], b: [3]), ShapePair(a: [3], b: [2, 3]),  // row vector either side
+    ShapePair(a: [2, 1, 4], b: [3, 1]), ShapePair(a: [3, 1], b: [2, 1, 9]),  // both sides broadcast
+    ShapePair(a: [2, 1, 9], b: [3, 9]),
+    ShapePair(a: [], b: [2, 3]), ShapePair(a: [2, 3], b: []), ShapePair(a: [1], b: [2, 3]), ShapePair(a: [2, 3], b: [1]),
+]
+
+@Suite struct GradientCheckArithmetic {
+    @Test(arguments: BinaryOp.allCases, broadcastPairs)
+    func binary(op: BinaryOp, shapes: ShapePair) {
+        var r = Inputs(seed: 11)
+        let a = r.uniform(shapes.a)
+        let b = op == .div ? r.awayFromZero(shapes.b, 0.5, 2) : r.uniform(shapes.b)
+        checkOp("\(op) \(shapes.testDescription)", [a, b]) { x in
+            switch op {
+            case .add: x[0] + x[1]
+            case .sub: x[0] - x[1]
+            case .mul: x[0] * x[1]
+            case .div: x[0] / x[1]
+            }
+        } reference: { x in
+            switch op {
+            case .add: x[0] + x[1]
+            case .sub: x[0] - x[1]
+            case .mul: x[0] * x[1]
+            case .div: x[0] / x[1]
+            }
+        }
+    }
+
+    /// The same tensor on both sides of a binary op: both contributions must accumulate.
+    @Test func sameTensorBothOperands() {
+        var r = Inputs(seed: 12)
+        let a = r.awayFromZero([3, 5], 0.5, 2)
+        checkOp("x*x", [a]) { $0[0] * $0[0] } reference: { $0[0] * $0[0] }
+        checkOp("x/x + x-x", [a]) { $0[0] / $0[0] + ($0[0] - $0[0]) } reference: { $0[0] / $0[0] + ($0[0] - $0[0]) }
+    }
+}
+
+// MARK: - Unary functions and tensor–scalar arithmetic
+
+enum UnaryOp: String, CaseIterable, Sendable {
+    case neg, plus2, twoPlus, minus2, twoMinus, times3, threeTimes, over4, fiveOver
+    case exp, log, sqrt, rsqrt, pow2, pow3, powHalf, powMinus1, pow1, pow0, tanh, sigmoid, relu, gelu, geluTanh
+}
+
+/// Inputs in the op's domain: positive for log/sqrt/rsqrt/x^0.5, away from 0 for poles and the relu kink.
+private func unaryInput(_ op: UnaryOp, _ shape: [Int], _ r: inout Inputs) -> Tensor {
+    switch op {
+    case .log, .sqrt, .rsqrt, .powHalf: r.uniform(shape, 0.2, 3)
+    case .fiveOver, .powMinus1, .relu: r.awayFromZero(shape, 0.25, 2)
+    case .tanh, .sigmoid, .gelu, .geluTanh, .exp: r.uniform(shape, -3, 3)  // both tanh branches (|x| ≶ 0.625)
+    default: r.uniform(shape)
+    }
+}
+
+private func unaryOurs(_ op: UnaryOp, _ x: Tensor) -> Tensor {
+    switch op {
+    case .neg: -x
+    case .plus2: x + 2
+    case .twoPlus: 2 + x
+    case .minus2: x - 2
+    case .twoMinus: 2 - x
+    case .times3: x * 3
+    case .threeTimes: 3 * x
+    case .over4: x / 4
+    case .fiveOver: 5 / x
+    case .exp: exp(x)
+    case .log: log(x)
+    case .sqrt: sqrt(x)
+    case .rsqrt: rsqrt(x)
+    case .pow2: pow(x, 2)
+    case .pow3: pow(x, 3)
+    case .powHalf: pow(x, 0.5)
+    case .powMinus1: pow(x, -1)
+    case .pow1: pow(x, 1)
+    case .pow0: pow(x, 0)
+    case .tanh: tanh(x)
+    case .sigmoid: sigmoid(x)
+    case .relu: relu(x)
+    case .gelu: gelu(x)
+    case .geluTanh: gelu(x, approximate: .tanh)
+    }
+}
+
+private func unaryRef(_ op: UnaryOp, _ x: Double) -> Double {
+    switch op {
+    case .neg: -x
+    case .plus2, .twoPlus: x + 2
+    case .minus2: x - 2
+    case .twoMinus: 2 - x
+    case .times3, .threeTimes: x * 3
+    case .over4: x / 4
+    case .fiveOver: 5 / x
+    case .exp: Foundation.exp(x)
+    case .log: Foundation.log(x)
+    case .sqrt: x.squareRoot()
+    case .rsqrt: 1 / x.squareRoot()
+    case .pow2: x * x
+    case .pow3: x * x * x
+    case .powHalf: Foundation.pow(x, 0.5)
+    case .powMinus1: 1 / x
+    case .pow1: x
+    case .pow0: 1
+    case .tanh: Foundation.tanh(x)
+    case .sigmoid: Ref.sigmoid(x)
+    case .relu: Swift.max(x, 0)
+    case .gelu: Ref.gelu(x)
+    case .geluTanh: Ref.geluTanh(x)
+    }
+}
+
+@Suite struct GradientCheckUnary {
+    @Test(arguments: UnaryOp.allCases, [[], [13], [2, 3, 5]] as [[Int]])
+    func unary(op: UnaryOp, shape: [Int]) {
+        var r = Inputs(seed: 21)
+        checkOp("\(op) \(shape)", [unaryInput(op, shape, &r)]) { unaryOurs(op, $0[0]) } reference: {
+            Ref.map($0[0]) { unaryRef(op, $0) }
+        }
+    }
+}
+
+// MARK: - Shape ops
+
+@Suite struct GradientCheckShape {
+    @Test func reshapeSqueezeUnsqueeze() {
+        var r = Inputs(seed: 31)
+        let x = r.uniform([2, 3, 4])
+        for s in [[4, 6], [24], [2, 12, 1]] {
+            checkOp("reshaped \(s)", [x]) { $0[0].reshaped(s) } reference: { Ref.reshape($0[0], s) }
+        }
+        checkOp("reshaped [-1, 2]", [x]) { $0[0].reshaped([-1, 2]) } reference: { Ref.reshape($0[0], [12, 2]) }
+        checkOp("flattened", [x]) { $0[0].flattened() } reference: { Ref.reshape($0[0], [24]) }
+        checkOp("unsqueezed 1", [x]) { $0[0].unsqueezed(axis: 1) } reference: { Ref.reshape($0[0], [2, 1, 3, 4]) }
+        checkOp("unsqueezed -1", [x]) { $0[0].unsqueezed(axis: -1) } reference: { Ref.reshape($0[0], [2, 3, 4, 1]) }
+        let y = r.uniform([2, 1, 3])
+        checkOp("squeezed 1", [y]) { $0[0].squeezed(axis: 1) } reference: { Ref.reshape($0[0], [2, 3]) }
+        let z = r.uniform([3, 1])
+        checkOp("squeezed -1", [z]) { $0[0].squeezed(axis: -1) } reference: { Ref.reshape($0[0], [3]) }
+        // Each op must stay differentiable after another shape op changed the layout.
+        checkOp("unsqueeze∘permute∘squeeze", [y]) { ($0[0].squeezed(axis: 1).transposed() * 2).unsqueezed(axis: 0) }
+            reference: { Ref.reshape(Ref.transpose(Ref.reshape($0[0], [2, 3])) * 2, [1, 3, 2]) }
+    }
+
+    @Test func permuteTranspose() {
+        var r = Inputs(seed: 32)
+        let x = r.uniform([2, 3, 4])
+        for p in [[2, 0, 1], [1, 0, 2], [0, 2, 1], [1, 2, 0], [-1, 0, 1]] {
+            checkOp("permuted \(p)", [x]) { $0[0].permuted(p) } reference: { Ref.permute($0[0], p.map { normAxis($0, 3) }) }
+        }
+        let x4 = r.uniform([2, 3, 1, 4])
+        checkOp("permuted 4-D", [x4]) { $0[0].permuted([3, 1, 0, 2]) } reference: { Ref.permute($0[0], [3, 1, 0, 2]) }
+        checkOp("transposed()", [x]) { $0[0].transposed() } reference: { Ref.transpose($0[0]) }
+        checkOp("transposed(0, 2)", [x]) { $0[0].transposed(0, 2) } reference: { Ref.transpose($0[0], 0, 2) }
+        checkOp("transposed 2-D", [r.uniform([3, 5])]) { $0[0].transposed() } reference: { Ref.transpose($0[0]) }
+    }
+
+    @Test(arguments: [
+        ShapePair(a: [3, 1], b: [2, 3, 4]), ShapePair(a: [4], b: [3, 4]), ShapePair(a: [], b: [2, 2]),
+        ShapePair(a: [1, 1], b: [2, 3]), ShapePair(a: [2, 1, 3], b: [2, 4, 3]), ShapePair(a: [1, 9], b: [2, 3, 9]),
+    ])
+    func broadcast(shapes: ShapePair) {
+        var r = Inputs(seed: 33)
+        checkOp("broadcast \(shapes.testDescription)", [r.uniform(shapes.a)]) { $0[0].broadcast(to: shapes.b) }
+            reference: { Ref.broadcast($0[0], to: shapes.b) }
+    }
+
+    @Test func slice() {
+        var r = Inputs(seed: 34)
+        let x = r.uniform([3, 4, 5])
+        for (axis, range) in [(0, 1..<3), (1, 0..<2), (1, 3..<4), (-1, 1..<4), (2, 0..<5), (0, 0..<1)] {
+            checkOp("slice axis \(axis) \(range)", [x]) { $0[0].slice(axis: axis, range) }
+                reference: { Ref.slice($0[0], axis: axis, range) }
+        }
+    }
+
+    @Test func concatenate() {
+        var r = Inputs(seed: 35)
+        let cases: [(shapes: [[Int]], axis: Int)] = [
+            ([[2, 3], [1, 3]], 0), ([[2, 1, 4], [2, 3, 4]], 1), ([[2, 3, 1], [2, 3, 2], [2, 3, 4]], -1),
+            ([[2, 3], [2, 3]], 1), ([[1, 2, 2], [3, 2, 2]], -3),
+        ]
+        for c in cases {
+            checkOp("concatenate \(c.shapes) axis \(c.axis)", c.shapes.map { r.uniform($0) }) {
+                Tensor.concatenate($0, axis: c.axis)
+            } reference: { Ref.concatenate($0, axis: c.axis) }
+        }
+        // One part untracked (a constant): the others still get their slices of the cotangent.
+        let constant = r.uniform([2, 2])
+        checkOp("concatenate with a constant", [r.uniform([2, 3])]) { Tensor.concatenate([$0[0], constant], axis: 1) }
+            reference: { Ref.concatenate([$0[0], Array64(constant)], axis: 1) }
+    }
+
+    @Test func stack() {
+        var r = Inputs(seed: 36)
+        let parts = (0..<3).map { _ in r.uniform([2, 3]) }
+        for axis in [0, 1, 2, -1] {
+            checkOp("stack axis \(axis)", parts) { Tensor.stack($0, axis: axis) } reference: { Ref.stack($0, axis: axis) }
+        }
+    }
+
+    @Test func split() {
+        var r = Inputs(seed: 37)
+        let x = r.uniform([2, 5, 3])
+        // Pieces recombined in another order with different weights: each piece's cotangent must land in its slot.
+        checkOp("split sizes [1,3,1] axis 1", [x]) { x in
+            let p = x[0].split(sizes: [1, 3, 1], axis: 1)
+            return Tensor.concatenate([p[2] * 3, p[0] * -2, p[1] * p[1]], axis: 1)
+        } reference: { x in
+            let (p0, p1, p2) = (Ref.slice(x[0], axis: 1, 0..<1), Ref.slice(x[0], axis: 1, 1..<4), Ref.slice(x[0], axis: 1, 4..<5))
+            return Ref.concatenate([p2 * 3, p0 * -2, p1 * p1], axis: 1)
+        }
+        let y = r.uniform([3, 4])
+        checkOp("split count 2 axis -1", [y]) { x in
+            let p = x[0].split(count: 2, axis: -1)
+            return p[0] * 2 - p[1] * p[0]
+        } reference: { x in
+            let (p0, p1) = (Ref.slice(x[0], axis: 1, 0..<2), Ref.slice(x[0], axis: 1, 2..<4))
+            return p0 * 2 - p1 * p0
+        }
+        // An unused piece gets a zero gradient.
+        checkOp("split count 3 axis 0, middle unused", [r.uniform([6, 2])]) { x in
+            let p = x[0].split(count: 3, axis: 0)
+            return p[0] + p[2] * 0.5
+        } reference: { x in
+            Ref.slice(x[0], axis: 0, 0..<2) + Ref.slice(x[0], axis: 0, 4..<6) * 0.5
+        }
+    }
+}
+
+// MARK: - Reductions
+
+enum ReduceKind: String, CaseIterable, Sendable { case sum, mean, max }
+
+struct ReduceCase: Sendable, CustomTestStringConvertible {
+    let shape: [Int], axes: [Int]?, keepDims: Bool
+    var testDescription: String { "\(shape) axes \(axes.map { "\($0)" } ?? "all") keepDims \(keepDims)" }
+}
+
+private let reduceCases: [ReduceCase] = [
+    ReduceCase(shape: [2, 3, 4], axes: nil, keepDims: false), ReduceCase(shape: [2, 3, 4], axes: nil, keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [1], keepDims: false), ReduceCase(shape: [2, 3, 4], axes: [1], keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [0, 2], keepDims: false), ReduceCase(shape: [2, 3, 4], axes: [0, 2], keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [-1], keepDims: false), ReduceCase(shape: [2, 3, 4], axes: [-2], keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [-3, -1], keepDims: true), ReduceCase(shape: [2, 3, 4], axes: [0, 1, 2], keepDims: false),
+    ReduceCase(shape: [3, 20], axes: [-1], keepDims: false),  // contiguous runs ≥ 16: the 8-lane path
+    ReduceCase(shape: [20, 3], axes: [0], keepDims: true), ReduceCase(shape: [7], axes: [0], keepDims: false),
+    ReduceCase(shape: [2, 1, 3], axes: [1], keepDims: false),
+]
+
+@Suite struct GradientCheckReduce {
+    @Test(arguments: ReduceKind.allCases, reduceCases)
+    func reduce(kind: ReduceKind, c: ReduceCase) {
+        var r = Inputs(seed: 41)
+        let x = kind == .max ? r.distinct(c.shape) : r.uniform(c.shape)  // no ties for max
+        checkOp("\(kind) \(c.testDescription)", [x]) { x in
+            switch kind {
+            case .sum: x[0].sum(axes: c.axes, keepDims: c.keepDims)
+            case .mean: x[0].mean(axes: c.axes, keepDims: c.keepDims)
+            case .max: x[0].max(axes: c.axes, keepDims: c.keepDims)
+            }
+        } reference: { x in
+            switch kind {
+            case .sum: Ref.sum(x[0], axes: c.axes, keepDims: c.keepDims)
+            case .mean: Ref.mean(x[0], axes: c.axes, keepDims: c.keepDims)
+            case .max: Ref.max(x[0], axes: c.axes, keepDims: c.keepDims)
+            }
+        }
+    }
+
+    /// Not differentiable at ties; the documented rule (PyTorch amax) shares the cotangent equally among them.
+    @Test func maxSharesCotangentAmongTies() {
+        let tape = GradientTape()
+        let (x, y) = tape.record {
+            let x = tape.watch(Tensor([[1, 3, 3, 2], [5, 0, 5, 5]]))
+            return (x, x.max(axes: [1]))
+        }
+        #expect(y.scalars == [3, 5])
+        let g = tape.gradients(of: y, wrt: [x], seed: Tensor([2, 3]))[0]
+        #expect(g.shape == [2, 4])
+        expectClose(g.scalars, [0, 1, 1, 0, 1, 0, 1, 1], tol: 1e-6, scale: { _ in 1 }, "max ties", shape: [2, 4])
+    }
+
+    @Test func singleAxisOverloads() {
+        var r = Inputs(seed: 42)
+        let x = r.distinct([3, 4])
+        checkOp("sum(axis: 0)", [x]) { $0[0].sum(axis: 0) } reference: { Ref.sum($0[0], axes: [0], keepDims: false) }
+        checkOp("mean(axis: -1, keepDims)", [x]) { $0[0].mean(axis: -1, keepDims: true) }
+            reference: { Ref.mean($0[0], axes: [-1], keepDims: true) }
+        checkOp("max(axis: 1)", [x]) { $0[0].max(axis: 1) } reference: { Ref.max($0[0], axes: [1], keepDims: false) }
+    }
+}
+
+// MARK: - Matrix products
+
+struct MatMulCase: Sendable, CustomTestStringConvertible {
+    let a: [Int], b: [Int], tA: Bool, tB: Bool
+    init(_ a: [Int], _ b: [Int], _ tA: Bool = false, _ tB: Bool = false) { (self.a, self.b, self.tA, self.tB) = (a, b, tA, tB) }
+    var testDescription: String { "\(a)\(tA ? "ᵀ" : "") x \(b)\(tB ? "ᵀ" : "")" }
+}
+
+private let matmulCases: [MatMulCase] = [
+    // 2-D, all transpose combinations (shapes are the stored ones).
+    MatMulCase([3, 4], [4, 5]), MatMulCase([4, 3], [4, 5], true), MatMulCase([3, 4], [5, 4], false, true),
+    MatMulCase([4, 3], [5, 4], true, true),
+    // Batched 3-D and 4-D.
+    MatMulCase([2, 3, 4], [2, 4, 5]), MatMulCase([2, 4, 3], [2, 5, 4], true, true),
+    MatMulCase([2, 2, 3, 4], [2, 2, 4, 5]), MatMulCase([2, 2, 4, 3], [2, 2, 4, 5], true),
+    MatMulCase([2, 2, 3, 4], [2, 2, 5, 4], false, true), MatMulCase([2, 2, 4, 3], [2, 2, 5, 4], true, true),
+    // Broadcast batch: shared weight (the flattened-GEMM shortcut), and genuinely broadcast batches.
+    MatMulCase([2, 3, 4], [4, 5]), MatMulCase([2, 3, 4], [5, 4], false, true), MatMulCase([2, 4, 3], [4, 5], true),
+    MatMulCase([2, 2, 3, 4], [4, 5]), MatMulCase([3, 4], [2, 4, 5]), MatMulCase([4, 3], [2, 5, 4], true, true),
+    MatMulCase([2, 1, 3, 4], [1, 3, 4, 2]), MatMulCase([2, 1, 4, 3], [1, 3, 2, 4], true, true),
+    // Vector cases (sgemv): m = 1 and n = 1 with every transpose, batched too.
+    MatMulCase([1, 4], [4, 5]), MatMulCase([4, 1], [4, 5], true), MatMulCase([1, 4], [5, 4], false, true),
+    MatMulCase([4, 1], [5, 4], true, true),
+    MatMulCase([3, 4], [4, 1]), MatMulCase([4, 3], [4, 1], true), MatMulCase([3, 4], [1, 4], false, true),
+    MatMulCase([4, 3], [1, 4], true, true),
+    MatMulCase([2, 1, 4], [2, 4, 5]), MatMulCase([2, 3, 4], [2, 4, 1]), MatMulCase([2, 3, 4], [4, 1]),
+    MatMulCase([2, 3, 4], [1, 4], false, true), MatMulCase([1, 4], [2, 4, 5]),
+    // k = 1 (outer product) and a 1×1 result.
+    MatMulCase([3, 1], [1, 5]), MatMulCase([1, 4], [4, 1]), MatMulCase([4, 1], [1, 4], true, true),
+]
+
+@Suite struct GradientCheckMatMul {
+    @Test(arguments: matmulCases)
+    func product(c: MatMulCase) {
+        var r = Inputs(seed: 51)
+        checkOp("matmul \(c.testDescription)", [r.uniform(c.a), r.uniform(c.b)]) {
+            matmul($0[0], $0[1], transposeA: c.tA, transposeB: c.tB)
+        } reference: { Ref.matmul($0[0], $0[1], transposeA: c.tA, transposeB: c.tB) }
+    }
+}
+
+// MARK: - Softmax, log-softmax, layer norm
+
+struct AxisCase: Sendable, CustomTestStringConvertible {
+    let shape: [Int], axis: Int
+    var testDescription: String { "\(shape) axis \(axis)" }
+}
+
+@Suite struct GradientCheckNormalization {
+    @Test(arguments: [false, true], [
+        AxisCase(shape: [3, 5], axis: -1), AxisCase(shape: [3, 5], axis: 0), AxisCase(shape: [2, 3, 4], axis: 1),
+        AxisCase(shape: [2, 3, 4], axis: 0), AxisCase(shape: [2, 3, 4], axis: 2), AxisCase(shape: [2, 19], axis: -1),
+        AxisCase(shape: [19, 2], axis: -2), AxisCase(shape: [6], axis: 0),
+    ])
+    func softmaxLike(log: Bool, c: AxisCase) {
+        var r = Inputs(seed: 61)
+        checkOp("\(log ? "logSoftmax" : "softmax") \(c.testDescription)", [r.normal(c.shape, std: 2)]) {
+            log ? logSoftmax($0[0], axis: c.axis) : softmax($0[0], axis: c.axis)
+        } reference: { log ? Ref.logSoftmax($0[0], axis: c.axis) : Ref.softmax($0[0], axis: c.axis) }
+    }
+
+    @Test(arguments: [[3, 8], [2, 3, 17]] as [[Int]], [(false, false), (true, false), (false, true), (true, true)].map { [$0.0, $0.1] })
+    func layerNormalization(shape: [Int], affine: [Bool]) {
+        var r = Inputs(seed: 62)
+        let (useW, useB) = (affine[0], affine[1])
+        let n = shape.last!
+        var inputs = [r.normal(shape, std: 2) + 0.5]
+        if useW { inputs.append(r.uniform([n], 0.5, 1.5)) }
+        if useB { inputs.append(r.uniform([n])) }
+        checkOp("layerNorm \(shape) weight \(useW) bias \(useB)", inputs) { x in
+            layerNorm(x[0], weight: useW ? x[1] : nil, bias: useB ? x[x.count - 1] : nil, eps: 1e-5)
+        } reference: { x in
+            Ref.layerNorm(x[0], weight: useW ? x[1] : nil, bias: useB ? x[x.count - 1] : nil, eps: 1e-5)
+        }
+    }
+
+    /// Only the affine parameters watched (frozen input), as when fine-tuning a norm on fixed features.
+    @Test func layerNormParametersOnly() {
+        var r = Inputs(seed: 63)
+        let x = r.normal([4, 8])
+        checkOp("layerNorm params only", [r.uniform([8], 0.5, 1.5), r.uniform([8])]) {
+            layerNorm(x, weight: $0[0], bias: $0[1])
+        } reference: { Ref.layerNorm(Array64(x), weight: $0[0], bias: $0[1], eps: 1e-5) }
+    }
+}
+
+// MARK: - NN ops
+
+@Suite struct GradientCheckNN {
+    @Test func embeddingAccumulatesRepeatedRows() {
+        var r = Inputs(seed: 71)
+        let w = r.uniform([5, 3])
+        let ids = [1, 3, 1, 0, 3, 3]  // rows 2 and 4 unused: zero gradient
+        checkOp("embedding shape [2,3]", [w]) { embedding($0[0], indices: ids, shape: [2, 3]) }
+            reference: { Ref.embedding($0[0], indices: ids, shape: [2, 3]) }
+        checkOp("embedding default shape", [w]) { embedding($0[0], indices: [4, 4, 2]) }
+            reference: { Ref.embedding($0[0], indices: [4, 4, 2], shape: [3]) }
+    }
+
+    @Test(arguments: [[3, 1], [4], [2, 3, 4], [1, 3, 1], []] as [[Int]])
+    func maskedFillBroadcastMask(maskShape: [Int]) {
+        var r = Inputs(seed: 72)
+        let x = r.uniform([2, 3, 4])
+        let mask = Tensor(shape: maskShape, scalars: r.uniform(maskShape, 0, 1).scalars.map { $0 < 0.5 ? 0 : 1 })
+        checkOp("maskedFill mask \(maskShape)", [x]) { maskedFill($0[0], mask: mask, value: -1e4) }
+            reference: { Ref.maskedFill($0[0], mask: Array64(mask), value: -1e4) }
+    }
+
+    @Test(arguments: [
+        ([1, -100, 4, 0, -100, 2], -100), ([3, 1, 3, 0, 2, 4], 3), ([0, 1, 2, 3, 4, 0], -100),
+    ] as [([Int], Int)])
+    func crossEntropyWithIgnoredLabels(labels: [Int], ignore: Int) {
+        var r = Inputs(seed: 73)
+        checkOp("crossEntropy labels \(labels) ignore \(ignore)", [r.normal([6, 5], std: 2)]) {
+            crossEntropy($0[0], labels: labels, ignoreIndex: ignore)
+        } reference: { Ref.crossEntropy($0[0], labels: labels, ignoreIndex: ignore) }
+    }
+
+    /// The mask is random, so the reference is the mask itself, read off y/x: the VJP must be g·(y/x).
+    @Test(arguments: [0.1, 0.5] as [Float])
+    func dropoutTrainingUsesTheForwardMask(p: Float) {
+        var r = Inputs(seed: 74)
+        let x0 = r.awayFromZero([4, 25])
+        var gen = RandomGenerator(seed: 99)
+        let tape = GradientTape()
+        let (x, y) = tape.record {
+            let x = tape.watch(x0)
+            return (x, dropout(x, p: p, training: true, generator: &gen))
+        }
+        let v = r.normal(y.shape)
+        let gx = tape.gradients(of: y, wrt: [x], seed: v)[0]
+        let scale = 1 / (1 - Double(p))
+        var dropped = 0
+        for i in 0..<x0.count {
+            let m = Double(y.scalars[i]) / Double(x0.scalars[i])
+            let isZero = m == 0
+            if isZero { dropped += 1 }
+            #expect(isZero || abs(m - scale) <= 1e-6 * scale, "dropout p \(p): y/x = \(m) at \(i), want 0 or \(scale)")
+            let want = Double(v.scalars[i]) * m
+            #expect(abs(Double(gx.scalars[i]) - want) <= 1e-6 * (1 + abs(want)), "dropout VJP at \(i): \(gx.scalars[i]) vs \(want)")
+        }
+        #expect(dropped > 0 && dropped < x0.count, "dropout p \(p): dropped \(dropped) of \(x0.count)")
+    }
+
+    @Test func dropoutEvaluationIsIdentity() {
+        var r = Inputs(seed: 75)
+        let x0 = r.uniform([3, 7])
+        var gen = RandomGenerator(seed: 1)
+        let before = gen
+        let tape = GradientTape()
+        let (x, y) = tape.record {
+            let x = tape.watch(x0)
+            return (x, dropout(x, p: 0.5, training: false, generator: &gen))
+        }
+        #expect(y.scalars == x0.scalars)
+        let v = r.normal([3, 7])
+        #expect(tape.gradients(of: y, wrt: [x], seed: v)[0].scalars == v.scalars)
+        #expect(gen == before, "evaluation-mode dropout must not consume randomness")
+    }
+
+    /// Inverted dropout keeps E[mask] = 1: on 200k entries the mean is within 5σ of 1, the drop rate within 5σ of p.
+    @Test(arguments: [0.1, 0.3, 0.5] as [Float])
+    func dropoutMaskHasUnitMean(p: Float) {
+        let n = 200_000
+        var gen = RandomGenerator(seed: 2024)
+        let y = dropout(Tensor.ones([n]), p: p, training: true, generator: &gen)
+        let pd = Double(p)
+        let mean = y.scalars.reduce(0.0) { $0 + Double($1) } / Double(n)
+        let sigmaMean = (pd / (1 - pd) / Double(n)).squareRoot()  // Var(mask) = 1/(1−p) − 1
+        #expect(abs(mean - 1) <= 5 * sigmaMean, "dropout p \(p): mean \(mean), σ \(sigmaMean)")
+        let rate = Double(y.scalars.filter { $0 == 0 }.count) / Double(n)
+        #expect(abs(rate - pd) <= 5 * (pd * (1 - pd) / Double(n)).squareRoot(), "dropout p \(p): drop rate \(rate)")
+    }
+}
+
+// MARK: - Composite expressions
+
+@Suite struct GradientCheckComposite {
+    static func mlp(_ x: [Tensor]) -> Tensor {
+        logSoftmax(matmul(gelu(matmul(x[0], x[1]) + x[2]), x[3]) + x[4], axis: -1)
+    }
+    static func mlpRef(_ x: [Array64]) -> Array64 {
+        Ref.logSoftmax(Ref.matmul(Ref.map(Ref.matmul(x[0], x[1]) + x[2], Ref.gelu), x[3]) + x[4], axis: -1)
+    }
+
+    /// matmul + bias + gelu + matmul + bias + logSoftmax, gradients for the input and all four parameters.
+    @Test(arguments: [[4, 6], [2, 3, 6]] as [[Int]])
+    func twoLayerMLP(xShape: [Int]) {
+        var r = Inputs(seed: 81)
+        let inputs = [r.normal(xShape), r.normal([6, 8], std: 0.5), r.normal([8], std: 0.1), r.normal([8, 5], std: 0.5),
+                      r.normal([5], std: 0.1)]
+        checkOp("MLP x \(xShape)", inputs, Self.mlp, reference: Self.mlpRef)
+    }
+
+    /// The gradient of the loss w.r.t. the hidden activations (an intermediate tape value, not a leaf), and
+    /// the scalar-loss form Σ y·v without a seed giving the same parameter gradients as the seeded form.
+    @Test func gradientWithRespectToIntermediate() {
+        var r = Inputs(seed: 82)
+        let (x0, w1, b1, w2, b2) = (r.normal([4, 6]), r.normal([6, 8], std: 0.5), r.normal([8], std: 0.1),
+                                    r.normal([8, 5], std: 0.5), r.normal([5], std: 0.1))
+        let tape = GradientTape()
+        let (params, h, y) = tape.record {
+            let p = [x0, w1, b1, w2, b2].map { tape.watch($0) }
+            let h = gelu(matmul(p[0], p[1]) + p[2])
+            return (p, h, logSoftmax(matmul(h, p[3]) + p[4], axis: -1))
+        }
+        let v = r.normal(y.shape)
+        let gh = tape.gradients(of: y, wrt: [h], seed: v)[0]
+        let head: ([Array64]) -> Array64 = { Ref.logSoftmax(Ref.matmul($0[0], $0[1]) + $0[2], axis: -1) }
+        let fd = finiteDifferences([Array64(h), Array64(w2), Array64(b2)], 0, Array64(v), head)
+        expectClose(gh.scalars, fd, tol: vjpTol, scale: { Swift.max(1, abs($0)) }, "d/dh (intermediate)")
+
+        let seeded = tape.gradients(of: y, wrt: params, seed: v)
+        let loss = tape.record { (y * v).sum() }
+        #expect(loss.shape == [])
+        let unseeded = tape.gradients(of: loss, wrt: params)
+        for (i, (a, b)) in zip(seeded, unseeded).enumerated() {
+            expectClose(a.scalars, b.scalars.map(Double.init), tol: 1e-5, scale: { 1 + abs($0) }, "seeded vs Σy·v, param \(i)")
+        }
+        // A value the output does not depend on gets zeros.
+        let unrelated = tape.record { tape.watch(r.normal([2])) }
+        #expect(tape.gradients(of: y, wrt: [unrelated], seed: v)[0].scalars == [0, 0])
+    }
+
+    /// A tensor used several times: every use's contribution accumulates.
+    @Test func tensorUsedTwiceAccumulates() {
+        var r = Inputs(seed: 83)
+        let x = r.uniform([3, 4])
+        checkOp("x*x + x", [x]) { $0[0] * $0[0] + $0[0] } reference: { $0[0] * $0[0] + $0[0] }
+        checkOp("exp(x)*x - x/2", [x]) { exp($0[0]) * $0[0] - $0[0] / 2 }
+            reference: { Ref.map($0[0], Foundation.exp) * $0[0] - $0[0] * 0.5 }
+        checkOp("x * Σ_row x", [x]) { $0[0] * $0[0].sum(axes: [1], keepDims: true) }
+            reference: { $0[0] * Ref.sum($0[0], axes: [1], keepDims: true) }
+        checkOp("softmax(x)ᵀ·x", [x]) { matmul(softmax($0[0]), $0[0], transposeA: true) }
+            reference: { Ref.matmul(Ref.softmax($0[0], axis: -1), $0[0], transposeA: true) }
+    }
+}
