@@ -213,3 +213,30 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
         #expect(gpt2.encode(spaces).tokens.suffix(1) == ["Ġx"])
     }
 }
+
+@Suite struct ConcurrencyTests {
+    /// One tokenizer shared by several tasks (the BPE cache is behind a lock) gives the same ids as
+    /// encoding on one thread.
+    @Test func sharedTokenizersAreThreadSafe() async throws {
+        let bert = try Reference.bert(), gpt2 = try Reference.gpt2()
+        let sentences = Array(try sst2Sentences("dev").prefix(400))
+        let expected = sentences.map { (bert.encode($0).ids, gpt2.encode($0).ids) }
+        let fresh = try GPT2Tokenizer(vocabularyFile: Paths.shared("vocab/gpt2-encoder.json"),
+                                      mergesFile: Paths.shared("vocab/gpt2-vocab.bpe"), options: .init(cacheCapacity: 64))
+        let results = await withTaskGroup(of: [Bool].self) { group in
+            for k in 0..<4 {
+                group.addTask {
+                    let order = k % 2 == 0 ? Array(sentences.indices) : Array(sentences.indices.reversed())
+                    return order.map { i in
+                        bert.encode(sentences[i]).ids == expected[i].0 && gpt2.encode(sentences[i]).ids == expected[i].1
+                            && fresh.encode(sentences[i]).ids == expected[i].1
+                    }
+                }
+            }
+            var all: [Bool] = []
+            for await r in group { all += r }
+            return all
+        }
+        #expect(results.count == 4 * sentences.count && results.allSatisfy { $0 })
+    }
+}
