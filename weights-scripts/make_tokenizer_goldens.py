@@ -76,6 +76,9 @@ HARD_STRINGS = [
     "\n",
     "'",
     "a'b 'ab' ' s 's's",
+    "naïve<|endoftext|>🥰 [MASK]é 日本[SEP]語 x",
+    "x" * 300 + " " + "é" * 70 + " " + "🥰" * 20 + " " + "ab" * 40,
+    "https://www.example.com/some/very/long/path/that_goes_on_and_on?query=1&other=two#fragment",
 ]
 
 

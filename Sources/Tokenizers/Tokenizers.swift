@@ -126,8 +126,9 @@ public struct Encoding: Hashable, Sendable {
 /// tokens that `addSpecialTokens` adds, as HF does.
 public struct Truncation: Hashable, Sendable {
     public enum Strategy: Hashable, Sendable {
-        /// HF's default: for a pair, keep the shorter whole if it fits in half, else split evenly
-        /// (the first sequence gets `max / 2`, the second the rest) — `truncate_encodings` in HF's truncation.rs.
+        /// HF's default (`truncate_encodings` in truncation.rs): a single sequence is cut to the limit; in
+        /// a pair the shorter one is kept whole if it takes at most half the limit and the longer is cut
+        /// to the rest, else each gets half, the odd token going to the longer (to the second on a tie).
         case longestFirst
         case onlyFirst
         case onlySecond
