@@ -148,8 +148,9 @@ extension BertTokenizer {
             let base = w.baseAddress!
             var start = 0
             while start < n {
-                let table = start == 0 ? wholeWords : continuations
-                let limit = min(n, start + table.maxKeyLength)
+                // Branch instead of `let table = …`: copying the table struct costs six retains.
+                let first = start == 0
+                let limit = min(n, start + (first ? wholeWords.maxKeyLength : continuations.maxKeyLength))
                 // Hashes of every prefix of w[start..<limit], then probe from the longest down.
                 run.hashes.removeAll(keepingCapacity: true)
                 var h = SequenceHash.seed
@@ -160,7 +161,9 @@ extension BertTokenizer {
                 var end = limit
                 var id: Int32 = -1
                 while end > start {
-                    id = table.find(hash: run.hashes[end - start - 1], base + start, end - start)
+                    let h = run.hashes[end - start - 1]
+                    id = first ? wholeWords.find(hash: h, base + start, end - start)
+                        : continuations.find(hash: h, base + start, end - start)
                     if id >= 0 { break }
                     end -= 1
                 }
