@@ -97,14 +97,14 @@ def main():
           f"{time.strftime('%Y-%m-%d')}, {cpu_name()}, "
           f"HF tokenizers {tokenizers.__version__}")
     print(f"{'tokenizer':<10} {'tokens':>8} {'HF encode tok/s':>16} {'HF batch tok/s':>15} "
-          f"{'Loupe tok/s':>12} {'vs encode':>10} {'vs batch':>9}")
+          f"{'Loupe tok/s':>12} {'vs encode':>10} {'vs batch':>9} {'Loupe load s':>13}")
     for name in ("wordpiece", "bpe"):
         h, l = hf[name], loupe[name]
         if h["tokens"] != l["tokens"]:
             sys.exit(f"{name}: HF produced {h['tokens']} tokens but Loupe {l['tokens']}")
         rate = l["tokens_per_second"]
         print(f"{name:<10} {h['tokens']:>8} {h['encode']:>16,.0f} {h['batch']:>15,.0f} {rate:>12,.0f} "
-              f"{rate / h['encode']:>9.2f}x {rate / h['batch']:>8.2f}x")
+              f"{rate / h['encode']:>9.2f}x {rate / h['batch']:>8.2f}x {l['load_seconds']:>13.3f}")
 
 
 if __name__ == "__main__":

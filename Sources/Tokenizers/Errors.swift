@@ -3,7 +3,8 @@ import Foundation
 
 /// Everything that can go wrong when building or running a tokenizer. `source` is a file path, or a
 /// label such as "<in-memory vocabulary>" for arrays handed over by a model loader; `line` is 1-based
-/// (for in-memory arrays: index + 1). `description` is a single line naming the problem.
+/// (for in-memory arrays and JSON vocabularies, whose entries are not lines: id + 1). `description` is a
+/// single line naming the problem, in the `file:line: message` form compilers use.
 public enum TokenizerError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The file does not exist or cannot be read.
     case unreadableFile(path: String, reason: String)

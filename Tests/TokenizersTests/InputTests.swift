@@ -160,7 +160,7 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
     @Test func inMemoryConstructorsWork() throws {
         let bert = try BertTokenizer(vocabulary: Self.miniBert)
         let e = bert.encode("The dogs, ab!")
-        #expect(e.tokens == ["[CLS]", "the", "dogs".isEmpty ? "" : "dog", "##s", "[UNK]", "a", "##b", "[UNK]", "[SEP]"])
+        #expect(e.tokens == ["[CLS]", "the", "dog", "##s", "[UNK]", "a", "##b", "[UNK]", "[SEP]"])
         #expect(e.wordIDs == [nil, 0, 1, 1, 2, 3, 3, 4, nil])
         let padded = try bert.encodeBatch(["the", "the dog dog"], padding: .toLength(6))
         #expect(padded.map(\.ids) == [[2, 5, 3, 0, 0, 0], [2, 5, 6, 6, 3, 0]])
