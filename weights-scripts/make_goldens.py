@@ -255,8 +255,11 @@ BUILDERS = {
 
 
 def write_parity_goldens(fixtures: list) -> None:
-    """Hook: expected outputs (logits, hidden states, attentions) for the fixture models go here."""
-    return None
+    """Expected outputs (logits, hidden states, attentions, gradients, generations, Captum attributions) for the
+    fixture models: Tests/Fixtures/parity/, written by make_parity_goldens.py (which can also run alone)."""
+    print("[parity]")
+    import make_parity_goldens
+    make_parity_goldens.write_parity_goldens(fixtures, FIXTURES / "parity", FIXTURES)
 
 
 # =============================================================================================
