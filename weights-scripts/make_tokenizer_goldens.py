@@ -10,7 +10,8 @@ $LOUPE_SHARED_DATA when set.  Output goes to Tests/TokenizersTests/Fixtures/:
                               in base 36 (digits 0-9a-z; 101 -> "2t") to keep the fixtures under 8 MB.
   gpt2_sst2_{train,dev}.ids   the same for GPT-2 byte-level BPE (tokenizers.Tokenizer, see gpt2()).
   hard_strings.json           awkward inputs with ids, tokens, offsets, word ids and decodes for both
-                              tokenizers, plus pair / truncation / padding cases.
+                              tokenizers, the same for 200 seeded random strings, plus pair / padding
+                              cases and 400 seeded truncation cases (all three strategies).
   unicode_probe.json          HF's per-code-point behaviour over all of Unicode: the BERT normalizer's
                               output for every code point (ranges it deletes, ranges it pads with spaces
                               as CJK, an explicit map for the rest it changes), and the split offsets
@@ -25,6 +26,7 @@ UnicodeMappings.swift (HF's NFD and lowercase of each code point), measured from
 import argparse
 import json
 import os
+import random
 import sys
 from pathlib import Path
 
@@ -80,6 +82,61 @@ HARD_STRINGS = [
     "x" * 300 + " " + "é" * 70 + " " + "🥰" * 20 + " " + "ab" * 40,
     "https://www.example.com/some/very/long/path/that_goes_on_and_on?query=1&other=two#fragment",
 ]
+
+
+# Building blocks of the seeded random strings: every kind of input the hard strings cover, mixed.
+RANDOM_POOLS = [
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+    " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\u2028", "\x0b", "\x0c", "\x85",
+    "'s", "'t", "'re", "'ve", "'m", "'ll", "'d", "'S",
+    "éèêëàâäôöûüçñÅØæœßÉ", "\u0301\u0308\u0327\u0300", "一二三中文字日本語", "한국어글", "ひらがなカタカナ",
+    "🥰😀👍🏽👩‍👩‍👧🇫🇷✔️", "\u200b\u200c\u200d\ufeff\u00ad", "\x00\x01\x07\x1b\x7f", "\ufffd",
+    "[MASK]", "[CLS]", "[SEP]", "[PAD]", "[UNK]", "[mask]", "<|endoftext|>", "<|endoftext",
+    "Ελληνικά", "кириллица", "עברית", "العربية", "हिन्दी", "ไทย", "½²٣௰", "∑∫√≤", "ﬁﬂ", "İıǅ",
+]
+
+
+def random_strings(n, seed=20261122):
+    """Seeded mixes of RANDOM_POOLS pieces, runs of one letter (some over 100) and random code points."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randrange(0, 25)):
+            r = rng.random()
+            if r < 0.08:
+                parts.append(chr(rng.choice(ALL_SCALARS)))
+            elif r < 0.12:
+                parts.append(rng.choice("abcxyz") * rng.randrange(1, 130))
+            else:
+                pool = rng.choice(RANDOM_POOLS)
+                whole = rng.random() < 0.3 or len(pool) == 1
+                parts.append(pool if whole else "".join(rng.choice(pool) for _ in range(rng.randrange(1, 6))))
+        out.append("".join(parts))
+    return out
+
+
+def truncation_cases(btok, gtok, n, seed=7):
+    """Random pairs/singles under every strategy and small limits; HF's ids, or that it raised."""
+    rng = random.Random(seed)
+    words = "the a dog cat sat on mat héllo world unaffable tokenizer , . ! [MASK] 中".split()
+    backends = (("bert", btok.backend_tokenizer), ("gpt2", gtok))
+    cases = []
+    for _ in range(n):
+        a = " ".join(rng.choice(words) for _ in range(rng.randrange(0, 12)))
+        b = " ".join(rng.choice(words) for _ in range(rng.randrange(0, 12))) if rng.random() < 0.7 else None
+        rec = {"text": a, "pair": b, "max_length": rng.randrange(3, 20),
+               "strategy": rng.choice(["longest_first", "only_first", "only_second"])}
+        for name, t in backends:
+            t.enable_truncation(max_length=rec["max_length"], strategy=rec["strategy"])
+            try:
+                e = t.encode(a, b)
+                rec[name] = {"ids": e.ids, "type_ids": e.type_ids}
+            except Exception as ex:  # HF raises for only_second without a pair and for too-short sequences
+                rec[name] = {"error": str(ex)}
+            t.no_truncation()
+        cases.append(rec)
+    return cases
 
 
 def bert():
@@ -363,12 +420,16 @@ def main():
                        for a, b in [("hello world", "how are you?"), ("", "x"), ("a [SEP] b", "café")]],
         "bert_batches": bert_batches(btok),
         "gpt2_batches": gpt2_pairs(gtok),
+        "random_strings": [{"text": s, "bert": bert_case(btok, s), "gpt2": gpt2_case(gtok, s)}
+                           for s in random_strings(200)],
+        "truncation_cases": truncation_cases(btok, gtok, 400),
     }
     nonempty = [c for c in hard["strings"] if c["text"].strip()]
     assert all(c["bert"]["ids"] and c["gpt2"]["ids"] for c in nonempty)
     path = FIXTURES / "hard_strings.json"
     path.write_text(json.dumps(hard, ensure_ascii=False, indent=None) + "\n", encoding="utf-8")
-    print(f"{path.name}: {len(HARD_STRINGS)} strings, {path.stat().st_size} bytes")
+    print(f"{path.name}: {len(HARD_STRINGS)} hard strings, {len(hard['random_strings'])} random strings, "
+          f"{len(hard['truncation_cases'])} truncation cases, {path.stat().st_size} bytes")
 
     path = FIXTURES / "unicode_probe.json"
     probe = unicode_probe(btok)

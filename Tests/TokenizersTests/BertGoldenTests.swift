@@ -38,7 +38,7 @@ import Tokenizers
     @Test func hardStringsMatchHF() throws {
         let bert = try Reference.bert()
         let hard = try HardStrings.loaded.get()
-        for c in hard.strings {
+        for c in hard.strings + hard.random_strings {
             let e = bert.encode(c.text)
             #expect(e.ids == c.bert.ids, "ids of \(String(reflecting: c.text))")
             #expect(e.tokens == c.bert.tokens, "tokens of \(String(reflecting: c.text))")
@@ -79,6 +79,15 @@ import Tokenizers
                 #expect(pairs(got.offsets) == want.offsets)
                 #expect(got.wordIDs == want.word_ids)
             }
+        }
+    }
+
+    /// 400 seeded cases over all three strategies, including HF's errors (onlySecond without a pair,
+    /// a sequence too short to cut).
+    @Test func truncationStrategiesMatchHF() throws {
+        let bert = try Reference.bert()
+        for c in try HardStrings.loaded.get().truncation_cases {
+            checkTruncation(c, c.bert) { () throws(TokenizerError) in try bert.encode(c.text, pair: c.pair, truncation: c.truncation) }
         }
     }
 

@@ -33,7 +33,8 @@ import Tokenizers
 
     @Test func hardStringsMatchHF() throws {
         let gpt2 = try Reference.gpt2()
-        for c in try HardStrings.loaded.get().strings {
+        let hard = try HardStrings.loaded.get()
+        for c in hard.strings + hard.random_strings {
             let e = gpt2.encode(c.text)
             #expect(e.ids == c.gpt2.ids, "ids of \(String(reflecting: c.text))")
             #expect(e.tokens == c.gpt2.tokens, "tokens of \(String(reflecting: c.text))")
@@ -60,6 +61,13 @@ import Tokenizers
                 #expect(pairs(g.offsets) == w.offsets)
                 #expect(g.wordIDs == w.word_ids)
             }
+        }
+    }
+
+    @Test func truncationStrategiesMatchHF() throws {
+        let gpt2 = try Reference.gpt2()
+        for c in try HardStrings.loaded.get().truncation_cases {
+            checkTruncation(c, c.gpt2) { () throws(TokenizerError) in try gpt2.encode(c.text, pair: c.pair, truncation: c.truncation) }
         }
     }
 

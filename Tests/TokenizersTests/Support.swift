@@ -140,7 +140,27 @@ struct HardStrings: Decodable {
         let pairs: [[String]]
         let encodings: [BatchItem]
     }
+    struct TruncationOut: Decodable {
+        let ids: [Int]?
+        let type_ids: [Int]?
+        let error: String?
+    }
+    struct TruncationCase: Decodable {
+        let text: String
+        let pair: String?
+        let max_length: Int
+        let strategy: String
+        let bert: TruncationOut
+        let gpt2: TruncationOut
+
+        var truncation: Truncation {
+            Truncation(maxLength: max_length, strategy: strategy == "longest_first" ? .longestFirst
+                       : strategy == "only_first" ? .onlyFirst : .onlySecond)
+        }
+    }
     let strings: [Case]
+    let random_strings: [Case]
+    let truncation_cases: [TruncationCase]
     let bert_pairs: [PairCase]
     let bert_batches: [BertBatch]
     let gpt2_batches: [GPT2Batch]
@@ -152,3 +172,16 @@ struct HardStrings: Decodable {
 }
 
 func pairs(_ offsets: [Offset]) -> [[Int]] { offsets.map { [$0.start, $0.end] } }
+
+/// Checks one truncation golden: the same ids and type ids, or an error where HF raised one.
+func checkTruncation(_ c: HardStrings.TruncationCase, _ want: HardStrings.TruncationOut,
+                     _ encode: () throws(TokenizerError) -> Encoding) {
+    let label = "\(String(reflecting: c.text)) / \(String(describing: c.pair)) max \(c.max_length) \(c.strategy)"
+    do {
+        let e = try encode()
+        #expect(want.error == nil, "HF raised \(want.error ?? "") for \(label)")
+        #expect(e.ids == want.ids && e.typeIDs == want.type_ids, "\(label)")
+    } catch {
+        #expect(want.error != nil, "unexpected \(error) for \(label)")
+    }
+}
