@@ -30,6 +30,6 @@ let package = Package(
             ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
     ]
 )

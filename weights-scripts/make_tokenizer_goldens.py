@@ -5,10 +5,16 @@ Re-runnable by anyone:  /tmp/venv/bin/python weights-scripts/make_tokenizer_gold
 (needs `pip install transformers tokenizers`).  Data is read from <repo>/../shared/data, or from
 $LOUPE_SHARED_DATA when set.  Output goes to Tests/TokenizersTests/Fixtures/:
 
-  bert_sst2_{train,dev}.ids   one line per SST-2 sentence: the ids of BertTokenizerFast(vocab.txt)(s),
+  bert_sst2_dev.ids           one line per SST-2 dev sentence: the ids of BertTokenizerFast(vocab.txt)(s),
                               [CLS] … [SEP] included, space separated, in file order. Ids are written
-                              in base 36 (digits 0-9a-z; 101 -> "2t") to keep the fixtures under 8 MB.
-  gpt2_sst2_{train,dev}.ids   the same for GPT-2 byte-level BPE (tokenizers.Tokenizer, see gpt2()).
+                              in base 36 (digits 0-9a-z; 101 -> "2t").
+  bert_sst2_train.fnv         one line per SST-2 train sentence: the FNV-1a 64 digest (16 hex digits) of
+                              the UTF-8 bytes of that sentence's ids in DECIMAL joined by single spaces
+                              ("101 1996 102"). The 67,349 full id lists would take 6 MB of the
+                              repository's 15 MB fixture budget; a 64-bit digest per line still checks
+                              every sentence id for id (a wrong list collides with probability 2^-64),
+                              and a mismatch names the line and Loupe's ids.
+  gpt2_sst2_{dev.ids,train.fnv}  the same for GPT-2 byte-level BPE (tokenizers.Tokenizer, see gpt2()).
   hard_strings.json           awkward inputs with ids, tokens, offsets, word ids and decodes for both
                               tokenizers, the same for 200 seeded random strings, plus pair / padding
                               cases and 400 seeded truncation cases (all three strategies).
@@ -175,6 +181,20 @@ def base36(n):
         out = digits[r] + out
         if n == 0:
             return out
+
+
+def fnv1a64(data):
+    h = 0xCBF29CE484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def write_digests(path, rows):
+    for ids in rows:
+        assert ids, f"{path.name}: empty id list"
+    path.write_text("".join(f"{fnv1a64(' '.join(map(str, ids)).encode()):016x}\n" for ids in rows), encoding="utf-8")
+    print(f"{path.name}: {len(rows)} lines, {sum(map(len, rows))} ids digested, {path.stat().st_size} bytes")
 
 
 def write_ids(path, rows):
@@ -411,8 +431,13 @@ def main():
         bert_ids = btok(sentences)["input_ids"]
         for ids in bert_ids:
             assert ids[0] == 101 and ids[-1] == 102 and len(ids) > 2, ids
-        write_ids(FIXTURES / f"bert_sst2_{split}.ids", bert_ids)
-        write_ids(FIXTURES / f"gpt2_sst2_{split}.ids", [e.ids for e in gtok.encode_batch(sentences)])
+        gpt2_ids = [e.ids for e in gtok.encode_batch(sentences)]
+        if split == "train":
+            write_digests(FIXTURES / "bert_sst2_train.fnv", bert_ids)
+            write_digests(FIXTURES / "gpt2_sst2_train.fnv", gpt2_ids)
+        else:
+            write_ids(FIXTURES / f"bert_sst2_{split}.ids", bert_ids)
+            write_ids(FIXTURES / f"gpt2_sst2_{split}.ids", gpt2_ids)
 
     hard = {
         "strings": [{"text": s, "bert": bert_case(btok, s), "gpt2": gpt2_case(gtok, s)} for s in HARD_STRINGS],
@@ -438,7 +463,7 @@ def main():
           f"{len(probe['bert_pretokenize_all'])} BERT splits, {len(probe['gpt2_pretokenize_all'])} GPT-2 splits, "
           f"{path.stat().st_size} bytes")
     total = sum(p.stat().st_size for p in FIXTURES.iterdir())
-    assert total <= 8 * 1024 * 1024, f"fixtures are {total} bytes, over the 8 MB budget"
+    assert total <= 4 * 1024 * 1024, f"fixtures are {total} bytes, over the 4 MB budget"
     print(f"total fixtures: {total} bytes")
 
 

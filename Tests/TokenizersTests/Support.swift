@@ -73,6 +73,40 @@ func idLines(_ name: String) throws -> [[Int]] {
     }
 }
 
+/// FNV-1a 64 of the UTF-8 bytes of `ids` in decimal joined by single spaces (make_tokenizer_goldens.py).
+func idsDigest(_ ids: [Int]) -> UInt64 {
+    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in ids.map(String.init).joined(separator: " ").utf8 {
+        h = (h ^ UInt64(byte)) &* 0x100_0000_01b3
+    }
+    return h
+}
+
+/// The per-sentence digests of a `.fnv` golden, one 16-hex-digit line per sentence.
+func digestLines(_ name: String) throws -> [UInt64] {
+    try TextFile.readLines(Paths.fixture(name)).map { line in
+        guard let v = UInt64(line, radix: 16) else { throw SetupError(description: "\(name): bad digest \(line)") }
+        return v
+    }
+}
+
+/// Compares encodings with per-line digests of the golden ids; reports the first mismatching lines.
+func compareDigests(_ sentences: [String], _ golden: [UInt64], name: String, encode: (String) -> [Int]) -> String? {
+    guard sentences.count == golden.count else {
+        return "\(name): \(sentences.count) sentences but \(golden.count) golden lines"
+    }
+    var bad: [String] = []
+    var count = 0
+    for (i, s) in sentences.enumerated() {
+        let got = encode(s)
+        if idsDigest(got) != golden[i] {
+            count += 1
+            if bad.count < 3 { bad.append("line \(i + 2) \(String(reflecting: s)): got \(got), not HF's ids") }
+        }
+    }
+    return count == 0 ? nil : "\(name): \(count) of \(sentences.count) differ; " + bad.joined(separator: "; ")
+}
+
 /// Compares encodings with goldens line by line; returns a readable report of the first mismatches.
 func compareIDs(_ sentences: [String], _ golden: [[Int]], name: String, encode: (String) -> [Int]) -> String? {
     guard sentences.count == golden.count else {
