@@ -1,0 +1,273 @@
+// What a tokenizer needs from a checkpoint (vocab, merges, settings), read from a Hugging Face directory.
+
+import Foundation
+
+/// The tokenizer stored with a checkpoint: the `/tokenizer` group of a Loupe file (docs/weights-format.md,
+/// "Group /tokenizer"), or the same values read from a Hugging Face directory exactly as convert.py does.
+public struct TokenizerSpec: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
+        /// BERT WordPiece.
+        case wordpiece
+        /// GPT-2 byte-level BPE.
+        case bpe
+    }
+
+    public var type: Kind
+    /// Tokens by id (index = token id).
+    public var vocab: [String]
+    /// BPE merges "left right" in rank order (index 0 = highest priority); empty for WordPiece.
+    public var merges: [String]
+    /// WordPiece: lower-case the input (BertNormalizer `lowercase`).
+    public var doLowerCase: Bool
+    /// WordPiece: strip accents; nil means "follow doLowerCase", as transformers does for `strip_accents=None`.
+    public var stripAccents: Bool?
+    /// WordPiece: put spaces around CJK characters.
+    public var tokenizeChineseChars: Bool
+    public var unkToken: String
+    /// WordPiece special tokens (nil for BPE).
+    public var clsToken: String?
+    public var sepToken: String?
+    public var padToken: String?
+    public var maskToken: String?
+    /// BPE special tokens (nil for WordPiece).
+    public var bosToken: String?
+    public var eosToken: String?
+    /// BPE: add a space before the first word (ByteLevel `add_prefix_space`).
+    public var addPrefixSpace: Bool
+    /// Longest input in tokens (tokenizer_config.json `model_max_length`, else the model's positions).
+    public var modelMaxLength: Int
+    /// sentence-transformers only: truncate to this many tokens, [CLS] and [SEP] included.
+    public var maxSeqLength: Int?
+
+    public init(
+        type: Kind, vocab: [String], merges: [String] = [], doLowerCase: Bool = true, stripAccents: Bool? = nil,
+        tokenizeChineseChars: Bool = true, unkToken: String, clsToken: String? = nil, sepToken: String? = nil,
+        padToken: String? = nil, maskToken: String? = nil, bosToken: String? = nil, eosToken: String? = nil,
+        addPrefixSpace: Bool = false, modelMaxLength: Int, maxSeqLength: Int? = nil
+    ) {
+        self.type = type
+        self.vocab = vocab
+        self.merges = merges
+        self.doLowerCase = doLowerCase
+        self.stripAccents = stripAccents
+        self.tokenizeChineseChars = tokenizeChineseChars
+        self.unkToken = unkToken
+        self.clsToken = clsToken
+        self.sepToken = sepToken
+        self.padToken = padToken
+        self.maskToken = maskToken
+        self.bosToken = bosToken
+        self.eosToken = eosToken
+        self.addPrefixSpace = addPrefixSpace
+        self.modelMaxLength = modelMaxLength
+        self.maxSeqLength = maxSeqLength
+    }
+}
+
+// MARK: - Reading a Hugging Face directory (weights-scripts/convert.py `read_tokenizer`)
+
+extension TokenizerSpec {
+    /// Reads the tokenizer of a Hugging Face model directory the way convert.py does, so that loading the
+    /// directory and loading its converted .h5 give equal specs. `positions` is the config's
+    /// max_position_embeddings / n_positions (the `model_max_length` fallback).
+    static func readHuggingFace(
+        directory: URL, architecture: Checkpoint.Architecture, positions: Int
+    ) throws(WeightError) -> TokenizerSpec {
+        let dir = HFTokenizerFiles(directory)
+        let tc = try dir.json("tokenizer_config.json") ?? [:]
+        let stm = try dir.json("special_tokens_map.json") ?? [:]
+
+        // tokenizer_config.json, else special_tokens_map.json; a string or an AddedToken {"content": ...}.
+        func special(_ name: String, _ fallback: String) -> String {
+            for source in [tc[name], stm[name]] {
+                let value = (source as? String) ?? ((source as? [String: Any])?["content"] as? String)
+                if let value, !value.isEmpty { return value }
+            }
+            return fallback
+        }
+        // HF writes 1e30 for "no limit": anything but a positive integer below 2^62 falls back to the positions.
+        var maxLength = positions
+        if let n = tc["model_max_length"] as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded(),
+            n.doubleValue > 0, n.doubleValue < 4.6e18
+        {
+            maxLength = n.intValue
+        }
+
+        switch architecture {
+        case .bert:
+            // tokenizer.json (often ~0.5 MB) is parsed only when it is needed: for the vocab, or for a
+            // normaliser setting tokenizer_config.json leaves out.
+            let settings = ["do_lower_case", "strip_accents", "tokenize_chinese_chars"]
+            let needJSON = !dir.exists("vocab.txt") || !settings.allSatisfy { tc.keys.contains($0) }
+            let tj = needJSON ? try dir.json("tokenizer.json") : nil
+            var norm = tj?["normalizer"] as? [String: Any] ?? [:]
+            if norm["type"] as? String != "BertNormalizer" { norm = [:] }
+            let vocab: [String]
+            if dir.exists("vocab.txt") {
+                // transformers load_vocab: one token per line, newline stripped (Python universal newlines).
+                vocab = try dir.lines("vocab.txt")
+            } else if let tj, (tj["model"] as? [String: Any])?["type"] as? String == "WordPiece" {
+                vocab = try tokenizerJSONVocab(tj, file: dir.path("tokenizer.json"))
+            } else {
+                throw .badTokenizer(
+                    file: directory.path, detail: "no vocab (vocab.txt, or tokenizer.json with a WordPiece model)")
+            }
+            let strip: Bool? =
+                tc.keys.contains("strip_accents") ? truthy(tc["strip_accents"], nilIfNull: true)
+                : truthy(norm["strip_accents"], nilIfNull: true)
+            return TokenizerSpec(
+                type: .wordpiece, vocab: vocab,
+                doLowerCase: truthy(tc.keys.contains("do_lower_case") ? tc["do_lower_case"] : norm["lowercase"] ?? true)
+                    ?? false,
+                stripAccents: strip,
+                tokenizeChineseChars: truthy(
+                    tc.keys.contains("tokenize_chinese_chars")
+                        ? tc["tokenize_chinese_chars"] : norm["handle_chinese_chars"] ?? true) ?? false,
+                unkToken: special("unk_token", "[UNK]"), clsToken: special("cls_token", "[CLS]"),
+                sepToken: special("sep_token", "[SEP]"), padToken: special("pad_token", "[PAD]"),
+                maskToken: special("mask_token", "[MASK]"), modelMaxLength: maxLength)
+        case .gpt2:
+            let vocab: [String]
+            let merges: [String]
+            var tj: [String: Any]? = nil
+            if dir.exists("vocab.json") && dir.exists("merges.txt") {
+                let vj = try dir.json("vocab.json") ?? [:]
+                vocab = try vocabFromIDs(vj, file: dir.path("vocab.json"))
+                merges = try readMergesTxt(dir.lines("merges.txt"), file: dir.path("merges.txt"))
+            } else if let j = try dir.json("tokenizer.json"), let model = j["model"] as? [String: Any],
+                model["type"] as? String == "BPE"
+            {
+                tj = j
+                vocab = try tokenizerJSONVocab(j, file: dir.path("tokenizer.json"))
+                merges = try (model["merges"] as? [Any] ?? []).map { (m) throws(WeightError) -> String in
+                    if let s = m as? String { return s }
+                    if let pair = m as? [String], pair.count == 2 { return pair.joined(separator: " ") }
+                    throw .badTokenizer(file: dir.path("tokenizer.json"), detail: "model.merges entry \(m) is not \"a b\" or [a, b]")
+                }
+            } else {
+                throw .badTokenizer(
+                    file: directory.path,
+                    detail: "no vocab (vocab.json + merges.txt, or tokenizer.json with a BPE model)")
+            }
+            var addPrefix = tc["add_prefix_space"].flatMap { truthy($0, nilIfNull: true) }
+            if addPrefix == nil {
+                if tj == nil { tj = try dir.json("tokenizer.json") }
+                let pre = tj?["pre_tokenizer"] as? [String: Any] ?? [:]
+                addPrefix = pre["type"] as? String == "ByteLevel" ? truthy(pre["add_prefix_space"] ?? false) : false
+            }
+            return TokenizerSpec(
+                type: .bpe, vocab: vocab, merges: merges, unkToken: special("unk_token", "<|endoftext|>"),
+                bosToken: special("bos_token", "<|endoftext|>"), eosToken: special("eos_token", "<|endoftext|>"),
+                addPrefixSpace: addPrefix ?? false, modelMaxLength: maxLength)
+        }
+    }
+}
+
+/// The optional tokenizer files of a model directory.
+private struct HFTokenizerFiles {
+    let directory: URL
+    init(_ directory: URL) { self.directory = directory }
+
+    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    func exists(_ name: String) -> Bool {
+        var isDir: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path(name), isDirectory: &isDir) && !isDir.boolValue
+    }
+    /// The file's JSON object, or nil when the file is absent.
+    func json(_ name: String) throws(WeightError) -> [String: Any]? {
+        guard exists(name) else { return nil }
+        return try readJSONObject(path(name), error: { .badTokenizer(file: $0, detail: $1) })
+    }
+    /// Lines as Python's text mode reads them: "\r\n", "\r" and "\n" all end a line; a final newline adds
+    /// no empty line. The content must be UTF-8.
+    func lines(_ name: String) throws(WeightError) -> [String] {
+        let p = path(name)
+        guard let data = FileManager.default.contents(atPath: p) else {
+            throw .unreadable(file: p, detail: "cannot read the file")
+        }
+        var lines: [String] = []
+        var start = data.startIndex
+        var i = data.startIndex
+        func take(_ end: Data.Index) throws(WeightError) {
+            guard let s = String(validating: data[start..<end], as: UTF8.self) else {
+                throw .badTokenizer(file: p, detail: "line \(lines.count + 1) is not valid UTF-8")
+            }
+            lines.append(s)
+        }
+        while i < data.endIndex {
+            let b = data[i]
+            if b == 0x0A || b == 0x0D {
+                try take(i)
+                i += (b == 0x0D && i + 1 < data.endIndex && data[i + 1] == 0x0A) ? 2 : 1
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        if start < data.endIndex { try take(data.endIndex) }
+        return lines
+    }
+}
+
+/// `merges.txt`: the "#version" header line and blank lines skipped; every other line is "left right".
+private func readMergesTxt(_ lines: [String], file: String) throws(WeightError) -> [String] {
+    var merges: [String] = []
+    for (n, line) in lines.enumerated() {
+        if (n == 0 && line.hasPrefix("#version")) || line.allSatisfy(\.isWhitespace) { continue }
+        guard line.split(separator: " ", omittingEmptySubsequences: false).count == 2 else {
+            throw .badTokenizer(file: file, detail: "line \(n + 1): expected \"a b\", got \"\(line)\"")
+        }
+        merges.append(line)
+    }
+    return merges
+}
+
+/// tokenizer.json `model.vocab` plus `added_tokens` (an added token keeps the id of an existing entry).
+private func tokenizerJSONVocab(_ tj: [String: Any], file: String) throws(WeightError) -> [String] {
+    var vocab = (tj["model"] as? [String: Any])?["vocab"] as? [String: Any] ?? [:]
+    for case let added as [String: Any] in tj["added_tokens"] as? [Any] ?? [] {
+        if let content = added["content"] as? String, vocab[content] == nil { vocab[content] = added["id"] }
+    }
+    if vocab.isEmpty { throw .badTokenizer(file: file, detail: "model.vocab is empty") }
+    return try vocabFromIDs(vocab, file: file)
+}
+
+/// token → id maps (vocab.json, tokenizer.json): ids must be exactly 0..<n, one token each.
+private func vocabFromIDs(_ map: [String: Any], file: String) throws(WeightError) -> [String] {
+    var byID = [String?](repeating: nil, count: map.count)
+    for (token, value) in map.sorted(by: { $0.key < $1.key }) {
+        guard let n = value as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded(),
+            n.intValue >= 0
+        else {
+            throw .badTokenizer(file: file, detail: "token \"\(token)\" has invalid id \(value)")
+        }
+        let id = n.intValue
+        guard id < map.count else {
+            throw .badTokenizer(file: file, detail: "token ids are not 0..\(map.count - 1) (\"\(token)\" has id \(id))")
+        }
+        if let other = byID[id] {
+            throw .badTokenizer(file: file, detail: "id \(id) is used by both \"\(other)\" and \"\(token)\"")
+        }
+        byID[id] = token
+    }
+    return byID.map { $0! }  // n distinct ids in 0..<n: every slot is filled
+}
+
+/// Python truthiness of a JSON value (`bool(x)`); nil for JSON null when `nilIfNull`.
+func truthy(_ value: Any?, nilIfNull: Bool = false) -> Bool? {
+    guard let value, !(value is NSNull) else { return nilIfNull ? nil : false }
+    if let n = value as? NSNumber { return n.doubleValue != 0 }
+    if let s = value as? String { return !s.isEmpty }
+    if let a = value as? [Any] { return !a.isEmpty }
+    if let d = value as? [String: Any] { return !d.isEmpty }
+    return true
+}
+
+/// Whether a JSONSerialization number is a JSON `true` / `false`.
+func isBool(_ n: NSNumber) -> Bool {
+    #if canImport(Darwin)
+        return CFGetTypeID(n) == CFBooleanGetTypeID()
+    #else
+        return type(of: n) != NSNumber.self && String(cString: n.objCType) == "c"
+    #endif
+}
