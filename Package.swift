@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "loupe", targets: ["loupe"]),
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
+        .library(name: "Transformer", targets: ["Transformer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,14 +23,16 @@ let package = Package(
             name: "Tensor", dependencies: ["CBLAS"],
             swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
         .target(name: "Tokenizers"),
+        .target(name: "Transformer", dependencies: ["Tensor", "Tokenizers", "CHDF5"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers", "CBLAS",
+                "Tensor", "Tokenizers", "Transformer", "CBLAS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Tensor", "Tokenizers"]),
     ]
 )

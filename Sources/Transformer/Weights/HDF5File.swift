@@ -250,6 +250,21 @@ final class HDF5File {
         }
     }
 
+    /// An integer dataset of any rank, read as Int64 (HDF5 converts smaller integer types), row-major.
+    func readIntegers(_ datasetPath: String) throws(WeightError) -> (shape: [Int], values: [Int]) {
+        try withDataset(datasetPath) { (did, _, _, info) throws(WeightError) -> ([Int], [Int]) in
+            guard info.typeClass == H5T_INTEGER else {
+                throw .unsupportedDType(file: path, key: datasetPath, dtype: Self.describe(info))
+            }
+            var values = [Int64](repeating: 0, count: info.shape.reduce(1, *))
+            if !values.isEmpty {
+                let status = values.withUnsafeMutableBytes { H5Dread(did, loupe_H5T_NATIVE_INT64(), h5All, h5All, h5Default, $0.baseAddress) }
+                if status < 0 { throw .truncated(file: path, detail: "reading \(datasetPath): \(hdf5ErrorDetail())") }
+            }
+            return (info.shape, values.map { Int($0) })
+        }
+    }
+
     /// A 1-D dataset of variable-length UTF-8 strings (the tokenizer's `vocab` and `merges`).
     func readStrings(_ datasetPath: String) throws(WeightError) -> [String] {
         let label = String(datasetPath.drop(while: { $0 == "/" }))

@@ -1,0 +1,201 @@
+// BERT (Devlin et al. 2019) on the Tensor core: embeddings, post-LN encoder, pooler and heads.
+//
+// Dimension legend: B batch, T tokens, H hidden, NH heads, D = H/NH head size, I intermediate,
+// V vocabulary, C classes, L layers. The module tree mirrors Hugging Face's state-dict names
+// (transformers `modeling_bert.py`), so each module reads `its.prefix.weight`.
+import Tensor
+
+/// A padded batch of token ids, row-major [B, T], as a tokenizer produces it.
+public struct TokenBatch: Sendable {
+    public var ids: [Int]  // [B, T]
+    public var typeIDs: [Int]  // [B, T]
+    public var attentionMask: [Int]  // [B, T], 1 = a real token, 0 = padding
+    public let batchSize: Int
+    public let length: Int
+
+    public init(ids: [Int], typeIDs: [Int]? = nil, attentionMask: [Int]? = nil, batchSize: Int, length: Int) {
+        precondition(ids.count == batchSize * length, "TokenBatch: \(ids.count) ids for [\(batchSize), \(length)]")
+        self.ids = ids
+        self.typeIDs = typeIDs ?? [Int](repeating: 0, count: ids.count)
+        self.attentionMask = attentionMask ?? [Int](repeating: 1, count: ids.count)
+        self.batchSize = batchSize
+        self.length = length
+    }
+
+    /// The additive mask HF adds to attention scores: 0 where attended, float32's lowest where
+    /// padded (transformers `_prepare_4d_attention_mask`: (1 − mask)·finfo.min).
+    public var additiveKeyMask: Tensor {
+        Tensor(shape: [batchSize, 1, 1, length], scalars: attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 })
+    }
+}
+
+/// What a forward pass returns: interpretability asks for more than the logits.
+public struct ModelOutput: Sendable {
+    public var lastHiddenState: Tensor  // [B, T, H]
+    /// Embedding output followed by every layer's output (L + 1 tensors), when requested.
+    public var hiddenStates: [Tensor]
+    /// Each layer's attention probabilities [B, NH, T, T], when requested.
+    public var attentions: [Tensor]
+    /// The input embeddings the model consumed (word embeddings only), [B, T, H].
+    public var inputEmbeddings: Tensor
+    /// Task output: class logits [B, C], vocabulary logits [B, T, V], or nil for feature extraction.
+    public var logits: Tensor?
+    /// BERT's pooled [CLS] representation [B, H], when the model has a pooler.
+    public var pooled: Tensor?
+}
+
+/// What to compute beyond the logits.
+public struct ForwardOptions: Sendable {
+    public var outputHiddenStates = false
+    public var outputAttentions = false
+    public init(outputHiddenStates: Bool = false, outputAttentions: Bool = false) {
+        self.outputHiddenStates = outputHiddenStates
+        self.outputAttentions = outputAttentions
+    }
+}
+
+public struct BertEmbeddings: Sendable {
+    public var wordEmbeddings: Tensor  // [V, H]
+    public var positionEmbeddings: Tensor  // [P, H]
+    public var tokenTypeEmbeddings: Tensor  // [2, H]
+    public var layerNorm: LayerNorm
+
+    /// LayerNorm(words + positions + token types); `words` may be supplied (input embeddings).
+    func callAsFunction(_ batch: TokenBatch, words: Tensor, dropout: Dropout?) -> Tensor {
+        let (b, t) = (batch.batchSize, batch.length)
+        let positions = positionEmbeddings.slice(axis: 0, 0..<t)  // [T, H]
+        let types = embedding(tokenTypeEmbeddings, indices: batch.typeIDs, shape: [b, t])  // [B, T, H]
+        let x = layerNorm(words + types + positions)  // [B, T, H]
+        return dropout.map { $0(x) } ?? x
+    }
+}
+
+public struct BertLayer: Sendable {
+    public var query, key, value: Linear  // attention.self.{query,key,value}: [H, H]
+    public var attentionOutput: Linear  // attention.output.dense: [H, H]
+    public var attentionNorm: LayerNorm  // attention.output.LayerNorm
+    public var intermediate: Linear  // intermediate.dense: [I, H]
+    public var output: Linear  // output.dense: [H, I]
+    public var outputNorm: LayerNorm  // output.LayerNorm
+    public var heads: Int
+    public var activation: Activation  // config.hidden_act
+
+    /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
+    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?) -> (Tensor, Tensor) {
+        let q = query(x).splitHeads(heads)  // [B, NH, T, D]
+        let k = key(x).splitHeads(heads)  // [B, NH, T, D]
+        let v = value(x).splitHeads(heads)  // [B, NH, T, D]
+        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
+        var a = attentionOutput(context.mergeHeads())  // [B, T, H]
+        if let dropout { a = dropout(a) }
+        let h = attentionNorm(a + x)  // [B, T, H]
+        var f = output(activation(intermediate(h)))  // [B, T, I] → [B, T, H]
+        if let dropout { f = dropout(f) }
+        return (outputNorm(f + h), probs)  // [B, T, H], [B, NH, T, T]
+    }
+}
+
+/// `BertOnlyMLMHead`: transform (dense, GELU, LayerNorm), then the tied decoder plus a bias.
+public struct BertMLMHead: Sendable {
+    public var transform: Linear  // cls.predictions.transform.dense: [H, H]
+    public var norm: LayerNorm  // cls.predictions.transform.LayerNorm
+    public var bias: Tensor  // cls.predictions.bias: [V]
+    public var activation: Activation  // config.hidden_act
+
+    func callAsFunction(_ x: Tensor, decoder: Tensor) -> Tensor {
+        let h = norm(activation(transform(x)))  // [B, T, H]
+        return matmul(h, decoder, transposeB: true) + bias  // [B, T, V]
+    }
+}
+
+/// BERT with the head its checkpoint's task calls for.
+public struct Bert: Sendable {
+    public let config: BertConfig
+    public let task: Checkpoint.Task
+    public var embeddings: BertEmbeddings
+    public var layers: [BertLayer]  // encoder.layer.N
+    public var pooler: Linear?  // pooler.dense
+    public var classifier: Linear?  // classifier
+    public var mlmHead: BertMLMHead?  // cls.predictions
+    public var labels: [String]
+
+    /// The whole forward pass. `inputEmbeddings` replaces the word-embedding lookup (positions and
+    /// token types are still added), as `inputs_embeds` in transformers.
+    public func callAsFunction(
+        _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
+        dropout: Dropout? = nil
+    ) -> ModelOutput {
+        let words = inputEmbeddings ?? wordEmbeddings(batch)  // [B, T, H]
+        var x = embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
+        let mask = batch.additiveKeyMask  // [B, 1, 1, T]
+        var hidden = options.outputHiddenStates ? [x] : []
+        var attentions: [Tensor] = []
+        for layer in layers {
+            let (y, probs) = layer(x, mask: mask, dropout: dropout)
+            x = y
+            if options.outputHiddenStates { hidden.append(x) }
+            if options.outputAttentions { attentions.append(probs) }
+        }
+        var out = ModelOutput(
+            lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: nil,
+            pooled: nil)
+        if let pooler {
+            let cls = x.slice(axis: 1, 0..<1).squeezed(axis: 1)  // [B, H]
+            out.pooled = tanh(pooler(cls))  // [B, H]
+        }
+        if let classifier, var pooled = out.pooled {
+            if let dropout { pooled = dropout(pooled) }
+            out.logits = classifier(pooled)  // [B, C]
+        }
+        if let mlmHead {
+            out.logits = mlmHead(x, decoder: embeddings.wordEmbeddings)  // [B, T, V]
+        }
+        return out
+    }
+
+    /// The word-embedding vectors of the batch's ids, [B, T, H]: the input that saliency methods
+    /// differentiate with respect to.
+    public func wordEmbeddings(_ batch: TokenBatch) -> Tensor {
+        embedding(embeddings.wordEmbeddings, indices: batch.ids, shape: [batch.batchSize, batch.length])
+    }
+}
+
+extension Bert {
+    /// Builds the model from validated checkpoint tensors (names without the `bert.` prefix).
+    init(config: BertConfig, task: Checkpoint.Task, labels: [String], reader p: ParameterReader) throws(WeightError) {
+        self.config = config
+        self.task = task
+        self.labels = labels
+        let eps = Float(config.layerNormEps)
+        guard let activation = Activation(huggingFace: config.hiddenAct) else {
+            throw WeightError.badConfig(file: p.file, detail: "hidden_act \"\(config.hiddenAct)\" is not supported")
+        }
+        embeddings = BertEmbeddings(
+            wordEmbeddings: try p("embeddings.word_embeddings.weight"),
+            positionEmbeddings: try p("embeddings.position_embeddings.weight"),
+            tokenTypeEmbeddings: try p("embeddings.token_type_embeddings.weight"),
+            layerNorm: try p.layerNorm("embeddings.LayerNorm", eps: eps))
+        var layers: [BertLayer] = []
+        for i in 0..<config.numHiddenLayers {
+            let n = "encoder.layer.\(i)"
+            layers.append(
+                BertLayer(
+                    query: try p.linear("\(n).attention.self.query"), key: try p.linear("\(n).attention.self.key"),
+                    value: try p.linear("\(n).attention.self.value"),
+                    attentionOutput: try p.linear("\(n).attention.output.dense"),
+                    attentionNorm: try p.layerNorm("\(n).attention.output.LayerNorm", eps: eps),
+                    intermediate: try p.linear("\(n).intermediate.dense"), output: try p.linear("\(n).output.dense"),
+                    outputNorm: try p.layerNorm("\(n).output.LayerNorm", eps: eps), heads: config.numAttentionHeads,
+                    activation: activation))
+        }
+        self.layers = layers
+        pooler = p.tensors["pooler.dense.weight"] != nil ? try p.linear("pooler.dense") : nil
+        classifier = task == .sequenceClassification ? try p.linear("classifier") : nil
+        mlmHead =
+            task == .maskedLM
+            ? BertMLMHead(
+                transform: try p.linear("cls.predictions.transform.dense"),
+                norm: try p.layerNorm("cls.predictions.transform.LayerNorm", eps: eps),
+                bias: try p("cls.predictions.bias"), activation: activation) : nil
+    }
+}

@@ -1,0 +1,158 @@
+// GPT-2 (Radford et al. 2019) on the Tensor core: pre-LN causal blocks, tied LM head, KV cache.
+//
+// Dimension legend: B batch, T new tokens, P cached (past) tokens, S = P + T keys, H hidden (n_embd),
+// NH heads, D = H/NH, V vocabulary, L layers. Names mirror transformers `modeling_gpt2.py`
+// (`h.N.attn.c_attn`, `h.N.mlp.c_fc`, ...); its Conv1D weights are stored [in, out].
+import Tensor
+
+public struct GPT2Block: Sendable {
+    public var ln1: LayerNorm  // ln_1
+    public var attention: Conv1D  // attn.c_attn: [H, 3H], query|key|value along the last axis
+    public var attentionProjection: Conv1D  // attn.c_proj: [H, H]
+    public var ln2: LayerNorm  // ln_2
+    public var fc: Conv1D  // mlp.c_fc: [H, 4H]
+    public var projection: Conv1D  // mlp.c_proj: [4H, H]
+    public var heads: Int
+    public var activation: Activation
+
+    /// One pre-LN block. `past` holds this layer's cached keys and values [B, NH, P, D].
+    func callAsFunction(
+        _ x: Tensor, mask: Tensor, past: (Tensor, Tensor)?, dropout: Dropout?
+    ) -> (Tensor, (Tensor, Tensor), Tensor) {
+        let qkv = attention(ln1(x)).split(count: 3, axis: 2)  // 3 × [B, T, H]
+        let q = qkv[0].splitHeads(heads)  // [B, NH, T, D]
+        var k = qkv[1].splitHeads(heads)  // [B, NH, T, D]
+        var v = qkv[2].splitHeads(heads)  // [B, NH, T, D]
+        if let (pk, pv) = past {
+            k = Tensor.concatenate([pk, k], axis: 2)  // [B, NH, S, D]
+            v = Tensor.concatenate([pv, v], axis: 2)  // [B, NH, S, D]
+        }
+        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
+        var a = attentionProjection(context.mergeHeads())  // [B, T, H]
+        if let dropout { a = dropout(a) }
+        let r = x + a  // [B, T, H]
+        var m = projection(activation(fc(ln2(r))))  // [B, T, 4H] → [B, T, H]
+        if let dropout { m = dropout(m) }
+        return (r + m, (k, v), probs)  // [B, T, H]
+    }
+}
+
+/// Cached keys and values of every layer, each [B, NH, P, D], plus the attention mask seen so far.
+public struct KVCache: Sendable {
+    public var layers: [(Tensor, Tensor)] = []
+    /// [B, P]: 1 for real tokens, 0 for (left) padding.
+    public var attentionMask: [Int] = []
+    public var length: Int { layers.first?.0.shape[2] ?? 0 }
+    public init() {}
+}
+
+public struct GPT2: Sendable {
+    public let config: GPT2Config
+    public let task: Checkpoint.Task
+    public var wte: Tensor  // [V, H]
+    public var wpe: Tensor  // [n_positions, H]
+    public var blocks: [GPT2Block]  // h.N
+    public var lnF: LayerNorm  // ln_f
+    public var lmHead: Tensor?  // lm_head.weight [V, H] when untied; nil means tied to wte
+
+    /// Forward over new tokens `batch` ([B, T]) after `cache` (updated in place when given).
+    /// Position ids count real tokens only, so left-padded rows start at position 0, as
+    /// transformers' generate does (attention_mask.cumsum(-1) − 1).
+    public func callAsFunction(
+        _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, cache: inout KVCache?, options: ForwardOptions = .init(),
+        dropout: Dropout? = nil, lastPositionOnly: Bool = false
+    ) -> ModelOutput {
+        let (b, t) = (batch.batchSize, batch.length)
+        let p = cache?.length ?? 0
+        let fullMask = (cache?.attentionMask ?? []).isEmpty ? batch.attentionMask : interleave(cache!.attentionMask, batch.attentionMask, b, p, t)
+        let s = p + t
+        var positions = [Int](repeating: 0, count: b * t)
+        for r in 0..<b {
+            var seen = 0
+            for j in 0..<s {
+                if fullMask[r * s + j] == 1 { seen += 1 }
+                if j >= p { positions[r * t + j - p] = max(seen - 1, 0) }
+            }
+        }
+        let words = inputEmbeddings ?? embedding(wte, indices: batch.ids, shape: [b, t])  // [B, T, H]
+        var x = words + embedding(wpe, indices: positions, shape: [b, t])  // [B, T, H]
+        if let dropout { x = dropout(x) }
+        let mask = causalMask(fullMask, batch: b, past: p, new: t)  // [B, 1, T, S]
+        var hidden = options.outputHiddenStates ? [x] : []
+        var attentions: [Tensor] = []
+        var newCache = [(Tensor, Tensor)]()
+        for (i, block) in blocks.enumerated() {
+            let past = p > 0 ? cache?.layers[i] : nil
+            let (y, kv, probs) = block(x, mask: mask, past: past, dropout: dropout)
+            x = y
+            newCache.append(kv)
+            if options.outputHiddenStates { hidden.append(i == blocks.count - 1 ? lnF(x) : x) }
+            if options.outputAttentions { attentions.append(probs) }
+        }
+        if cache != nil {
+            cache!.layers = newCache.map { ($0.0.detached, $0.1.detached) }
+            cache!.attentionMask = fullMask
+        }
+        x = lnF(x)  // [B, T, H]
+        // transformers' last hidden state is after ln_f, and so is its last `hidden_states` entry.
+        let head = lmHead ?? wte
+        let last = lastPositionOnly ? x.slice(axis: 1, (t - 1)..<t) : x  // [B, T or 1, H]
+        let logits = task == .causalLM ? matmul(last, head, transposeB: true) : nil  // [B, T or 1, V]
+        return ModelOutput(
+            lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: logits,
+            pooled: nil)
+    }
+
+    /// Additive mask [B, 1, T, S]: query i (absolute position P + i) sees keys j ≤ P + i that are
+    /// not padding; blocked entries get float32's lowest, as transformers' eager attention.
+    func causalMask(_ mask: [Int], batch b: Int, past p: Int, new t: Int) -> Tensor {
+        let s = p + t
+        var m = [Float](repeating: 0, count: b * t * s)
+        for r in 0..<b {
+            for i in 0..<t {
+                for j in 0..<s where j > p + i || mask[r * s + j] == 0 {
+                    m[(r * t + i) * s + j] = -Float.greatestFiniteMagnitude
+                }
+            }
+        }
+        return Tensor(shape: [b, 1, t, s], scalars: m)
+    }
+
+    private func interleave(_ past: [Int], _ new: [Int], _ b: Int, _ p: Int, _ t: Int) -> [Int] {
+        var out: [Int] = []
+        out.reserveCapacity(b * (p + t))
+        for r in 0..<b {
+            out += past[(r * p)..<((r + 1) * p)]
+            out += new[(r * t)..<((r + 1) * t)]
+        }
+        return out
+    }
+}
+
+extension GPT2 {
+    /// Builds the model from validated checkpoint tensors (names without the `transformer.` prefix).
+    init(config: GPT2Config, task: Checkpoint.Task, reader p: ParameterReader) throws(WeightError) {
+        self.config = config
+        self.task = task
+        let eps = Float(config.layerNormEpsilon)
+        guard let activation = Activation(huggingFace: config.activationFunction) else {
+            throw WeightError.badConfig(
+                file: p.file, detail: "activation_function \"\(config.activationFunction)\" is not supported")
+        }
+        wte = try p("wte.weight")
+        wpe = try p("wpe.weight")
+        var blocks: [GPT2Block] = []
+        for i in 0..<config.nLayer {
+            let n = "h.\(i)"
+            blocks.append(
+                GPT2Block(
+                    ln1: try p.layerNorm("\(n).ln_1", eps: eps), attention: try p.conv1D("\(n).attn.c_attn"),
+                    attentionProjection: try p.conv1D("\(n).attn.c_proj"), ln2: try p.layerNorm("\(n).ln_2", eps: eps),
+                    fc: try p.conv1D("\(n).mlp.c_fc"), projection: try p.conv1D("\(n).mlp.c_proj"), heads: config.nHead,
+                    activation: activation))
+        }
+        self.blocks = blocks
+        lnF = try p.layerNorm("ln_f", eps: eps)
+        lmHead = p.tensors["lm_head.weight"]
+    }
+}

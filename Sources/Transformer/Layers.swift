@@ -1,0 +1,139 @@
+// The building blocks shared by BERT and GPT-2: Linear, GPT-2's Conv1D, LayerNorm and attention.
+import Tensor
+
+/// `torch.nn.Linear`: y = x·Wᵀ + b with W stored [out, in] as in PyTorch checkpoints.
+public struct Linear: Sendable {
+    public var weight: Tensor  // [out, in]
+    public var bias: Tensor?  // [out]
+
+    public init(weight: Tensor, bias: Tensor?) {
+        self.weight = weight
+        self.bias = bias
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        let y = matmul(x, weight, transposeB: true)  // [..., out]; Wᵀ is read in place, not copied
+        guard let bias else { return y }
+        return y + bias
+    }
+}
+
+/// GPT-2's `Conv1D`: a linear layer whose weight is stored transposed, [in, out]: y = x·W + b.
+public struct Conv1D: Sendable {
+    public var weight: Tensor  // [in, out]
+    public var bias: Tensor  // [out]
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        matmul(x, weight) + bias  // [..., out]
+    }
+}
+
+/// `torch.nn.LayerNorm` over the last axis.
+public struct LayerNorm: Sendable {
+    public var weight: Tensor  // [n]
+    public var bias: Tensor  // [n]
+    public var eps: Float
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        layerNorm(x, weight: weight, bias: bias, eps: eps)
+    }
+}
+
+/// A feed-forward activation, named as in Hugging Face configs (`hidden_act`, `activation_function`).
+public enum Activation: String, Sendable {
+    case gelu  // the exact erf form
+    case geluTanh  // "gelu_new" / "gelu_pytorch_tanh"
+    case relu
+
+    public init?(huggingFace name: String) {
+        switch name {
+        case "gelu": self = .gelu
+        case "gelu_new", "gelu_pytorch_tanh": self = .geluTanh
+        case "relu": self = .relu
+        default: return nil
+        }
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch self {
+        case .gelu: return Tensor_gelu(x, approximate: .none)
+        case .geluTanh: return Tensor_gelu(x, approximate: .tanh)
+        case .relu: return Tensor_relu(x)
+        }
+    }
+}
+
+// The module-level functions under names that the `Activation` cases do not shadow.
+@inline(__always) private func Tensor_gelu(_ x: Tensor, approximate: GELUApproximation) -> Tensor {
+    gelu(x, approximate: approximate)
+}
+@inline(__always) private func Tensor_relu(_ x: Tensor) -> Tensor { relu(x) }
+
+/// Reads parameters by checkpoint name: the model tree mirrors the names, so each module asks for
+/// `prefix.child.weight`. The checkpoint has already been validated, so a miss is a programming error
+/// in the expected-key table; it is still reported as a typed error naming the key.
+struct ParameterReader {
+    let tensors: [String: Tensor]
+    let file: String
+
+    func callAsFunction(_ key: String) throws(WeightError) -> Tensor {
+        guard let t = tensors[key] else { throw WeightError.missingTensor(file: file, key: key) }
+        return t
+    }
+
+    func linear(_ prefix: String, bias: Bool = true) throws(WeightError) -> Linear {
+        Linear(weight: try self(prefix + ".weight"), bias: bias ? try self(prefix + ".bias") : nil)
+    }
+
+    func conv1D(_ prefix: String) throws(WeightError) -> Conv1D {
+        Conv1D(weight: try self(prefix + ".weight"), bias: try self(prefix + ".bias"))
+    }
+
+    func layerNorm(_ prefix: String, eps: Float) throws(WeightError) -> LayerNorm {
+        LayerNorm(weight: try self(prefix + ".weight"), bias: try self(prefix + ".bias"), eps: eps)
+    }
+}
+
+/// Training-mode dropout with its own seeded generator, threaded through a forward pass; `nil`
+/// everywhere means inference (dropout is the identity), as `model.eval()` in PyTorch.
+public final class Dropout {
+    public let p: Float
+    public var generator: RandomGenerator
+
+    public init(p: Float, seed: UInt64) {
+        self.p = p
+        self.generator = RandomGenerator(seed: seed)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        dropout(x, p: p, training: true, generator: &generator)
+    }
+}
+
+/// Scaled dot-product attention over heads already split out:
+/// softmax(q·kᵀ/√D + mask)·v, returning the context and the attention probabilities.
+/// q: [B, NH, Tq, D], k and v: [B, NH, Tk, D], additiveMask broadcastable to [B, NH, Tq, Tk].
+func scaledDotProductAttention(
+    _ q: Tensor, _ k: Tensor, _ v: Tensor, additiveMask: Tensor?, dropout: Dropout?
+) -> (context: Tensor, probabilities: Tensor) {
+    let d = q.shape[3]
+    var scores = matmul(q, k, transposeB: true) * (1 / Float(d).squareRoot())  // [B, NH, Tq, Tk]
+    if let additiveMask { scores = scores + additiveMask }  // [B, NH, Tq, Tk]
+    let probs = softmax(scores, axis: -1)  // [B, NH, Tq, Tk]
+    let used = dropout.map { $0(probs) } ?? probs  // [B, NH, Tq, Tk]
+    return (matmul(used, v), probs)  // [B, NH, Tq, D]
+}
+
+extension Tensor {
+    /// [B, T, NH·D] → [B, NH, T, D].
+    func splitHeads(_ heads: Int) -> Tensor {
+        let (b, t, h) = (shape[0], shape[1], shape[2])
+        return reshaped([b, t, heads, h / heads]).permuted([0, 2, 1, 3])  // [B, NH, T, D]
+    }
+
+    /// [B, NH, T, D] → [B, T, NH·D].
+    func mergeHeads() -> Tensor {
+        let (b, nh, t, d) = (shape[0], shape[1], shape[2], shape[3])
+        return permuted([0, 2, 1, 3]).reshaped([b, t, nh * d])  // [B, T, H]
+    }
+}
