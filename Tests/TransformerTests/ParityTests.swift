@@ -173,3 +173,34 @@ func pickLogits(_ logits: Tensor, positions: [Int], ids: [Int]) -> Tensor {
         }
     }
 }
+
+@Suite struct ParameterTests {
+    /// The visitor names exactly the checkpoint's tensors (tied heads excepted) with the same values.
+    @Test(arguments: ["bert_tiny_cls", "bert_tiny_mlm", "gpt2_tiny"])
+    func visitorCoversTheCheckpoint(name: String) throws {
+        let checkpoint = try Checkpoint.load(fixture("\(name).h5"))
+        let model = try LoadedModel(checkpoint)
+        let params = model.network.namedParameters
+        #expect(Set(params.map(\.name)) == Set(checkpoint.tensors.keys))
+        #expect(params.count == checkpoint.tensors.count)
+        for (n, t) in params { #expect(t.scalars == checkpoint.tensors[n]?.scalars, "\(n)") }
+    }
+
+    /// Parameters watched on a tape get gradients through a full forward pass.
+    @Test func watchedParametersGetGradients() throws {
+        let model = try LoadedModel.load(fixture("bert_tiny_cls.h5"))
+        let (batch, _, _) = try model.encode(["a fine film", "bad"])
+        let tape = GradientTape()
+        var net = model.network
+        let (watched, loss) = tape.record { () -> ([String: Tensor], Tensor) in
+            let w = net.watchParameters(on: tape)
+            guard case .bert(let bert) = net else { fatalError() }
+            return (w, crossEntropy(bert(batch).logits!, labels: [1, 0]))
+        }
+        let names = Array(watched.keys).sorted()
+        let grads = tape.gradients(of: loss, wrt: names.map { watched[$0]! })
+        for (n, g) in zip(names, grads) {
+            #expect(g.scalars.contains { $0 != 0 }, "no gradient for \(n)")
+        }
+    }
+}
