@@ -1,0 +1,2 @@
+// Umbrella header of the generated TensorBoard protobuf-c messages (being written).
+#pragma once

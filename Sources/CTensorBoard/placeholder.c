@@ -1,0 +1,2 @@
+// Generated TensorBoard protobuf-c messages (being written).
+#include "CTensorBoard.h"

@@ -1,0 +1,1 @@
+// Interpretability methods on the Loupe autodiff (being written).

@@ -1,0 +1,1 @@
+// Fine-tuning: data, training loop, checkpoints and logs (being written).
