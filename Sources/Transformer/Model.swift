@@ -120,7 +120,11 @@ public struct LoadedModel: Sendable {
             var e = tokenizer.encode(text, addSpecialTokens: true)
             if e.count > maxLength {
                 guard truncate else { throw .inputTooLong(index: i, tokens: e.count, limit: maxLength) }
-                e = (try? tokenizer.encode(text, pair: nil, addSpecialTokens: true, truncation: Truncation(maxLength: maxLength))) ?? e
+                do {
+                    e = try tokenizer.encode(text, pair: nil, addSpecialTokens: true, truncation: Truncation(maxLength: maxLength))
+                } catch {
+                    throw .tokenizer(file: url.path, error)
+                }
                 truncated.append(true)
             } else {
                 truncated.append(false)
