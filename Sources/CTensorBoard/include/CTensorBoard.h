@@ -1,2 +1,3 @@
-// Umbrella header of the generated TensorBoard protobuf-c messages (being written).
+// Umbrella header of the CTensorBoard module: the protoc-c generated TensorBoard messages (tensorboard.proto).
 #pragma once
+#include "tensorboard.pb-c.h"

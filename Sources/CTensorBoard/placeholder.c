@@ -1,2 +1,0 @@
-// Generated TensorBoard protobuf-c messages (being written).
-#include "CTensorBoard.h"

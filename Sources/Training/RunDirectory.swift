@@ -1,0 +1,181 @@
+// The run directory: checks before training, best.h5/last.h5 with optimiser state, and metrics.jsonl.
+import Foundation
+import Tensor
+import Transformer
+
+/// The files of one run: `best.h5`, `last.h5`, `metrics.jsonl` and TensorBoard `events.out.tfevents.*`.
+public struct RunDirectory: Sendable {
+    public let url: URL
+    public var best: URL { url.appendingPathComponent("best.h5") }
+    public var last: URL { url.appendingPathComponent("last.h5") }
+    public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
+
+    public init(_ url: URL) { self.url = url.standardizedFileURL }
+
+    /// Creates the directory if needed and proves it writable by creating and removing a file, so an
+    /// unwritable RUN_DIR fails before training. A directory that already holds a run (last.h5) is refused
+    /// unless `overwrite`, which removes the previous run's files (and only those).
+    public func prepareNew(overwrite: Bool) throws(TrainingError) {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
+            guard isDir.boolValue else { throw .runDirectory(path: url.path, detail: "exists and is not a directory") }
+            if fm.fileExists(atPath: last.path) {
+                guard overwrite else {
+                    throw .runDirectory(
+                        path: url.path, detail: "already holds a run (last.h5); continue it with --resume \(url.path), or pass --overwrite")
+                }
+                for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
+                where ["best.h5", "last.h5", "metrics.jsonl"].contains(name) || name.hasPrefix("events.out.tfevents.") {
+                    try? fm.removeItem(at: url.appendingPathComponent(name))
+                }
+            }
+        } else {
+            do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw .runDirectory(path: url.path, detail: "cannot create the run directory: \(reason(error))")
+            }
+        }
+        try checkWritable()
+    }
+
+    /// Fails unless a file can be created in the directory.
+    public func checkWritable() throws(TrainingError) {
+        let probe = url.appendingPathComponent(".loupe-write-test-\(getpid())")
+        let fd = open(probe.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
+        if fd < 0 {
+            throw .runDirectory(path: url.path, detail: "cannot write in the run directory: \(String(cString: strerror(errno)))")
+        }
+        close(fd)
+        unlink(probe.path)
+    }
+
+    private func reason(_ error: Error) -> String {
+        let e = error as NSError
+        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(u.code)))
+        }
+        return e.localizedDescription
+    }
+
+    // MARK: metrics.jsonl
+
+    /// Appends one JSON object as a line (keys sorted) and flushes it to the file.
+    func appendMetrics(_ object: [String: Any]) throws(TrainingError) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+            throw .write("\(metrics.path): cannot encode \(object)")
+        }
+        if !FileManager.default.fileExists(atPath: metrics.path) { FileManager.default.createFile(atPath: metrics.path, contents: nil) }
+        do {
+            let h = try FileHandle(forWritingTo: metrics)
+            defer { try? h.close() }
+            try h.seekToEnd()
+            try h.write(contentsOf: data + Data("\n".utf8))
+        } catch {
+            throw .write("\(metrics.path): \(error.localizedDescription)")
+        }
+    }
+
+    /// After a resume: drops the lines an interrupted run wrote after step `step` (atomically), so every
+    /// evaluation appears once.
+    func truncateMetrics(after step: Int) throws(TrainingError) {
+        guard let data = FileManager.default.contents(atPath: metrics.path) else { return }
+        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let s = obj["step"] as? Int
+            else { return false }
+            return s <= step
+        }
+        let text = kept.map { $0 + "\n" }.joined()
+        do { try Data(text.utf8).write(to: metrics, options: .atomic) } catch {
+            throw .write("\(metrics.path): \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: checkpoints
+
+    /// Writes `bert` as a sequence-classification checkpoint with `template`'s config, labels and tokenizer.
+    /// With `state`, the training state and the AdamW moments go in too (`/training`, `/optimizer`).
+    func save(
+        _ bert: Bert, template: Checkpoint, to file: URL, state: TrainingState?, optimizer: OptimizerState?,
+        metrics: [String: Any]? = nil
+    ) throws(TrainingError) {
+        var tensors: [String: Tensor] = [:]
+        var b = bert
+        b.visitParameters { name, t in tensors[name] = t.detached }
+        let checkpoint: Checkpoint
+        do {
+            checkpoint = try Checkpoint(
+                config: template.config, task: .sequenceClassification, labels: template.labels, tokenizer: template.tokenizer,
+                tensors: tensors, url: file)
+        } catch { throw .write("\(file.path): \(error.description)") }
+        var extras = LoupeFileExtras()
+        if let state {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            guard let json = try? enc.encode(state) else { throw .write("\(file.path): cannot encode the training state") }
+            extras.strings.append(("/training", "state", String(decoding: json, as: UTF8.self)))
+        }
+        if let metrics, let json = try? JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys]) {
+            extras.strings.append(("/training", "metrics", String(decoding: json, as: UTF8.self)))
+        }
+        if let optimizer {
+            extras.strings.append(("/optimizer", "type", "adamw"))
+            extras.strings.append(("/optimizer", "step", String(optimizer.step)))
+            for (name, m, v) in optimizer.moments {
+                let shape = tensors[name]!.shape
+                let stored = checkpoint.storedName(of: name)
+                extras.tensors.append(("/optimizer/exp_avg/" + stored, Tensor(shape: shape, scalars: m)))
+                extras.tensors.append(("/optimizer/exp_avg_sq/" + stored, Tensor(shape: shape, scalars: v)))
+            }
+        }
+        do { try LoupeFileWriter.write(checkpoint, to: file, extras: extras) } catch { throw .write(error.description) }
+    }
+
+    /// Reads last.h5 for `--resume`: the model, the training state and the AdamW moments by parameter name.
+    func loadForResume() throws(TrainingError) -> (Checkpoint, TrainingState, OptimizerState) {
+        let file = last
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            throw .resume(path: url.path, detail: "no last.h5 (was this directory written by `loupe finetune`?)")
+        }
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint.load(file) } catch { throw .resume(path: file.path, detail: error.description) }
+        do {
+            let reader = try HDF5Reader(file)
+            guard let json = try reader.stringAttribute("state", of: "/training"),
+                let state = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8))
+            else { throw TrainingError.resume(path: file.path, detail: "no readable /training state (a best.h5 or converted file?)") }
+            guard let stepText = try reader.stringAttribute("step", of: "/optimizer"), let step = Int(stepText) else {
+                throw TrainingError.resume(path: file.path, detail: "no /optimizer step")
+            }
+            guard case .bert(let config) = checkpoint.config else {
+                throw TrainingError.resume(path: file.path, detail: "not a BERT checkpoint")
+            }
+            var moments: [(String, [Float], [Float])] = []
+            for (name, _) in ModelSetup.bertParameterShapes(config) {
+                let stored = checkpoint.storedName(of: name)
+                let m = try reader.tensor("/optimizer/exp_avg/" + stored).scalars
+                let v = try reader.tensor("/optimizer/exp_avg_sq/" + stored).scalars
+                moments.append((name, m, v))
+            }
+            return (checkpoint, state, OptimizerState(step: step, moments: moments))
+        } catch let e as TrainingError {
+            throw e
+        } catch {
+            throw .resume(path: file.path, detail: "\(error)")
+        }
+    }
+}
+
+/// AdamW's step count and moments by parameter name (exp_avg, exp_avg_sq as in PyTorch's state dict).
+struct OptimizerState {
+    var step: Int
+    var moments: [(name: String, m: [Float], v: [Float])]
+}
+
+/// The BERT network of a sequence-classification checkpoint.
+func bertOf(_ checkpoint: Checkpoint) throws(TrainingError) -> Bert {
+    let model: LoadedModel
+    do { model = try LoadedModel(checkpoint) } catch { throw .model(error.description) }
+    guard case .bert(let bert) = model.network else { throw .model("\(checkpoint.url.path): not a BERT model") }
+    return bert
+}

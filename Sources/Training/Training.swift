@@ -1,1 +1,0 @@
-// Fine-tuning: data, training loop, checkpoints and logs (being written).

@@ -1,0 +1,295 @@
+// Writes a Loupe weight file v1 (docs/weights-format.md) atomically: temp file in the same directory, fsync, rename.
+
+import CHDF5
+import Foundation
+import Tensor
+
+private let h5Default = hid_t(H5P_DEFAULT)
+private let h5ErrorStack = hid_t(H5E_DEFAULT)
+private let h5All = hid_t(H5S_ALL)
+
+/// Why a weight file could not be written. `description` is one line naming the file.
+public enum CheckpointWriteError: Error, CustomStringConvertible, Equatable, Sendable {
+    /// The contents are not a valid checkpoint (the loader would refuse them): nothing was written.
+    case invalid(WeightError)
+    /// The file system or libhdf5 failed (permissions, full disk, ...): the target file is untouched.
+    case io(file: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .invalid(let e): return "refusing to write an invalid checkpoint: \(e.description)"
+        case .io(let file, let detail): return "\(file): cannot write: \(detail)"
+        }
+    }
+}
+
+extension Checkpoint {
+    /// Whether `key` names a task head tensor, which never carries the base prefix (docs: "Head tensors
+    /// (`classifier.*`, `cls.*`, `lm_head.*`) never have a prefix").
+    static func isHeadKey(_ key: String) -> Bool {
+        key.hasPrefix("classifier.") || key.hasPrefix("cls.") || key.hasPrefix("lm_head.")
+    }
+
+    /// An in-memory checkpoint (a freshly initialised or fine-tuned model), validated exactly as a loaded one:
+    /// task against architecture, the expected tensor names and shapes, labels against `num_labels`, and the
+    /// tokenizer against the embedding rows. `tensors` are keyed without the base prefix, as `Checkpoint.tensors`.
+    /// Head models (sequence-classification, masked-lm, causal-lm) store base tensors under transformers'
+    /// `base_model_prefix` ("bert." / "transformer."), as a Hugging Face head checkpoint does.
+    public init(
+        config: ModelConfig, task: Task, labels: [String]?, tokenizer: TokenizerSpec, tensors: [String: Tensor],
+        pooling: Pooling? = nil, normalize: Bool = false, url: URL = URL(fileURLWithPath: "<in-memory checkpoint>")
+    ) throws(WeightError) {
+        let prefix = task == .featureExtraction ? "" : CheckpointNames.basePrefix(config.architecture)
+        let found = tensors.map { (key, t) in (name: Self.isHeadKey(key) ? key : prefix + key, shape: t.shape) }
+        let parts = Parts(
+            url: url, source: .loupeHDF5, config: config, task: task, labels: labels, pooling: pooling,
+            normalize: normalize, tokenizer: tokenizer, found: found.sorted { $0.name < $1.name }, notes: [])
+        let usedPrefix = try Self.validate(parts, file: url.path, configFile: url.path)
+        self.init(parts, prefix: usedPrefix, tensors: tensors)
+    }
+
+    /// The name a tensor key is stored under in a weight file: the checkpoint's prefix for base tensors.
+    public func storedName(of key: String) -> String { Self.isHeadKey(key) ? key : storedPrefix + key }
+}
+
+/// Extra HDF5 objects written beside the model, in groups the loader does not read (e.g. `/optimizer`,
+/// `/training`): `Checkpoint.load` ignores every group but `/weights` and `/tokenizer`.
+public struct LoupeFileExtras: Sendable {
+    /// Float32 datasets by absolute path ("/optimizer/exp_avg/bert.pooler.dense.bias"); groups are created.
+    public var tensors: [(path: String, value: Tensor)] = []
+    /// Scalar UTF-8 string attributes: on `object` (a group path, created if needed), named `name`.
+    public var strings: [(object: String, name: String, value: String)] = []
+    public init() {}
+}
+
+/// Writes `Checkpoint`s as Loupe weight files v1 that `Checkpoint.load` reads back bit for bit.
+public enum LoupeFileWriter {
+    /// Writes `checkpoint` (with `extras`) to `url`. The file is built as a temporary file in the same
+    /// directory, flushed to disk (fsync), then renamed over `url`, and the directory is fsynced: a reader, or
+    /// a process killed at any moment, sees either the previous file or the complete new one. As convert.py:
+    /// HDF5 format bounds (earliest, v1.10), contiguous float32 datasets, vlen UTF-8 strings, no timestamps,
+    /// so the same checkpoint gives the same bytes.
+    public static func write(_ checkpoint: Checkpoint, to url: URL, extras: LoupeFileExtras = .init())
+        throws(CheckpointWriteError)
+    {
+        let target = url.standardizedFileURL
+        let dir = target.deletingLastPathComponent()
+        let temp = dir.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do throws(CheckpointWriteError) {
+            try writeHDF5(checkpoint, extras: extras, path: temp.path)
+            try fsyncPath(temp.path, directory: false)
+            if rename(temp.path, target.path) != 0 {
+                throw CheckpointWriteError.io(file: target.path, detail: "rename: \(String(cString: strerror(errno)))")
+            }
+            try fsyncPath(dir.path, directory: true)
+        } catch {
+            unlink(temp.path)
+            throw error
+        }
+    }
+
+    private static func fsyncPath(_ path: String, directory: Bool) throws(CheckpointWriteError) {
+        let fd = open(path, directory ? O_RDONLY | O_DIRECTORY : O_RDONLY)
+        if fd < 0 { throw .io(file: path, detail: "open for fsync: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        if fsync(fd) != 0 { throw .io(file: path, detail: "fsync: \(String(cString: strerror(errno)))") }
+    }
+
+    private static func writeHDF5(_ c: Checkpoint, extras: LoupeFileExtras, path: String) throws(CheckpointWriteError) {
+        H5Eset_auto2(h5ErrorStack, nil, nil)
+        let fapl = H5Pcreate(loupe_H5P_FILE_ACCESS())
+        defer { H5Pclose(fapl) }
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V110)
+        let fid = H5Fcreate(path, loupe_H5F_ACC_TRUNC(), h5Default, fapl)
+        if fid < 0 { throw .io(file: path, detail: hdf5ErrorDetail()) }
+        let w = Writer(fid: fid, path: path)
+        do throws(CheckpointWriteError) {
+            try w.rootAttributes(c)
+            try w.group("/weights")
+            for key in c.tensors.keys.sorted() {
+                try w.tensor("/weights/" + c.storedName(of: key), c.tensors[key]!)
+            }
+            try w.tokenizer(c.tokenizer)
+            for (object, name, value) in extras.strings {
+                try w.ensureGroup(object)
+                try w.stringAttribute(name, value, on: object)
+            }
+            for (p, t) in extras.tensors { try w.tensor(p, t) }
+        } catch {
+            H5Fclose(fid)
+            throw error
+        }
+        if H5Fclose(fid) < 0 { throw .io(file: path, detail: hdf5ErrorDetail()) }
+    }
+}
+
+/// The write half of the libhdf5 wrapper; every id opened by a method is closed before it returns.
+private struct Writer {
+    let fid: hid_t
+    let path: String
+
+    func fail(_ what: String) -> CheckpointWriteError { .io(file: path, detail: "\(what): \(hdf5ErrorDetail())") }
+
+    func rootAttributes(_ c: Checkpoint) throws(CheckpointWriteError) {
+        let configJSON: Data
+        do {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.sortedKeys]
+            switch c.config {
+            case .bert(let b): configJSON = try enc.encode(b)
+            case .gpt2(let g): configJSON = try enc.encode(g)
+            }
+        } catch {
+            throw .io(file: path, detail: "encoding the config: \(error)")
+        }
+        try stringAttribute("format", "loupe", on: "/")
+        try int64Attribute("version", Checkpoint.loupeFormatVersion, on: "/")
+        try stringAttribute("architecture", c.architecture.rawValue, on: "/")
+        try stringAttribute("config", String(decoding: configJSON, as: UTF8.self), on: "/")
+        try stringAttribute("task", c.task.rawValue, on: "/")
+        if c.task == .sequenceClassification, let labels = c.labels {
+            let json = (try? JSONSerialization.data(withJSONObject: labels, options: [.withoutEscapingSlashes])) ?? Data("[]".utf8)
+            try stringAttribute("labels", String(decoding: json, as: UTF8.self), on: "/")
+        }
+        if let pooling = c.pooling {
+            try stringAttribute("pooling", pooling.rawValue, on: "/")
+            try stringAttribute("normalize", c.normalize ? "l2" : "none", on: "/")
+        }
+    }
+
+    /// The `/tokenizer` group exactly as docs/weights-format.md lists it for the tokenizer's type.
+    func tokenizer(_ t: TokenizerSpec) throws(CheckpointWriteError) {
+        let g = "/tokenizer"
+        try group(g)
+        try stringAttribute("type", t.type.rawValue, on: g)
+        switch t.type {
+        case .wordpiece:
+            try int8Attribute("do_lower_case", t.doLowerCase ? 1 : 0, on: g)
+            try stringAttribute("strip_accents", t.stripAccents.map { $0 ? "true" : "false" } ?? "none", on: g)
+            try int8Attribute("tokenize_chinese_chars", t.tokenizeChineseChars ? 1 : 0, on: g)
+            try stringAttribute("unk_token", t.unkToken, on: g)
+            try stringAttribute("cls_token", t.clsToken ?? "[CLS]", on: g)
+            try stringAttribute("sep_token", t.sepToken ?? "[SEP]", on: g)
+            try stringAttribute("pad_token", t.padToken ?? "[PAD]", on: g)
+            try stringAttribute("mask_token", t.maskToken ?? "[MASK]", on: g)
+        case .bpe:
+            try stringAttribute("unk_token", t.unkToken, on: g)
+            try stringAttribute("bos_token", t.bosToken ?? "<|endoftext|>", on: g)
+            try stringAttribute("eos_token", t.eosToken ?? "<|endoftext|>", on: g)
+            try int8Attribute("add_prefix_space", t.addPrefixSpace ? 1 : 0, on: g)
+            try strings(g + "/merges", t.merges)
+        }
+        try int64Attribute("model_max_length", Int64(t.modelMaxLength), on: g)
+        if let n = t.maxSeqLength { try int64Attribute("max_seq_length", Int64(n), on: g) }
+        try strings(g + "/vocab", t.vocab)
+    }
+
+    // MARK: Groups
+
+    /// A group with no creation-time tracking (deterministic bytes).
+    func group(_ p: String) throws(CheckpointWriteError) {
+        let gcpl = H5Pcreate(loupe_H5P_GROUP_CREATE())
+        defer { H5Pclose(gcpl) }
+        H5Pset_obj_track_times(gcpl, false)
+        let gid = H5Gcreate2(fid, p, h5Default, gcpl, h5Default)
+        if gid < 0 { throw fail("group \(p)") }
+        H5Gclose(gid)
+    }
+
+    /// Creates `p` and its missing parents ("/" always exists).
+    func ensureGroup(_ p: String) throws(CheckpointWriteError) {
+        var prefix = ""
+        for part in p.split(separator: "/") {
+            prefix += "/" + part
+            if H5Lexists(fid, prefix, h5Default) <= 0 { try group(prefix) }
+        }
+    }
+
+    // MARK: Attributes
+
+    private func attribute(
+        _ name: String, on object: String, type: hid_t, _ write: (hid_t) -> herr_t
+    ) throws(CheckpointWriteError) {
+        let space = H5Screate(H5S_SCALAR)
+        defer { H5Sclose(space) }
+        let aid = H5Acreate_by_name(fid, object, name, type, space, h5Default, h5Default, h5Default)
+        if aid < 0 { throw fail("attribute \(object) \(name)") }
+        defer { H5Aclose(aid) }
+        if write(aid) < 0 { throw fail("attribute \(object) \(name)") }
+    }
+
+    func stringAttribute(_ name: String, _ value: String, on object: String) throws(CheckpointWriteError) {
+        let type = vlenUTF8()
+        defer { H5Tclose(type) }
+        try Array(value.utf8CString).withUnsafeBufferPointer { (cstr) throws(CheckpointWriteError) in
+            var pointer: UnsafePointer<CChar>? = cstr.baseAddress
+            try attribute(name, on: object, type: type) { aid in H5Awrite(aid, type, &pointer) }
+        }
+    }
+
+    func int64Attribute(_ name: String, _ value: Int64, on object: String) throws(CheckpointWriteError) {
+        var v = value
+        try attribute(name, on: object, type: loupe_H5T_STD_I64LE()) { aid in H5Awrite(aid, loupe_H5T_NATIVE_INT64(), &v) }
+    }
+
+    func int8Attribute(_ name: String, _ value: Int8, on object: String) throws(CheckpointWriteError) {
+        var v = value
+        try attribute(name, on: object, type: loupe_H5T_STD_I8LE()) { aid in H5Awrite(aid, loupe_H5T_NATIVE_INT8(), &v) }
+    }
+
+    // MARK: Datasets
+
+    private func dataset(
+        _ p: String, type: hid_t, shape: [Int], _ write: (hid_t) -> herr_t
+    ) throws(CheckpointWriteError) {
+        let dims = shape.map { hsize_t($0) }
+        let space = shape.isEmpty ? H5Screate(H5S_SCALAR) : H5Screate_simple(Int32(dims.count), dims, nil)
+        defer { H5Sclose(space) }
+        let lcpl = H5Pcreate(loupe_H5P_LINK_CREATE())
+        defer { H5Pclose(lcpl) }
+        H5Pset_create_intermediate_group(lcpl, 1)
+        let dcpl = H5Pcreate(loupe_H5P_DATASET_CREATE())
+        defer { H5Pclose(dcpl) }
+        H5Pset_obj_track_times(dcpl, false)
+        let did = H5Dcreate2(fid, p, type, space, lcpl, dcpl, h5Default)
+        if did < 0 { throw fail("dataset \(p)") }
+        defer { H5Dclose(did) }
+        if shapeCount(shape) > 0 && write(did) < 0 { throw fail("writing \(p)") }
+    }
+
+    /// A contiguous little-endian float32 dataset with the tensor's shape.
+    func tensor(_ p: String, _ t: Tensor) throws(CheckpointWriteError) {
+        try dataset(p, type: loupe_H5T_IEEE_F32LE(), shape: t.shape) { did in
+            t.withUnsafeBufferPointer { H5Dwrite(did, loupe_H5T_NATIVE_FLOAT(), h5All, h5All, h5Default, $0.baseAddress) }
+        }
+    }
+
+    /// A 1-D dataset of variable-length UTF-8 strings (the tokenizer's `vocab` and `merges`).
+    func strings(_ p: String, _ values: [String]) throws(CheckpointWriteError) {
+        let type = vlenUTF8()
+        defer { H5Tclose(type) }
+        // One NUL-separated buffer and a pointer per string into it.
+        var bytes: [CChar] = []
+        var starts: [Int] = []
+        for s in values {
+            starts.append(bytes.count)
+            bytes.append(contentsOf: s.utf8.map { CChar(bitPattern: $0) })
+            bytes.append(0)
+        }
+        try bytes.withUnsafeBufferPointer { (buf) throws(CheckpointWriteError) in
+            var pointers = starts.map { Optional(buf.baseAddress! + $0) }
+            try dataset(p, type: type, shape: [values.count]) { did in
+                H5Dwrite(did, type, h5All, h5All, h5Default, &pointers)
+            }
+        }
+    }
+
+    /// Variable-length, NUL-terminated UTF-8 strings (docs/weights-format.md, "Types at a glance").
+    private func vlenUTF8() -> hid_t {
+        let t = H5Tcopy(loupe_H5T_C_S1())
+        H5Tset_size(t, loupe_H5T_VARIABLE())
+        H5Tset_cset(t, H5T_CSET_UTF8)
+        H5Tset_strpad(t, H5T_STR_NULLTERM)
+        return t
+    }
+}
