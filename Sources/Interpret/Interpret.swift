@@ -1,1 +1,0 @@
-// Interpretability methods on the Loupe autodiff (being written).
