@@ -36,10 +36,15 @@ public struct BertSalienceModel: SalienceModel {
         return c
     }
 
-    /// `encoding` is `text` as the model's tokenizer encodes it ([CLS] … [SEP]).
+    /// The prediction's forward pass kept on a tape, for `inputGradient`.
+    let inputPass: (tape: GradientTape, x: Tensor, logits: Tensor)?
+
+    /// `encoding` is `text` as the model's tokenizer encodes it ([CLS] … [SEP]). With `recordInput`
+    /// the prediction's forward pass is recorded, so that the gradient at the input costs only a
+    /// backward pass (the gradient methods); it keeps the activations until the adapter is released.
     public init(
         model: LoadedModel, text: String, encoding: Encoding, target: TargetSpec = .predicted,
-        score: ScoreKind = .prob
+        score: ScoreKind = .prob, recordInput: Bool = false
     ) throws(InterpretError) {
         guard case .bert(let bert) = model.network else {
             throw .badInput("\(model.url.path): not a BERT model")
@@ -58,7 +63,20 @@ public struct BertSalienceModel: SalienceModel {
         var fixed = Set(encoding.specialTokensMask.indices.filter { encoding.specialTokensMask[$0] == 1 })
         let words = encoding.words().map(\.tokens)
         let offsets = encoding.offsets.map { (start: $0.start, end: $0.end) }
-        let logits = bert(batch).logits
+        let logits: Tensor?
+        if recordInput {
+            let tape = GradientTape()
+            let x = inputEmbeddings.reshaped([1, t, bert.config.hiddenSize])
+            let (xw, l) = tape.record { () -> (Tensor, Tensor?) in
+                let xw = tape.watch(x)
+                return (xw, bert(batch, inputEmbeddings: xw).logits)
+            }
+            logits = l
+            inputPass = l.map { (tape, xw, $0) }
+        } else {
+            logits = bert(batch).logits
+            inputPass = nil
+        }
         switch model.task {
         case .sequenceClassification:
             let row = logits!.scalars
@@ -71,9 +89,17 @@ public struct BertSalienceModel: SalienceModel {
                 c = i
             }
             head = .classIndex(c)
-            input = ExplainedInput(
+            let f: Double
+            switch score {
+            case .prob: f = p[c]
+            case .logit: f = Double(row[c])
+            case .logprob: f = Foundation.log(p[c])
+            }
+            var info = ExplainedInput(
                 text: text, tokens: encoding.tokens, offsets: offsets, prediction: Array(zip(labels, p)),
                 target: labels[c], score: score, fixed: fixed, words: words)
+            info.inputScore = f
+            input = info
         case .maskedLM:
             guard let maskID, let position = ids.firstIndex(of: maskID) else {
                 throw .noPrediction("a masked-LM model explains the filler of a [MASK]; the text has none")
@@ -146,6 +172,12 @@ public struct BertSalienceModel: SalienceModel {
             }
             return z.slice(axis: 1, id..<(id + 1)).reshaped([b])  // [B]
         }
+    }
+
+    public func inputGradient() -> (score: Double, gradient: Tensor)? {
+        guard let pass = inputPass else { return nil }
+        let s = pass.tape.record { pick(pass.logits).sum() }
+        return (Double(s.item), pass.tape.gradients(of: s, wrt: [pass.x])[0])
     }
 
     public func scores(_ embeddings: Tensor) -> Tensor {

@@ -7,7 +7,8 @@ import Transformer
 /// Every option of `loupe explain`, with LIT/Captum defaults.
 public struct ExplainOptions: Sendable {
     public var method: String
-    public var steps = 32
+    /// IG quadrature points; nil = 32, or with `tolerance` the first rule's size, 4 (then refined).
+    public var steps: Int?
     public var rule = QuadratureRule.gaussLegendre
     public var baseline = Baseline.zeros
     public var samples = 256
@@ -44,8 +45,9 @@ public enum Methods {
         case GradientNorm.name: return GradientNorm()
         case GradientTimesInput.name: return GradientTimesInput()
         case IntegratedGradients.name:
+            let steps = o.steps ?? (o.tolerance == nil ? 32 : IntegratedGradients.toleranceStart)
             let ig = IntegratedGradients(
-                steps: o.steps, rule: o.rule, baseline: o.baseline, tolerance: o.tolerance, batchSize: o.batchSize)
+                steps: steps, rule: o.rule, baseline: o.baseline, tolerance: o.tolerance, batchSize: o.batchSize)
             try ig.validate()
             return ig
         case LIME.name:
@@ -84,7 +86,11 @@ public func salienceModel(
     }
     let encoding: Encoding
     do { encoding = try model.encode([text], truncate: true).encodings[0] } catch { throw .badInput(error.description) }
-    return try BertSalienceModel(model: model, text: text, encoding: encoding, target: options.target, score: options.score)
+    // The gradient methods reuse the prediction's forward pass.
+    let record = options.method == GradientNorm.name || options.method == GradientTimesInput.name
+    return try BertSalienceModel(
+        model: model, text: text, encoding: encoding, target: options.target, score: options.score,
+        recordInput: record)
 }
 
 /// Explains `text` with the options' method: the whole pipeline behind `loupe explain`.

@@ -11,11 +11,11 @@ public struct GradientNorm: SalienceMethod {
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
         let x = model.inputEmbeddings
-        let (s, g) = model.gradients(at: x.reshaped([1] + x.shape))
+        let (s, g) = model.gradientAtInput()
         let vectors = g.reshaped(x.shape)  // [T, H]
         var out = salience(for: model, scores: reduceTokens(vectors, .l2))
         out.vectors = vectors
-        out.inputScore = s[0]
+        out.inputScore = s
         return out
     }
 }
@@ -30,11 +30,11 @@ public struct GradientTimesInput: SalienceMethod {
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
         let x = model.inputEmbeddings
-        let (s, g) = model.gradients(at: x.reshaped([1] + x.shape))
+        let (s, g) = model.gradientAtInput()
         let vectors = g.reshaped(x.shape) * x  // [T, H]
         var out = salience(for: model, scores: reduceTokens(vectors, .sum))
         out.vectors = vectors
-        out.inputScore = s[0]
+        out.inputScore = s
         return out
     }
 }

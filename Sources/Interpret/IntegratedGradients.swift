@@ -22,6 +22,9 @@ public enum Baseline: String, Sendable, CaseIterable {
 /// most tolerance · |F(x) − F(x′)| (paper §3, "completeness"), or `maxSteps` is passed.
 public struct IntegratedGradients: SalienceMethod {
     public static let name = "ig"
+    /// The first rule's size with a tolerance when none is given: on the random-weight BERT-base of the
+    /// benchmark, 4 Gauss–Legendre points already reach |delta| ≈ 1e-5·|ΔF| (Benchmarks/README-interpret.md).
+    public static let toleranceStart = 4
     public var steps: Int
     public var rule: QuadratureRule
     /// Explicit nodes and weights (overrides `steps` and `rule`; e.g. Captum's stored ones).
@@ -136,8 +139,12 @@ public struct IntegratedGradients: SalienceMethod {
             if let at1 = cache[1], let at0 = cache[0] {
                 endpoints = (at1.score, at0.score)
             } else if endpoints == nil {
-                let f = model.evaluate(Tensor.stack([x, x0], axis: 0))
-                endpoints = (f[0], f[1])
+                if let fx = cache[1]?.score ?? model.input.inputScore {
+                    endpoints = (fx, cache[0]?.score ?? model.evaluate(x0.reshaped([1, t, h]))[0])
+                } else {
+                    let f = model.evaluate(Tensor.stack([x, x0], axis: 0))
+                    endpoints = (f[0], f[1])
+                }
             }
             let (fx, fb) = endpoints!
             let delta = total - (fx - fb)

@@ -14,6 +14,8 @@ public struct ExplainedInput: Sendable {
     public var fixed: Set<Int>
     /// Token ranges of the words (word pieces merged), for `--merge-words`; nil when unknown.
     public var words: [Range<Int>]?
+    /// The target score F(x) of the unperturbed input, when the adapter has already computed it.
+    public var inputScore: Double?
     /// The position whose representation the head reads ([CLS] for a classifier, the [MASK] for a
     /// masked LM, the last token for GPT-2): the attention method reports its row.
     public var readout: Int
@@ -68,6 +70,9 @@ public protocol SalienceModel {
     func hiddenState(layer: Int, _ embeddings: Tensor) throws(InterpretError) -> Tensor
     /// Standard deviation of the word-embedding matrix (the information method's default scale).
     var wordEmbeddingStd: Double { get }
+    /// The target score and its gradient at the input embeddings, [1, T, H], if the adapter kept the
+    /// prediction's forward pass on a tape (saves the gradient methods one forward pass).
+    func inputGradient() -> (score: Double, gradient: Tensor)?
 }
 
 extension SalienceModel {
@@ -80,6 +85,15 @@ extension SalienceModel {
         throw .unsupported(method: "attention", missing: .attention)
     }
     public var hiddenStateCount: Int { 0 }
+    public func inputGradient() -> (score: Double, gradient: Tensor)? { nil }
+
+    /// `inputGradient()`, or one forward and backward pass at the input.
+    public func gradientAtInput() -> (score: Double, gradient: Tensor) {
+        if let g = inputGradient() { return g }
+        let x = inputEmbeddings
+        let (s, g) = gradients(at: x.reshaped([1] + x.shape))
+        return (s[0], g)
+    }
     public func hiddenState(layer: Int, _ embeddings: Tensor) throws(InterpretError) -> Tensor {
         throw .unsupported(method: "hidden states", missing: .hiddenStates)
     }

@@ -21,7 +21,7 @@ struct EvalSaliency: ParsableCommand {
     @Option(help: "Use the first N texts only.") var limit: Int?
     @Option(help: "The explained score: prob (default) or logit; the erasure always measures the probability.")
     var score = "prob"
-    @Option(help: "IG: quadrature points.") var steps = 32
+    @Option(help: "IG: quadrature points (default 32; with --tolerance the first rule's, default 4).") var steps: Int?
     @Option(help: "IG: quadrature rule.") var rule = "gauss-legendre"
     @Option(help: "IG: stop refining when |delta| ≤ tolerance·|F(x) − F(baseline)|.") var tolerance: Double?
     @Option(help: "LIME / KernelSHAP: samples.") var samples = 256
@@ -37,7 +37,7 @@ struct EvalSaliency: ParsableCommand {
         }
         guard let s = ScoreKind(rawValue: score), s != .logprob else { throw CLIError("unknown --score \"\(score)\"; use prob or logit") }
         guard let r = QuadratureRule(rawValue: rule) else { throw CLIError("unknown --rule \"\(rule)\"") }
-        guard steps >= 1 else { throw CLIError("--steps must be at least 1, got \(steps)") }
+        if let steps, steps < 1 { throw CLIError("--steps must be at least 1, got \(steps)") }
         guard samples >= 1 else { throw CLIError("--samples must be at least 1, got \(samples)") }
         if let limit, limit < 1 { throw CLIError("--limit must be positive, got \(limit)") }
         guard ["text", "json"].contains(format) else { throw CLIError("unknown --format \"\(format)\"; use text or json") }

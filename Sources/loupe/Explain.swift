@@ -23,7 +23,7 @@ struct Explain: ParsableCommand {
     @Option(help: "GPT-2: how many tokens to generate and explain.") var maxTokens = 10
     @Option(help: "The label to explain (default: the predicted one); GPT-2: the continuation text.") var target: String?
     @Option(help: "The explained score: prob (default, as LIT), logit, or logprob.") var score = "prob"
-    @Option(help: "IG: quadrature points (with --tolerance: the starting number).") var steps = 32
+    @Option(help: "IG: quadrature points (default 32; with --tolerance the first rule's, default 4).") var steps: Int?
     @Option(help: "IG: \(QuadratureRule.allCases.map(\.rawValue).joined(separator: ", ")).") var rule = "gauss-legendre"
     @Option(help: "IG baseline: zeros, pad or mask.") var baseline = "zeros"
     @Option(help: "IG: refine the rule until |delta| ≤ tolerance·|F(x) − F(baseline)|.") var tolerance: Double?
@@ -57,7 +57,7 @@ struct Explain: ParsableCommand {
         guard let p = Perturbation(rawValue: perturbation) else {
             throw CLIError("unknown --perturbation \"\(perturbation)\"; use mask or remove")
         }
-        guard steps >= 1 else { throw CLIError("--steps must be at least 1, got \(steps)") }
+        if let steps, steps < 1 { throw CLIError("--steps must be at least 1, got \(steps)") }
         guard samples >= 1 else { throw CLIError("--samples must be at least 1, got \(samples)") }
         guard maxTokens >= 1 else { throw CLIError("--max-tokens must be at least 1, got \(maxTokens)") }
         guard ["text", "json", "html"].contains(format) else { throw CLIError("unknown --format \"\(format)\"; use text, json or html") }
