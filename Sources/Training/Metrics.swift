@@ -74,7 +74,8 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
         }
         lines.append("")
         lines.append("confusion matrix (rows: true class, columns: predicted)")
-        let cell = max(8, (confusion.flatMap { $0 }.map { String($0).count }.max() ?? 0) + 2)
+        let cell = max(
+            (perClass.map(\.label.count).max() ?? 0) + 2, (confusion.flatMap { $0 }.map { String($0).count }.max() ?? 0) + 2)
         lines.append(String(repeating: " ", count: width) + perClass.map { $0.label.padding(toLength: cell, withPad: " ", startingAt: 0) }.joined())
         for (c, row) in confusion.enumerated() {
             lines.append(

@@ -104,8 +104,7 @@ public enum ModelSetup {
         var rng = RandomGenerator(seed: seed)
         var tensors: [String: Tensor] = [:]
         for (name, shape) in bertParameterShapes(config) {
-            let isHead = name.hasPrefix("classifier.") || name.hasPrefix("pooler.")
-            if let t = c.tensors[name], !(isHead && name.hasPrefix("classifier.") && !keepHead) {
+            if let t = c.tensors[name], keepHead || !name.hasPrefix("classifier.") {
                 tensors[name] = t
             } else {
                 tensors[name] = initialValue(name, shape, padRow: config.padTokenId, rng: &rng)

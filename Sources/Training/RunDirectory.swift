@@ -30,12 +30,22 @@ public struct RunDirectory: Sendable {
                     try? fm.removeItem(at: url.appendingPathComponent(name))
                 }
             }
+            removeStaleTemporaries()
         } else {
             do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
                 throw .runDirectory(path: url.path, detail: "cannot create the run directory: \(reason(error))")
             }
         }
         try checkWritable()
+    }
+
+    /// Removes the temporary files of checkpoint writes that a killed process left (`.last.h5.tmp-…`); the
+    /// checkpoints themselves are never partial (LoupeFileWriter renames only complete files).
+    func removeStaleTemporaries() {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        where name.hasPrefix(".") && name.contains(".h5.tmp-") {
+            try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
+        }
     }
 
     /// Fails unless a file can be created in the directory.
@@ -134,6 +144,7 @@ public struct RunDirectory: Sendable {
     /// Reads last.h5 for `--resume`: the model, the training state and the AdamW moments by parameter name.
     func loadForResume() throws(TrainingError) -> (Checkpoint, TrainingState, OptimizerState) {
         let file = last
+        removeStaleTemporaries()
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw .resume(path: url.path, detail: "no last.h5 (was this directory written by `loupe finetune`?)")
         }

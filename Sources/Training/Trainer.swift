@@ -207,9 +207,10 @@ public final class Trainer {
                 }
             }
         }
-        if state.lastEvaluationStep != state.globalStep { final = try evaluateAndSave() }
-        state.finished = true
-        try saveLast()
+        if !state.finished || state.lastEvaluationStep != state.globalStep {
+            state.finished = true
+            if state.lastEvaluationStep != state.globalStep { final = try evaluateAndSave() } else { try saveLast() }
+        }
         let s = summary(final: final, wallStart: wallStart)
         say(
             "finished: \(s.steps) steps in \(formatDuration(s.trainSeconds)) of training (\(Int(s.examplesPerSecond.rounded())) examples/s)"
@@ -303,6 +304,8 @@ public final class Trainer {
                 state.stoppedEarly = true
             }
         }
+        // The last evaluation of the run marks it finished in the last.h5 it writes (no second write).
+        if step == totalSteps || state.epoch == o.epochs || state.stoppedEarly { state.finished = true }
         let epoch = Double(state.epoch) + Double(state.batchInEpoch) / Double(max(batchesPerEpoch, 1))
         let lr = schedule.learningRate(at: max(step - 1, 0))
         var record: [String: Any] = [

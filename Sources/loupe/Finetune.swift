@@ -101,10 +101,10 @@ struct Finetune: ParsableCommand {
             defaults.learningRate = isPreset ? 5e-4 : 5e-5
             let o = options(base: defaults)
             try o.validate()
-            let vocabulary = vocab.map { URL(fileURLWithPath: $0) } ?? GLUEData.defaultVocabulary()
-            let checkpoint = try ModelSetup.prepare(model: model, vocabulary: vocabulary, seed: o.seed)
             let run = RunDirectory(URL(fileURLWithPath: out!))
             try run.prepareNew(overwrite: overwrite)
+            let vocabulary = vocab.map { URL(fileURLWithPath: $0) } ?? GLUEData.defaultVocabulary()
+            let checkpoint = try ModelSetup.prepare(model: model, vocabulary: vocabulary, seed: o.seed)
             trainer = try Trainer(model: checkpoint, modelName: model, train: train, dev: dev, options: o, run: run)
         }
         trainer.reporter = reporter

@@ -168,7 +168,8 @@ import Transformer
             try GLUEData.locate(explicit: "/nonexistent/sst2")
         }
         do {
-            _ = try GLUEData.locate(explicit: nil, environment: [:], workingDirectory: dir.path)
+            // ../shared/data/sst2 from <dir>/a/b is <dir>/a/shared/data/sst2, which does not exist.
+            _ = try GLUEData.locate(explicit: nil, environment: [:], workingDirectory: dir.appendingPathComponent("a/b").path)
             Issue.record("found data in an empty directory")
         } catch {
             #expect(error.description.contains("get_sst2.py"))

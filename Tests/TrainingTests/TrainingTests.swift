@@ -68,7 +68,11 @@ import Transformer
         let partial = try first.train()
         #expect(partial.interrupted && partial.steps == 4)
         #expect(parameters(first.bert).contains { !sameBits($0.value, parameters(straight.bert)[$0.key]!) })
+        // A temporary file of a checkpoint write cut short by the kill is cleaned up on resume.
+        let stale = splitRun.url.appendingPathComponent(".last.h5.tmp-1-2")
+        write("partial", to: stale)
         let second = try Trainer(resume: splitRun, train: train, dev: dev)
+        #expect(!FileManager.default.fileExists(atPath: stale.path))
         let rest = try second.train()
         #expect(rest.steps == 10)
 
