@@ -16,11 +16,13 @@ public struct GPT2SalienceModel: SalienceModel {
     public let batchSize: Int
 
     public var capabilities: Capabilities { [.gradients, .attention, .hiddenStates, .removal, .padToken] }
+    /// The prediction's forward pass kept on a tape, for `inputGradient` (see `BertSalienceModel`).
+    let inputPass: (tape: GradientTape, x: Tensor, logits: Tensor)?
 
     /// `tokens`/`offsets` describe `ids` within `text` (display strings, Unicode-scalar spans).
     public init(
         model: LoadedModel, ids: [Int], target: Int, text: String, tokens: [String],
-        offsets: [(start: Int, end: Int)], score: ScoreKind = .prob
+        offsets: [(start: Int, end: Int)], score: ScoreKind = .prob, recordInput: Bool = false
     ) throws(InterpretError) {
         guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
             throw .noPrediction("\(model.url.path): sequence salience needs a GPT-2 language model")
@@ -36,16 +38,42 @@ public struct GPT2SalienceModel: SalienceModel {
         let t = ids.count
         batchSize = max(1, min(64, 2048 / t))
         inputEmbeddings = embedding(gpt2.wte, indices: ids, shape: [t])  // [T, H]
-        var cache: KVCache? = nil
-        let logits = gpt2(
-            TokenBatch(ids: ids, batchSize: 1, length: t), cache: &cache, lastPositionOnly: true
-        ).logits!.scalars
+        let batch = TokenBatch(ids: ids, batchSize: 1, length: t)
+        let out: Tensor
+        if recordInput {
+            let tape = GradientTape()
+            let x = inputEmbeddings.reshaped([1, t, gpt2.config.nEmbd])
+            let (xw, l) = tape.record { () -> (Tensor, Tensor) in
+                var cache: KVCache? = nil
+                let xw = tape.watch(x)
+                return (xw, gpt2(batch, inputEmbeddings: xw, cache: &cache, lastPositionOnly: true).logits!)
+            }
+            out = l
+            inputPass = (tape, xw, l)
+        } else {
+            var cache: KVCache? = nil
+            out = gpt2(batch, cache: &cache, lastPositionOnly: true).logits!
+            inputPass = nil
+        }
+        let logits = out.scalars
         let p = softmaxDouble(logits)
         let top = p.indices.sorted { p[$0] > p[$1] }.prefix(5)
         let decode = { (id: Int) in model.tokenizer.decode([id], skipSpecialTokens: false) }
-        input = ExplainedInput(
+        var info = ExplainedInput(
             text: text, tokens: tokens, offsets: offsets, prediction: top.map { (decode($0), p[$0]) },
             target: decode(target), score: score, fixed: [], words: nil, readout: t - 1)
+        switch score {
+        case .prob: info.inputScore = p[target]
+        case .logit: info.inputScore = Double(logits[target])
+        case .logprob: info.inputScore = Foundation.log(p[target])
+        }
+        input = info
+    }
+
+    public func inputGradient() -> (score: Double, gradient: Tensor)? {
+        guard let pass = inputPass else { return nil }
+        let s = pass.tape.record { pick(pass.logits).sum() }
+        return (Double(s.item), pass.tape.gradients(of: s, wrt: [pass.x])[0])
     }
 
     func batch(rows b: Int) -> TokenBatch {
@@ -184,7 +212,7 @@ extension SequenceSalience {
         for j in promptIDs.count..<all.count {
             let m = try GPT2SalienceModel(
                 model: model, ids: Array(all[..<j]), target: all[j], text: text, tokens: Array(tokens[..<j]),
-                offsets: Array(offsets[..<j]), score: score)
+                offsets: Array(offsets[..<j]), score: score, recordInput: method is GradientNorm || method is GradientTimesInput)
             steps.append(try method.explain(m))
         }
         var out = SequenceSalience(

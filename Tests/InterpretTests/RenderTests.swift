@@ -34,7 +34,9 @@ import Transformer
         let words = try explain(m, text: text, options: o)
         #expect(words.tokens == ["[CLS]", "often", "affecting", "[SEP]"])
         #expect(words.offsets[2] == (6, 15) || (words.offsets[2].start == 6 && words.offsets[2].end == 15))
-        #expect(relativeError(words.scores, pieces.mergingWords([1..<2, 2..<8], by: .sum).scores) <= 1e-6)
+        // Two separate explanations: equal up to float32 noise (tests run in parallel, and concurrent BLAS
+        // calls may split work differently); a wrong grouping would be off by whole token scores.
+        #expect(relativeError(words.scores, pieces.mergingWords([1..<2, 2..<8], by: .sum).scores) <= 1e-4)
         let merged = pieces.mergingWords([1..<2, 2..<8], by: .sum)
         #expect(merged.scores[2] == pieces.scores[2...7].reduce(0, +))
         let norms = try explain(m, text: text, options: ExplainOptions(method: "grad-norm"))
