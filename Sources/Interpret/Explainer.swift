@@ -146,3 +146,27 @@ extension Salience {
         return out
     }
 }
+
+extension LoadedModel {
+    /// What the salience adapters can offer for this checkpoint (empty when it has no class or token
+    /// score to explain, e.g. a feature-extraction model).
+    public var salienceCapabilities: Capabilities {
+        switch (network, task) {
+        case (.bert, .sequenceClassification), (.bert, .maskedLM):
+            var c: Capabilities = [.gradients, .attention, .hiddenStates, .removal, .padToken]
+            if tokenizer.convertTokensToIds(["[MASK]"])[0] != nil { c.insert(.maskToken) }
+            return c
+        case (.gpt2, .causalLM):
+            return [.gradients, .attention, .hiddenStates, .removal, .padToken]
+        default:
+            return []
+        }
+    }
+}
+
+extension SalienceMethod {
+    /// Whether this method can explain `model` (LIT's `Interpreter.is_compatible(model, dataset)`).
+    public func isCompatible(with model: LoadedModel) -> Bool {
+        model.salienceCapabilities.isSuperset(of: requirements)
+    }
+}

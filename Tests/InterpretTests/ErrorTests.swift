@@ -66,6 +66,17 @@ import Transformer
         #expect(GradientNorm().isCompatible(with: m) && LIME().isCompatible(with: m))
     }
 
+    /// Compatibility can be asked of a checkpoint before anything runs.
+    @Test func compatibilityOfCheckpoints() throws {
+        let bert = try bert()
+        let gpt2 = try LoadedModel.load(fixture("gpt2_tiny.h5"))
+        #expect(LIME().isCompatible(with: bert) && !LIME().isCompatible(with: gpt2))
+        #expect(LIME(perturbation: .remove).isCompatible(with: gpt2))
+        #expect(AttentionSalience().isCompatible(with: gpt2) && InformationSalience().isCompatible(with: bert))
+        #expect(IntegratedGradients(baseline: .mask).isCompatible(with: bert))
+        #expect(!IntegratedGradients(baseline: .mask).isCompatible(with: gpt2))
+    }
+
     @Test func layerOutOfRange() throws {
         let m = try bert()
         var o = ExplainOptions(method: "info")
