@@ -7,7 +7,10 @@ struct Loupe: ParsableCommand {
         commandName: "loupe",
         abstract: "Native transformer inference and interpretability.",
         version: "0.1.0",
-        subcommands: [Tokenize.self, Predict.self, Generate.self, Embed.self, Bench.self])
+        subcommands: [
+            Tokenize.self, Predict.self, Generate.self, Embed.self, Explain.self, EvalSaliency.self, Finetune.self,
+            Eval.self, Bench.self,
+        ])
 }
 
 struct Bench: ParsableCommand {
