@@ -62,7 +62,7 @@ public struct LoadedModel: Sendable {
         normalize = checkpoint.normalize
         let reader = ParameterReader(tensors: checkpoint.tensors, file: url.path)
         let spec = checkpoint.tokenizer
-        do {
+        do throws(WeightError) {
             switch checkpoint.config {
             case .bert(let config):
                 network = .bert(try Bert(config: config, task: task, labels: labels, reader: reader))
@@ -71,12 +71,8 @@ public struct LoadedModel: Sendable {
                 network = .gpt2(try GPT2(config: config, task: task, reader: reader))
                 maxLength = config.nPositions
             }
-        } catch let e as WeightError {
-            throw .weights(e)
-        } catch let e as ModelError {
-            throw e
         } catch {
-            throw .unsupported(file: url.path, detail: "\(error)")
+            throw .weights(error)
         }
         do {
             switch spec.type {
