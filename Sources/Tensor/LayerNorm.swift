@@ -8,55 +8,62 @@ enum LayerNormKernels {
         rows: Int, n: Int, eps: Float
     ) {
         parallelChunks(rows, minimum: Swift.max(1, (1 << 16) / Swift.max(n, 1)), align: 1) { range in
-        for r in range {
-            let xr = x + r * n, yr = y + r * n
-            // Two passes (mean, then squared deviations) in 8 lanes: accurate and vectorised.
-            var sv = Float8(repeating: 0)
-            var i = 0
-            while i + 8 <= n {
-                sv += UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self)
-                i += 8
-            }
-            var s = sv.sum()
-            while i < n {
-                s += xr[i]
-                i += 1
-            }
-            let mu = s / Float(n)
-            let muv = Float8(repeating: mu)
-            var qv = Float8(repeating: 0)
-            i = 0
-            while i + 8 <= n {
-                let d = UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - muv
-                qv += d * d
-                i += 8
-            }
-            var q = qv.sum()
-            while i < n {
-                q += (xr[i] - mu) * (xr[i] - mu)
-                i += 1
-            }
-            let rs = 1 / (q / Float(n) + eps).squareRoot()
-            mean[r] = mu
-            rstd[r] = rs
-            let rsv = Float8(repeating: rs)
-            i = 0
-            while i + 8 <= n {
-                var v = (UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - muv) * rsv
-                if let w { v *= UnsafeRawPointer(w + i).loadUnaligned(as: Float8.self) }
-                if let b { v += UnsafeRawPointer(b + i).loadUnaligned(as: Float8.self) }
-                UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: Float8.self)
-                i += 8
-            }
-            while i < n {
-                var v = (xr[i] - mu) * rs
-                if let w { v *= w[i] }
-                if let b { v += b[i] }
-                yr[i] = v
-                i += 1
+            for r in range {
+                (mean[r], rstd[r]) = row(x + r * n, w, b, y + r * n, n: n, eps: eps)
             }
         }
+    }
+
+    /// One row: returns (μ, rstd) and writes y = (x − μ)·rstd·w + b; `y` may be `x` (in place).
+    @inline(__always)
+    static func row(
+        _ xr: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
+        _ yr: UnsafeMutablePointer<Float>, n: Int, eps: Float
+    ) -> (Float, Float) {
+        // Two passes (mean, then squared deviations) in 8 lanes: accurate and vectorised.
+        var sv = Float8(repeating: 0)
+        var i = 0
+        while i + 8 <= n {
+            sv += UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self)
+            i += 8
         }
+        var s = sv.sum()
+        while i < n {
+            s += xr[i]
+            i += 1
+        }
+        let mu = s / Float(n)
+        let muv = Float8(repeating: mu)
+        var qv = Float8(repeating: 0)
+        i = 0
+        while i + 8 <= n {
+            let d = UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - muv
+            qv += d * d
+            i += 8
+        }
+        var q = qv.sum()
+        while i < n {
+            q += (xr[i] - mu) * (xr[i] - mu)
+            i += 1
+        }
+        let rs = 1 / (q / Float(n) + eps).squareRoot()
+        let rsv = Float8(repeating: rs)
+        i = 0
+        while i + 8 <= n {
+            var v = (UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - muv) * rsv
+            if let w { v *= UnsafeRawPointer(w + i).loadUnaligned(as: Float8.self) }
+            if let b { v += UnsafeRawPointer(b + i).loadUnaligned(as: Float8.self) }
+            UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: Float8.self)
+            i += 8
+        }
+        while i < n {
+            var v = (xr[i] - mu) * rs
+            if let w { v *= w[i] }
+            if let b { v += b[i] }
+            yr[i] = v
+            i += 1
+        }
+        return (mu, rs)
     }
 
     /// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)) with ĝ = g⊙w and x̂ = (x − μ)·rstd;

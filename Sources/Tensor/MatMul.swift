@@ -16,20 +16,68 @@ public enum Threads {
 /// Every matrix product in Loupe goes through here, so a faster backend changes one function.
 /// When m or n is 1 the product is a matrix–vector product and runs as `cblas_sgemv`, which
 /// streams the matrix once (GPT-2 decoding is bound by exactly that).
-
+///
+/// Threads: products worth splitting run on Loupe's pool (`Parallel`), one block of output columns
+/// (rows, for a column vector) per thread, each block one single-threaded OpenBLAS call; one pool
+/// instead of OpenBLAS's and Loupe's competing for two cores. The blocks depend only on the shape and
+/// `Threads.count`, not on whether the pool is free (a busy pool runs them in turn on this thread):
+/// OpenBLAS's last bits depend on the partition (measured here: 128×768×768 split in two column
+/// blocks, or run on 2 threads, differs from one call), and bit-exact resumption of training needs
+/// the same bits every time. `parallel: false` makes one call on this thread (for callers that
+/// already run products side by side). `epilogue(rows, columns)` runs on each block of C right
+/// after its product, on the thread that computed it, while the block is in cache (bias, GELU).
 public func sgemm(
     transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
     a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, parallel: Bool = true,
+    epilogue: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
 ) {
-    _ = Threads.count
+    let threads = Threads.count
     if m == 0 || n == 0 { return }
     if k == 0 {
         for i in 0..<m {
             for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] }
         }
+        epilogue?(0..<m, 0..<n)
         return
     }
+    Parallel.withSingleThreadedBLAS {
+        // ≥ 128 K multiply-adds (≈ 2 µs on one core) repay a parallel loop (≈ 1 µs while the pool spins).
+        let split = parallel && threads > 1 && m * n * k >= 1 << 17
+        if split && n >= 32 * threads {
+            // Column blocks, multiples of 16 wide: each thread packs only its part of B.
+            let chunk = ((n + threads - 1) / threads + 15) / 16 * 16
+            Parallel.forEach((n + chunk - 1) / chunk) { part, _ in
+                let j0 = part * chunk, w = Swift.min(chunk, n - j0)
+                sgemmBlock(
+                    transA: transA, transB: transB, m: m, n: w, k: k, alpha: alpha, a: a, lda: lda,
+                    b: transB ? b + j0 * ldb : b + j0, ldb: ldb, beta: beta, c: c + j0, ldc: ldc)
+                epilogue?(0..<m, j0..<(j0 + w))
+            }
+        } else if split && m >= 16 * threads {
+            let chunk = ((m + threads - 1) / threads + 7) / 8 * 8
+            Parallel.forEach((m + chunk - 1) / chunk) { part, _ in
+                let i0 = part * chunk, h = Swift.min(chunk, m - i0)
+                sgemmBlock(
+                    transA: transA, transB: transB, m: h, n: n, k: k, alpha: alpha,
+                    a: transA ? a + i0 : a + i0 * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + i0 * ldc, ldc: ldc)
+                epilogue?(i0..<(i0 + h), 0..<n)
+            }
+        } else {
+            sgemmBlock(
+                transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                beta: beta, c: c, ldc: ldc)
+            epilogue?(0..<m, 0..<n)
+        }
+    }
+}
+
+/// One OpenBLAS call: sgemv for a row or column vector, sgemm otherwise (m, n, k > 0).
+@inline(__always)
+private func sgemmBlock(
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UnsafePointer<Float>, lda: Int,
+    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
     if m == 1 {
         // c[1×n] = a·op(B): with B stored [k×n], y = Bᵀa; with B stored [n×k], y = Ba.
         let incA = Int32(transA ? lda : 1)

@@ -144,6 +144,13 @@ public final class GradientTape: @unchecked Sendable {
 // MARK: - Recording helpers used by every op
 
 extension Tensor {
+    /// Whether ops on this value are being recorded now: it is tracked by the tape that is recording.
+    /// False for untracked values and for values of a tape that has stopped recording. Fast inference
+    /// paths (fused kernels without a VJP) may be taken only when this is false for every input.
+    public var isRecording: Bool { handle != nil && GradientTape.recording(handle) != nil }
+}
+
+extension Tensor {
     /// Records a one-input op when its input is tracked by the active tape; otherwise returns `self`.
     
     func recorded(from a: Tensor, _ pullback: @escaping (Tensor) -> Tensor) -> Tensor {

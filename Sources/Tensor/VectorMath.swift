@@ -6,7 +6,6 @@
 // Abramowitz & Stegun 7.1.26) evaluated eight lanes at a time; tails run through the same code
 // padded into one vector, so a value's result never depends on its position.
 
-import Dispatch
 
 public typealias Float8 = SIMD8<Float>
 
@@ -99,22 +98,21 @@ public func vsigmoid(_ x: Float8) -> Float8 {
 // MARK: - Map kernels over raw buffers
 
 /// Runs `body(range)` over `0..<count` split into one contiguous chunk per thread when the work is
-/// large enough to repay waking threads (≈ 10 µs); chunk edges fall on multiples of `align`.
+/// large enough to repay starting a parallel loop; chunk edges fall on multiples of `align`.
 @inline(__always)
-func parallelChunks(_ count: Int, minimum: Int = 1 << 16, align: Int = 8, _ body: (Range<Int>) -> Void) {
+func parallelChunks(
+    _ count: Int, minimum: Int = 1 << 16, align: Int = 8, _ body: @escaping (Range<Int>) -> Void
+) {
     let threads = Threads.count
     guard threads > 1 && count >= minimum else {
         body(0..<count)
         return
     }
     let chunk = ((count + threads - 1) / threads + align - 1) / align * align
-    // The chunks write disjoint ranges, and concurrentPerform returns only when all are done.
-    withoutActuallyEscaping(body) { body in
-        let task = UncheckedSendable(body)
-        DispatchQueue.concurrentPerform(iterations: threads) { t in
-            let lo = Swift.min(t * chunk, count), hi = Swift.min(lo + chunk, count)
-            if lo < hi { task.value(lo..<hi) }
-        }
+    // The chunks write disjoint ranges, and forEach returns only when all are done.
+    Parallel.forEach(threads) { t, _ in
+        let lo = Swift.min(t * chunk, count), hi = Swift.min(lo + chunk, count)
+        if lo < hi { body(lo..<hi) }
     }
 }
 

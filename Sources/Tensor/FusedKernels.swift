@@ -1,0 +1,158 @@
+// Raw-buffer epilogues for inference: bias + activation, bias + residual (+ layer norm), embedding sums.
+//
+// A transformer layer's dense products leave their output in a buffer that the next step reads once more;
+// these kernels fold that step's element-wise work (bias, GELU, residual add, layer norm) into one pass
+// over rows that are still in cache, in place where possible. They are not tape ops (no VJP): the models
+// use them only when nothing is recording, and run the differentiable ops otherwise. Each computes the
+// same roundings, in the same order, as the op sequence it replaces (e.g. `gelu(y + b)` is (y + b)
+// rounded, then GELU; `x + (y + b)`), and tails go through the same vector code padded into one vector,
+// so a row's result never depends on its position in the batch.
+
+/// What happens to a dense product's output rows after the bias add.
+public enum Epilogue: Sendable, Equatable {
+    case identity
+    case gelu(GELUApproximation)
+    case relu
+}
+
+public enum FusedKernels {
+    /// y[r, 0..<n] = act(y[r, 0..<n] + bias) for rows 0..<rows of a row-major buffer with leading dimension ld.
+    public static func biasActivation(
+        _ y: UnsafeMutablePointer<Float>, rows: Int, n: Int, ld: Int, bias: UnsafePointer<Float>?,
+        _ activation: Epilogue
+    ) {
+        switch activation {
+        case .identity: biasMap(y, rows, n, ld, bias, cost: 1, Kernel.Identity())
+        case .gelu(.none): biasMap(y, rows, n, ld, bias, cost: 24, Kernel.GeluErf())
+        case .gelu(.tanh): biasMap(y, rows, n, ld, bias, cost: 24, Kernel.GeluTanh())
+        case .relu: biasMap(y, rows, n, ld, bias, cost: 1, Kernel.Relu())
+        }
+    }
+
+    @inline(__always)
+    private static func biasMap<K: Map1Kernel>(
+        _ y: UnsafeMutablePointer<Float>, _ rows: Int, _ n: Int, _ ld: Int, _ bias: UnsafePointer<Float>?, cost: Int,
+        _ f: K
+    ) {
+        if bias == nil && K.self == Kernel.Identity.self { return }
+        Parallel.forRows(rows, cost: n * cost) { range in
+            for r in range {
+                let yr = y + r * ld
+                var i = 0
+                while i + 8 <= n {
+                    var v = UnsafeRawPointer(yr + i).loadUnaligned(as: Float8.self)
+                    if let bias { v += UnsafeRawPointer(bias + i).loadUnaligned(as: Float8.self) }
+                    UnsafeMutableRawPointer(yr + i).storeBytes(of: f(v), as: Float8.self)
+                    i += 8
+                }
+                if i < n {
+                    var v = Float8(repeating: 0)
+                    for j in 0..<(n - i) { v[j] = yr[i + j] + (bias?[i + j] ?? 0) }
+                    let out = f(v)
+                    for j in 0..<(n - i) { yr[i + j] = out[j] }
+                }
+            }
+        }
+    }
+
+    /// out[r] = residual[r] + (a[r] + bias) over rows × n contiguous rows; `out` may be `a`.
+    public static func biasResidual(
+        _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        residual: UnsafePointer<Float>, rows: Int, n: Int
+    ) {
+        Parallel.forRows(rows, cost: n) { range in
+            for r in range { addRow(out + r * n, a + r * n, bias, residual + r * n, n) }
+        }
+    }
+
+    /// out[r] = LayerNorm(a[r] + bias + residual[r]) · weight + lnBias (the sum rounded as (a + bias) + residual,
+    /// then `layerNorm`'s arithmetic). `a` is overwritten with the sum; `out` may be `a`.
+    public static func biasResidualLayerNorm(
+        _ out: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
+        residual: UnsafePointer<Float>?, weight: UnsafePointer<Float>?, lnBias: UnsafePointer<Float>?, eps: Float,
+        rows: Int, n: Int
+    ) {
+        Parallel.forRows(rows, cost: 4 * n) { range in
+            for r in range {
+                let ar = a + r * n
+                if bias != nil || residual != nil { addRow(ar, ar, bias, residual.map { $0 + r * n }, n) }
+                _ = LayerNormKernels.row(ar, weight, lnBias, out + r * n, n: n, eps: eps)
+            }
+        }
+    }
+
+    /// out[r] = ((t₀[i₀(r)] + t₁[i₁(r)]) + …) over rows of n, then layer norm when `norm` is given: the sum
+    /// of embedding rows picked by index (`indices[k]` nil: row r of table k itself). Table k holds `tableRows[k]`
+    /// rows of n; an index out of range stops with the message `embedding` gives.
+    public static func embeddingSum(
+        _ out: UnsafeMutablePointer<Float>, rows: Int, n: Int, tables: [UnsafePointer<Float>], tableRows: [Int],
+        indices: [[Int]?], norm: (weight: UnsafePointer<Float>?, bias: UnsafePointer<Float>?, eps: Float)? = nil
+    ) {
+        check(
+            !tables.isEmpty && tables.count == indices.count && tables.count == tableRows.count,
+            "embeddingSum: \(tables.count) tables, \(tableRows.count) row counts, \(indices.count) index lists")
+        for (k, ix) in indices.enumerated() {
+            guard let ix else {
+                check(tableRows[k] >= rows, "embeddingSum: table \(k) has \(tableRows[k]) rows, \(rows) needed")
+                continue
+            }
+            check(ix.count == rows, "embeddingSum: \(ix.count) indices for \(rows) rows")
+            for i in ix {
+                check(
+                    i >= 0 && i < tableRows[k], "embedding: index \(i) out of range for weight [\(tableRows[k]), \(n)]")
+            }
+        }
+        Parallel.forRows(rows, cost: n * (tables.count + (norm == nil ? 0 : 4))) { range in
+            for r in range {
+                let o = out + r * n
+                let row0 = tables[0] + (indices[0]?[r] ?? r) * n
+                if tables.count == 1 {
+                    o.update(from: row0, count: n)
+                } else {
+                    for k in 1..<tables.count {
+                        let src = k == 1 ? row0 : UnsafePointer(o)
+                        addRow(o, src, tables[k] + (indices[k]?[r] ?? r) * n, nil, n)
+                    }
+                }
+                if let norm { _ = LayerNormKernels.row(o, norm.weight, norm.bias, o, n: n, eps: norm.eps) }
+            }
+        }
+    }
+
+    /// o = (a + b) + c per element (b, c optional), eight lanes at a time.
+    @inline(__always)
+    static func addRow(
+        _ o: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
+        _ c: UnsafePointer<Float>?, _ n: Int
+    ) {
+        var i = 0
+        while i + 8 <= n {
+            var v = UnsafeRawPointer(a + i).loadUnaligned(as: Float8.self)
+            if let b { v += UnsafeRawPointer(b + i).loadUnaligned(as: Float8.self) }
+            if let c { v = UnsafeRawPointer(c + i).loadUnaligned(as: Float8.self) + v }
+            UnsafeMutableRawPointer(o + i).storeBytes(of: v, as: Float8.self)
+            i += 8
+        }
+        while i < n {
+            var v = a[i]
+            if let b { v += b[i] }
+            if let c { v = c[i] + v }
+            o[i] = v
+            i += 1
+        }
+    }
+
+    /// y[r] = LayerNorm(x[r]) · weight + bias, rows of n; `y` may be `x`.
+    public static func layerNorm(
+        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+        bias: UnsafePointer<Float>?, eps: Float, rows: Int, n: Int
+    ) {
+        Parallel.forRows(rows, cost: 4 * n) { range in
+            for r in range { _ = LayerNormKernels.row(x + r * n, weight, bias, y + r * n, n: n, eps: eps) }
+        }
+    }
+}
+
+extension Kernel {
+    struct Identity: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x } }
+}
