@@ -32,11 +32,26 @@ public struct RunDirectory: Sendable {
             }
             removeStaleTemporaries()
         } else {
-            do { try fm.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-                throw .runDirectory(path: url.path, detail: "cannot create the run directory: \(reason(error))")
-            }
+            try createDirectories()
         }
         try checkWritable()
+    }
+
+    /// `mkdir -p` with the failing component and errno in the error.
+    private func createDirectories() throws(TrainingError) {
+        var path = ""
+        for part in url.path.split(separator: "/") {
+            path += "/" + part
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
+                guard isDir.boolValue else {
+                    throw .runDirectory(path: url.path, detail: "cannot create the run directory: \(path) is not a directory")
+                }
+            } else if mkdir(path, 0o755) != 0 && errno != EEXIST {
+                throw .runDirectory(
+                    path: url.path, detail: "cannot create the run directory: \(path): \(String(cString: strerror(errno)))")
+            }
+        }
     }
 
     /// Removes the temporary files of checkpoint writes that a killed process left (`.last.h5.tmp-…`); the
@@ -57,14 +72,6 @@ public struct RunDirectory: Sendable {
         }
         close(fd)
         unlink(probe.path)
-    }
-
-    private func reason(_ error: Error) -> String {
-        let e = error as NSError
-        if let u = e.userInfo[NSUnderlyingErrorKey] as? NSError, u.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(u.code)))
-        }
-        return e.localizedDescription
     }
 
     // MARK: metrics.jsonl
@@ -144,6 +151,7 @@ public struct RunDirectory: Sendable {
     /// Reads last.h5 for `--resume`: the model, the training state and the AdamW moments by parameter name.
     func loadForResume() throws(TrainingError) -> (Checkpoint, TrainingState, OptimizerState) {
         let file = last
+        guard FileManager.default.fileExists(atPath: url.path) else { throw .resume(path: url.path, detail: "no such directory") }
         removeStaleTemporaries()
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw .resume(path: url.path, detail: "no last.h5 (was this directory written by `loupe finetune`?)")

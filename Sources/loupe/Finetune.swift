@@ -88,8 +88,8 @@ struct Finetune: ParsableCommand {
         let trainer: Trainer
         if let resume {
             let run = RunDirectory(URL(fileURLWithPath: resume))
-            try run.checkWritable()
             trainer = try Trainer(resume: run, train: train, dev: dev)
+            try run.checkWritable()
             let given = options(base: trainer.options)
             if given != trainer.options {
                 throw .badOption("--resume continues with the options the run started with; drop the options that differ from them")
