@@ -60,9 +60,37 @@ public struct BertEmbeddings: Sendable {
     public var tokenTypeEmbeddings: Tensor  // [2, H]
     public var layerNorm: LayerNorm
 
+    var isRecording: Bool {
+        wordEmbeddings.isRecording || positionEmbeddings.isRecording || tokenTypeEmbeddings.isRecording
+            || layerNorm.isRecording
+    }
+
     /// LayerNorm(words + positions + token types); `words` may be supplied (input embeddings).
     func callAsFunction(_ batch: TokenBatch, words: Tensor, dropout: Dropout?) -> Tensor {
         let (b, t) = (batch.batchSize, batch.length)
+        let h = positionEmbeddings.shape[1]
+        if dropout == nil && !words.isRecording && !isRecording && words.shape == [b, t, h] {
+            // One pass per row: (word + type) + position, then the norm, as the ops below round it.
+            let positions = (0..<(b * t)).map { $0 % t }
+            return tensorRows([b, t, h]) { out in
+                words.withUnsafeBufferPointer { w in
+                    tokenTypeEmbeddings.withUnsafeBufferPointer { ty in
+                        positionEmbeddings.withUnsafeBufferPointer { p in
+                            layerNorm.weight.withUnsafeBufferPointer { lw in
+                                layerNorm.bias.withUnsafeBufferPointer { lb in
+                                    FusedKernels.embeddingSum(
+                                        out, rows: b * t, n: h,
+                                        tables: [w.baseAddress!, ty.baseAddress!, p.baseAddress!],
+                                        tableRows: [b * t, tokenTypeEmbeddings.shape[0], positionEmbeddings.shape[0]],
+                                        indices: [nil, batch.typeIDs, positions],
+                                        norm: (lw.baseAddress, lb.baseAddress, layerNorm.eps))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         let positions = positionEmbeddings.slice(axis: 0, 0..<t)  // [T, H]
         let types = embedding(tokenTypeEmbeddings, indices: batch.typeIDs, shape: [b, t])  // [B, T, H]
         let x = layerNorm(words + types + positions)  // [B, T, H]
@@ -79,6 +107,53 @@ public struct BertLayer: Sendable {
     public var outputNorm: LayerNorm  // output.LayerNorm
     public var heads: Int
     public var activation: Activation  // config.hidden_act
+
+    var isRecording: Bool {
+        query.isRecording || key.isRecording || value.isRecording || attentionOutput.isRecording
+            || attentionNorm.isRecording || intermediate.isRecording || output.isRecording || outputNorm.isRecording
+    }
+
+    /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`): Q, K and V projected into
+    /// one [B·T, 3H] buffer, attention read from it in place, bias + residual + norm fused after each product.
+    /// `keyMask`: additive [B, T] (nil: no padding). Returns the output [B, T, H] and, when asked, the
+    /// probabilities [B, NH, T, T].
+    func inference(_ x: Tensor, keyMask: [Float]?, probabilities wanted: Bool) -> (Tensor, Tensor?) {
+        let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
+        let (rows, d, inner) = (b * t, h / heads, intermediate.weight.shape[0])
+        var probs: Tensor? = wanted ? Tensor(shape: [b, heads, t, t]) { _ in } : nil  // every entry written below
+        let out = Scratch.with(rows * (4 * h + Swift.max(inner, h))) { ws -> Tensor in
+            let qkv = ws, context = ws + rows * 3 * h, f = context + rows * h  // [B·T, 3H], [B·T, H], [B·T, I]
+            let hidden = x.withUnsafeBufferPointer { px -> Tensor in
+                let xp = px.baseAddress!
+                for (i, lin) in [query, key, value].enumerated() {
+                    lin.rows(xp, rows: rows, into: qkv + i * h, ldy: 3 * h)
+                }
+                let packed = AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)  // [B, T, 3·NH·D]
+                withOptionalBuffer(keyMask) { mask in
+                    withOptionalMutablePointer(&probs) { pp in
+                        AttentionKernel.forward(
+                            batch: b, heads: heads, queries: t, keys: t, headSize: d,
+                            scale: 1 / Float(d).squareRoot(), q: qkv, packed, k: qkv + h, packed, v: qkv + 2 * h,
+                            packed, mask: mask, maskBatchStride: t, maskRowStride: 0, context: context,
+                            AttentionKernel.Layout(batch: t * h, head: d, row: h), probabilities: pp)
+                    }
+                }
+                attentionOutput.rows(context, rows: rows, into: f, ldy: h, bias: false)  // [B·T, H]
+                return tensorRows([b, t, h]) { hp in
+                    attentionNorm.rows(f, addBias: attentionOutput.bias, residual: xp, rows: rows, into: hp)
+                }
+            }
+            return hidden.withUnsafeBufferPointer { ph in
+                let hp = ph.baseAddress!
+                intermediate.rows(hp, rows: rows, into: f, ldy: inner, activation.epilogue)  // [B·T, I]
+                output.rows(f, rows: rows, into: context, ldy: h, bias: false)  // [B·T, H]
+                return tensorRows([b, t, h]) { op in
+                    outputNorm.rows(context, addBias: output.bias, residual: hp, rows: rows, into: op)
+                }
+            }
+        }
+        return (out, probs)
+    }
 
     /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
     func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?) -> (Tensor, Tensor) {
@@ -128,13 +203,18 @@ public struct Bert: Sendable {
         let words = inputEmbeddings ?? wordEmbeddings(batch)  // [B, T, H]
         var x = embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
         let mask = batch.additiveKeyMask  // [B, 1, 1, T]
+        let keyMask = batch.attentionMask.contains(0) ? mask.scalars : nil  // [B, T]; nil: nothing to mask
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
         for layer in layers {
-            let (y, probs) = layer(x, mask: mask, dropout: dropout)
-            x = y
+            var probs: Tensor?
+            if dropout == nil && !x.isRecording && !layer.isRecording {
+                (x, probs) = layer.inference(x, keyMask: keyMask, probabilities: options.outputAttentions)
+            } else {
+                (x, probs) = layer(x, mask: mask, dropout: dropout)
+            }
             if options.outputHiddenStates { hidden.append(x) }
-            if options.outputAttentions { attentions.append(probs) }
+            if options.outputAttentions { attentions.append(probs!) }
         }
         var out = ModelOutput(
             lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: nil,

@@ -35,15 +35,209 @@ public struct GPT2Block: Sendable {
         if let dropout { m = dropout(m) }
         return (r + m, (k, v), probs)  // [B, T, H]
     }
+
+    var isRecording: Bool {
+        ln1.isRecording || attention.isRecording || attentionProjection.isRecording || ln2.isRecording
+            || fc.isRecording || projection.isRecording
+    }
+
+    /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`). With a cache, this layer's
+    /// new keys and values are appended to it (positions P..<S, room reserved by the caller) and attention
+    /// reads them there; without one it reads them in place from the [B·T, 3H] projection. `mask`: additive
+    /// [B, T, S] (nil: nothing masked). Returns the output [B, T, H] and, when asked, probabilities [B, NH, T, S].
+    func inference(
+        _ x: Tensor, cache: inout KVCache?, layer l: Int, past p: Int, mask: [Float]?, probabilities wanted: Bool
+    ) -> (Tensor, Tensor?) {
+        let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
+        let (rows, d, inner, s) = (b * t, h / heads, fc.weight.shape[1], p + t)
+        var probs: Tensor? = wanted ? Tensor(shape: [b, heads, t, s]) { _ in } : nil  // every entry written below
+        let out = Scratch.with(rows * (5 * h + inner)) { ws -> Tensor in
+            let a = ws, qkv = ws + rows * h, context = qkv + rows * 3 * h, f = context + rows * h
+            // a, context: [B·T, H]; qkv: [B·T, 3H] = [B, T, 3, NH, D]; f: [B·T, I]
+            let r = x.withUnsafeBufferPointer { px -> Tensor in
+                let xp = px.baseAddress!
+                ln1.normalize(xp, rows: rows, into: a)
+                attention.rows(a, rows: rows, into: qkv, ldy: 3 * h)
+                let packed = AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)
+                let ctx = AttentionKernel.Layout(batch: t * h, head: d, row: h)
+                withOptionalBuffer(mask) { mp in
+                    withOptionalMutablePointer(&probs) { pp in
+                        func attend(
+                            _ k: UnsafePointer<Float>, _ kl: AttentionKernel.Layout, _ v: UnsafePointer<Float>
+                        ) {
+                            AttentionKernel.forward(
+                                batch: b, heads: heads, queries: t, keys: s, headSize: d,
+                                scale: 1 / Float(d).squareRoot(), q: qkv, packed, k: k, kl, v: v, kl,
+                                mask: mp, maskBatchStride: t * s, maskRowStride: s,
+                                context: context, ctx, probabilities: pp)
+                        }
+                        if cache != nil {
+                            cache!.withLayer(l) { keys, values, layout in
+                                KVCache.append(
+                                    qkv + h, qkv + 2 * h, batch: b, new: t, heads: heads, headSize: d, at: p,
+                                    keys: keys, values: values, layout)
+                                attend(keys, layout, values)
+                            }
+                        } else {
+                            attend(qkv + h, packed, qkv + 2 * h)
+                        }
+                    }
+                }
+                attentionProjection.rows(context, rows: rows, into: a, ldy: h, bias: false)
+                return tensorRows([b, t, h]) { rp in
+                    attentionProjection.bias.withUnsafeBufferPointer { pb in
+                        FusedKernels.biasResidual(rp, a, bias: pb.baseAddress, residual: xp, rows: rows, n: h)
+                    }
+                }
+            }
+            return r.withUnsafeBufferPointer { pr -> Tensor in
+                let rp = pr.baseAddress!
+                ln2.normalize(rp, rows: rows, into: a)
+                fc.rows(a, rows: rows, into: f, ldy: inner, activation.epilogue)  // [B·T, I]
+                projection.rows(f, rows: rows, into: a, ldy: h, bias: false)  // [B·T, H]
+                return tensorRows([b, t, h]) { op in
+                    projection.bias.withUnsafeBufferPointer { pb in
+                        FusedKernels.biasResidual(op, a, bias: pb.baseAddress, residual: rp, rows: rows, n: h)
+                    }
+                }
+            }
+        }
+        return (out, probs)
+    }
 }
 
-/// Cached keys and values of every layer, each [B, NH, P, D], plus the attention mask seen so far.
+/// Cached keys and values of every layer, plus the attention mask seen so far. Storage is preallocated with
+/// room to grow (doubling), so a decoding step appends its keys and values in place instead of copying the
+/// whole past: O(T) per step, not O(T²) over a generation.
 public struct KVCache: Sendable {
-    public var layers: [(Tensor, Tensor)] = []
+    /// Per layer [2, B, NH, capacity, D]: keys then values; positions 0..<length of each (b, h) are filled.
+    var storage: [[Float]] = []
+    var capacity = 0
+    var batch = 0, heads = 0, headSize = 0
     /// [B, P]: 1 for real tokens, 0 for (left) padding.
     public var attentionMask: [Int] = []
-    public var length: Int { layers.first?.0.shape[2] ?? 0 }
+    /// Cached positions P.
+    public internal(set) var length = 0
+
     public init() {}
+
+    /// Every layer's keys and values as [B, NH, P, D] tensors (copies); setting replaces the cache contents.
+    public var layers: [(Tensor, Tensor)] {
+        get { storage.indices.map { past(layer: $0) } }
+        set {
+            storage = []
+            (capacity, length) = (0, 0)
+            guard let first = newValue.first?.0 else { return }
+            let s = first.shape  // [B, NH, P, D]
+            (batch, heads, headSize) = (s[0], s[1], s[3])
+            reserve(s[2], layers: newValue.count, batch: s[0], heads: s[1], headSize: s[3], limit: s[2])
+            for (l, kv) in newValue.enumerated() { store(layer: l, keys: kv.0, values: kv.1, from: 0) }
+            length = s[2]
+        }
+    }
+
+    /// Where element (b, h, position, j) of a layer's keys (or values) lies in `withLayer`'s buffers.
+    var layout: AttentionKernel.Layout {
+        AttentionKernel.Layout(batch: heads * capacity * headSize, head: capacity * headSize, row: headSize)
+    }
+
+    /// Makes room for `total` positions, keeping the cached ones: the first reservation allocates, later ones
+    /// grow to at least double (at most `limit`, the model's positions, unless more are asked for).
+    mutating func reserve(_ total: Int, layers: Int, batch b: Int, heads nh: Int, headSize d: Int, limit: Int) {
+        if storage.isEmpty {
+            (batch, heads, headSize) = (b, nh, d)
+        } else {
+            if (batch, heads, headSize) != (b, nh, d) || storage.count != layers {
+                fatalError(
+                    "KVCache: the cache holds \(storage.count) layers of [\(batch), \(heads), P, \(headSize)], "
+                        + "this forward needs \(layers) layers of [\(b), \(nh), P, \(d)]")
+            }
+            if total <= capacity { return }
+        }
+        let newCapacity = Swift.max(total, Swift.min(limit, Swift.max(64, 2 * total)))
+        let old = (storage, capacity, layout)
+        capacity = newCapacity
+        let size = 2 * b * nh * newCapacity * d
+        storage = (0..<layers).map { l in
+            var fresh = [Float](repeating: 0, count: size)
+            guard !old.0.isEmpty, length > 0 else { return fresh }
+            let new = layout
+            fresh.withUnsafeMutableBufferPointer { dst in
+                old.0[l].withUnsafeBufferPointer { src in
+                    for half in 0..<2 {
+                        for bh in 0..<(b * nh) {
+                            let (bb, hh) = (bh / nh, bh % nh)
+                            (dst.baseAddress! + half * (size / 2) + bb * new.batch + hh * new.head).update(
+                                from: src.baseAddress! + half * (src.count / 2) + bb * old.2.batch + hh * old.2.head,
+                                count: length * d)
+                        }
+                    }
+                }
+            }
+            return fresh
+        }
+    }
+
+    /// Calls `body(keys, values, layout)` with layer l's buffers.
+    mutating func withLayer<R>(
+        _ l: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, AttentionKernel.Layout) -> R
+    ) -> R {
+        let (half, layout) = (storage[l].count / 2, layout)
+        return storage[l].withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.baseAddress! + half, layout) }
+    }
+
+    /// Copies T new positions of keys and values from a packed [B, T, 3, NH, D] projection (k, v point at its
+    /// key and value thirds) to positions P..<P+T of a layer's buffers.
+    static func append(
+        _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, batch b: Int, new t: Int, heads nh: Int,
+        headSize d: Int, at p: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
+        _ layout: AttentionKernel.Layout
+    ) {
+        let h = nh * d
+        for bb in 0..<b {
+            for i in 0..<t {
+                let src = (bb * t + i) * 3 * h
+                for hh in 0..<nh {
+                    let dst = bb * layout.batch + hh * layout.head + (p + i) * layout.row
+                    (keys + dst).update(from: k + src + hh * d, count: d)
+                    (values + dst).update(from: v + src + hh * d, count: d)
+                }
+            }
+        }
+    }
+
+    /// Layer l's cached keys and values as [B, NH, P, D] tensors.
+    func past(layer l: Int) -> (Tensor, Tensor) {
+        let (b, nh, d, p, layout) = (batch, heads, headSize, length, layout)
+        let half = storage[l].count / 2
+        func read(_ offset: Int) -> Tensor {
+            tensorRows([b, nh, p, d]) { out in
+                storage[l].withUnsafeBufferPointer { src in
+                    for bh in 0..<(b * nh) {
+                        (out + bh * p * d).update(
+                            from: src.baseAddress! + offset + (bh / nh) * layout.batch + (bh % nh) * layout.head,
+                            count: p * d)
+                    }
+                }
+            }
+        }
+        return (read(0), read(half))
+    }
+
+    /// Stores positions `from`..<S of [B, NH, S, D] keys and values (a recorded block's output) in layer l.
+    mutating func store(layer l: Int, keys: Tensor, values: Tensor, from p: Int) {
+        let (b, nh, d, s) = (batch, heads, headSize, keys.shape[2])
+        withLayer(l) { kp, vp, layout in
+            for (src, dst) in [(keys, kp), (values, vp)] {
+                src.withUnsafeBufferPointer { sp in
+                    for bh in 0..<(b * nh) {
+                        (dst + (bh / nh) * layout.batch + (bh % nh) * layout.head + p * d).update(
+                            from: sp.baseAddress! + (bh * s + p) * d, count: (s - p) * d)
+                    }
+                }
+            }
+        }
+    }
 }
 
 public struct GPT2: Sendable {
@@ -63,7 +257,7 @@ public struct GPT2: Sendable {
         dropout: Dropout? = nil, lastPositionOnly: Bool = false
     ) -> ModelOutput {
         let (b, t) = (batch.batchSize, batch.length)
-        let p = cache?.length ?? 0
+        let p = cache?.length ?? 0  // P cached positions
         let fullMask = (cache?.attentionMask ?? []).isEmpty ? batch.attentionMask : interleave(cache!.attentionMask, batch.attentionMask, b, p, t)
         let s = p + t
         var positions = [Int](repeating: 0, count: b * t)
@@ -75,22 +269,48 @@ public struct GPT2: Sendable {
             }
         }
         let words = inputEmbeddings ?? embedding(wte, indices: batch.ids, shape: [b, t])  // [B, T, H]
-        var x = words + embedding(wpe, indices: positions, shape: [b, t])  // [B, T, H]
-        if let dropout { x = dropout(x) }
+        var x: Tensor
+        let h = wpe.shape[1]
+        if dropout == nil && !words.isRecording && !wpe.isRecording && words.shape == [b, t, h] {
+            x = tensorRows([b, t, h]) { out in
+                words.withUnsafeBufferPointer { w in
+                    wpe.withUnsafeBufferPointer { pe in
+                        FusedKernels.embeddingSum(
+                            out, rows: b * t, n: h, tables: [w.baseAddress!, pe.baseAddress!],
+                            tableRows: [b * t, wpe.shape[0]], indices: [nil, positions])
+                    }
+                }
+            }
+        } else {
+            x = words + embedding(wpe, indices: positions, shape: [b, t])  // [B, T, H]
+            if let dropout { x = dropout(x) }
+        }
         let mask = causalMask(fullMask, batch: b, past: p, new: t)  // [B, 1, T, S]
+        // The fast path's mask: nil when no entry is masked (one new token, no padding).
+        let fastMask = t > 1 || fullMask.contains(0) ? mask.scalars : nil
+        if cache != nil {
+            cache!.reserve(
+                s, layers: blocks.count, batch: b, heads: config.nHead, headSize: config.headDim,
+                limit: config.nPositions)
+        }
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
-        var newCache = [(Tensor, Tensor)]()
         for (i, block) in blocks.enumerated() {
-            let past = p > 0 ? cache?.layers[i] : nil
-            let (y, kv, probs) = block(x, mask: mask, past: past, dropout: dropout)
-            x = y
-            newCache.append(kv)
+            var probs: Tensor?
+            if dropout == nil && !x.isRecording && !block.isRecording {
+                (x, probs) = block.inference(
+                    x, cache: &cache, layer: i, past: p, mask: fastMask, probabilities: options.outputAttentions)
+            } else {
+                let past = p > 0 ? cache?.past(layer: i) : nil
+                let (y, kv, pr) = block(x, mask: mask, past: past, dropout: dropout)
+                (x, probs) = (y, pr)
+                cache?.store(layer: i, keys: kv.0.detached, values: kv.1.detached, from: p)
+            }
             if options.outputHiddenStates { hidden.append(i == blocks.count - 1 ? lnF(x) : x) }
-            if options.outputAttentions { attentions.append(probs) }
+            if options.outputAttentions { attentions.append(probs!) }
         }
         if cache != nil {
-            cache!.layers = newCache.map { ($0.0.detached, $0.1.detached) }
+            cache!.length = s
             cache!.attentionMask = fullMask
         }
         x = lnF(x)  // [B, T, H]

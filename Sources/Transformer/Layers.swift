@@ -1,4 +1,9 @@
 // The building blocks shared by BERT and GPT-2: Linear, GPT-2's Conv1D, LayerNorm and attention.
+//
+// Each block has two implementations. The differentiable one composes Tensor ops (so a tape records
+// it); the inference one (`…Rows` methods, used when nothing records) runs the same arithmetic on raw
+// rows: one `sgemm` per dense layer with the bias and activation folded into one pass afterwards
+// (`FusedKernels`), and attention read and written in place (`AttentionKernel`).
 import Tensor
 
 /// `torch.nn.Linear`: y = x·Wᵀ + b with W stored [out, in] as in PyTorch checkpoints.
@@ -18,6 +23,40 @@ public struct Linear: Sendable {
     }
 }
 
+extension Linear {
+    /// Whether a tape records ops on these parameters now.
+    var isRecording: Bool { weight.isRecording || bias?.isRecording == true }
+
+    /// Inference on raw rows: y[rows, out] (leading dimension ldy) = x[rows, in]·Wᵀ, then the bias and the
+    /// epilogue on each block of y as soon as it is computed (`bias: false` leaves the bias to the caller's
+    /// own fused pass).
+    func rows(
+        _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, bias addBias: Bool = true,
+        _ epilogue: Epilogue = .identity
+    ) {
+        let (out, inner) = (weight.shape[0], weight.shape[1])
+        weight.withUnsafeBufferPointer { w in
+            withOptionalPointer(addBias ? bias : nil) { b in
+                sgemm(
+                    transA: false, transB: true, m: rows, n: out, k: inner, a: x, lda: inner, b: w.baseAddress!,
+                    ldb: inner, c: y, ldc: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
+            }
+        }
+    }
+}
+
+/// The bias + activation pass on one block of a product's output, or nil when there is nothing to do.
+func fusedEpilogue(
+    _ y: UnsafeMutablePointer<Float>, _ ldy: Int, _ bias: UnsafePointer<Float>?, _ epilogue: Epilogue
+) -> ((Range<Int>, Range<Int>) -> Void)? {
+    if bias == nil && epilogue == .identity { return nil }
+    return { rows, columns in
+        FusedKernels.biasActivation(
+            y + rows.lowerBound * ldy + columns.lowerBound, rows: rows.count, n: columns.count, ld: ldy,
+            bias: bias.map { $0 + columns.lowerBound }, epilogue)
+    }
+}
+
 /// GPT-2's `Conv1D`: a linear layer whose weight is stored transposed, [in, out]: y = x·W + b.
 public struct Conv1D: Sendable {
     public var weight: Tensor  // [in, out]
@@ -25,6 +64,26 @@ public struct Conv1D: Sendable {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         matmul(x, weight) + bias  // [..., out]
+    }
+}
+
+extension Conv1D {
+    var isRecording: Bool { weight.isRecording || bias.isRecording }
+
+    /// Inference on raw rows: y[rows, out] (leading dimension ldy) = x[rows, in]·W, then bias and epilogue
+    /// per block, as `Linear.rows`.
+    func rows(
+        _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, bias addBias: Bool = true,
+        _ epilogue: Epilogue = .identity
+    ) {
+        let (inner, out) = (weight.shape[0], weight.shape[1])
+        weight.withUnsafeBufferPointer { w in
+            withOptionalPointer(addBias ? bias : nil) { b in
+                sgemm(
+                    transA: false, transB: false, m: rows, n: out, k: inner, a: x, lda: inner, b: w.baseAddress!,
+                    ldb: out, c: y, ldc: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
+            }
+        }
     }
 }
 
@@ -36,6 +95,37 @@ public struct LayerNorm: Sendable {
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         layerNorm(x, weight: weight, bias: bias, eps: eps)
+    }
+}
+
+extension LayerNorm {
+    var isRecording: Bool { weight.isRecording || bias.isRecording }
+
+    /// Inference: y[r] = LayerNorm(x[r]) over rows of n; y may be x.
+    func normalize(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                FusedKernels.layerNorm(
+                    y, x, weight: w.baseAddress, bias: b.baseAddress, eps: eps, rows: rows, n: w.count)
+            }
+        }
+    }
+
+    /// Inference: y[r] = LayerNorm((a[r] + addBias) + residual[r]) over rows of n, `a` overwritten with the sum
+    /// (the residual add of a post-LN block fused into the norm); y may be a.
+    func rows(
+        _ a: UnsafeMutablePointer<Float>, addBias: Tensor? = nil, residual: UnsafePointer<Float>? = nil, rows: Int,
+        into y: UnsafeMutablePointer<Float>
+    ) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                withOptionalPointer(addBias) { ab in
+                    FusedKernels.biasResidualLayerNorm(
+                        y, a, bias: ab, residual: residual, weight: w.baseAddress, lnBias: b.baseAddress, eps: eps,
+                        rows: rows, n: w.count)
+                }
+            }
+        }
     }
 }
 
@@ -51,6 +141,15 @@ public enum Activation: String, Sendable {
         case "gelu_new", "gelu_pytorch_tanh": self = .geluTanh
         case "relu": self = .relu
         default: return nil
+        }
+    }
+
+    /// The same function as a fused epilogue.
+    var epilogue: Epilogue {
+        switch self {
+        case .gelu: return .gelu(.none)
+        case .geluTanh: return .gelu(.tanh)
+        case .relu: return .relu
         }
     }
 
@@ -122,6 +221,31 @@ func scaledDotProductAttention(
     let probs = softmax(scores, axis: -1)  // [B, NH, Tq, Tk]
     let used = dropout.map { $0(probs) } ?? probs  // [B, NH, Tq, Tk]
     return (matmul(used, v), probs)  // [B, NH, Tq, D]
+}
+
+/// Calls `body` with the tensor's elements, or nil for no tensor (or an empty one).
+func withOptionalPointer<R>(_ t: Tensor?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let t, t.count > 0 else { return body(nil) }
+    return t.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Calls `body` with the array's elements, or nil for no array.
+func withOptionalBuffer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let a, !a.isEmpty else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+/// Calls `body` with the tensor's mutable elements, or nil for no tensor.
+func withOptionalMutablePointer<R>(_ t: inout Tensor?, _ body: (UnsafeMutablePointer<Float>?) -> R) -> R {
+    guard t != nil, t!.count > 0 else { return body(nil) }
+    return t!.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+}
+
+/// A new [shape] tensor whose rows `fill` writes (every element).
+func tensorRows(_ shape: [Int], _ fill: (UnsafeMutablePointer<Float>) -> Void) -> Tensor {
+    Tensor(shape: shape) { out in
+        if out.count > 0 { fill(out.baseAddress!) }
+    }
 }
 
 extension Tensor {
