@@ -16,5 +16,5 @@ struct Loupe: ParsableCommand {
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure Loupe's speed against raw BLAS and memory bandwidth in the same run.",
-        subcommands: [BenchTensor.self, BenchTokenizer.self])
+        subcommands: [BenchModel.self, BenchTensor.self, BenchTokenizer.self], defaultSubcommand: BenchModel.self)
 }
