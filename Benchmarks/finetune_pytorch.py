@@ -26,6 +26,7 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import tempfile
@@ -164,7 +165,11 @@ def train(args: argparse.Namespace) -> dict:
 
     if args.model in PRESETS:
         layers, hidden, heads, inter = PRESETS[args.model]
-        tok = BertTokenizerFast(vocab_file=args.vocab, do_lower_case=True)
+        # from_pretrained on a directory holding the vocab.txt (transformers 5's constructor takes `vocab=`,
+        # and silently ignores the older `vocab_file=`, which turns every word into [UNK]).
+        with tempfile.TemporaryDirectory() as vocab_dir:
+            shutil.copy(args.vocab, Path(vocab_dir) / "vocab.txt")
+            tok = BertTokenizerFast.from_pretrained(vocab_dir, do_lower_case=True)
         cfg = BertConfig(vocab_size=tok.vocab_size, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                          intermediate_size=inter, num_labels=2)
         model = BertForSequenceClassification(cfg)
@@ -179,6 +184,9 @@ def train(args: argparse.Namespace) -> dict:
         return tok([s for s, _ in rows], truncation=True, max_length=args.max_seq_len)["input_ids"], [l for _, l in rows]
 
     train_ids, train_labels = encode(train)
+    unknown = sum(t == tok.unk_token_id for x in train_ids for t in x) / sum(len(x) for x in train_ids)
+    assert unknown < 0.01, f"{unknown:.0%} of the training tokens are [UNK]: the vocabulary was not loaded"
+
     dev_ids, dev_labels = encode(dev)
     pad = tok.pad_token_id
 
