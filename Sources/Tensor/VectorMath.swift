@@ -15,7 +15,9 @@ public typealias Float8 = SIMD8<Float>
 }
 
 /// a·b + c in one rounding (vfmadd with FMA enabled); Swift does not contract a*b+c by itself.
-@inline(__always) func fma(_ a: Float8, _ b: Float8, _ c: Float8) -> Float8 { c.addingProduct(a, b) }
+@usableFromInline @inline(__always) func fma(_ a: Float8, _ b: Float8, _ c: Float8) -> Float8 {
+    c.addingProduct(a, b)
+}
 
 /// x with the sign of s (x must be non-negative).
 @inline(__always) func vcopysign(_ x: Float8, _ s: Float8) -> Float8 {
@@ -25,7 +27,7 @@ public typealias Float8 = SIMD8<Float>
 
 /// e^x, Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n by exponent bits.
 /// Relative error ≈ 1–2 ulp; 0 below -87.3, +inf above 88.7, NaN for NaN.
-@inline(__always)
+@_transparent  // @inline(__always) left it out of line inside GELU's erf (a call per 8 lanes)
 public func vexp(_ x: Float8) -> Float8 {
     let hi = Float8(repeating: 88.72283935546875), lo = Float8(repeating: -87.33654022216797)
     var xc = x.replacing(with: hi, where: x .> hi)
