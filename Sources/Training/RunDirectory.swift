@@ -81,7 +81,9 @@ public struct RunDirectory: Sendable {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
             throw .write("\(metrics.path): cannot encode \(object)")
         }
-        if !FileManager.default.fileExists(atPath: metrics.path) { FileManager.default.createFile(atPath: metrics.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: metrics.path) && !FileManager.default.createFile(atPath: metrics.path, contents: nil) {
+            throw .write("\(metrics.path): cannot create the file")
+        }
         do {
             let h = try FileHandle(forWritingTo: metrics)
             defer { try? h.close() }

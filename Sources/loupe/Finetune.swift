@@ -74,8 +74,8 @@ struct Finetune: ParsableCommand {
     func run() throws {
         do {
             try runTraining()
-        } catch let e as TrainingError {
-            throw CLIError(e.description)
+        } catch {
+            throw CLIError(error.description)  // typed throws: `error` is a TrainingError
         }
     }
 
@@ -125,7 +125,9 @@ struct Finetune: ParsableCommand {
             if let f = s.final { obj["final_accuracy"] = f.accuracy; obj["final_f1"] = f.f1 }
             if let b = s.bestAccuracy { obj["best_accuracy"] = b; obj["best_step"] = s.bestStep ?? 0 }
             if let d = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted]) {
-                FileManager.default.createFile(atPath: summaryJson, contents: d)
+                if !FileManager.default.createFile(atPath: summaryJson, contents: d) {
+                    warn("cannot write \(summaryJson)")
+                }
             }
         }
     }
