@@ -3,6 +3,7 @@
 
     python Benchmarks/bench_models.py [--loupe .build/release/loupe] [--workdir DIR] [--threads 2] [--rounds 3]
                                       [--runs 10] [--only bert-tiny,bert-base,gpt2] [--no-ort] [--json OUT]
+                                      [--loupe-before OLD_BINARY]
 
 Builds random-weight models once (torch.manual_seed(0), transformers' init; saved as Hugging Face directories and
 converted with weights-scripts/convert.py) in --workdir (default /tmp/loupe-bench-models, ~1.1 GB, kept between
@@ -17,7 +18,8 @@ the engines alternate for --rounds rounds, and the table shows medians over roun
 each ratio comes from one run on a shared, noisy machine. PyTorch runs eval() under inference_mode with
 torch.set_num_threads(--threads); ONNX Runtime (when `import onnxruntime` works; `pip install onnxruntime onnx`)
 runs the torch.onnx export with all graph optimisations and intra_op_num_threads=--threads (no decode: the export
-has no KV-cache inputs). Loupe runs with LOUPE_THREADS=--threads. Needs torch and transformers; see
+has no KV-cache inputs). Loupe runs with LOUPE_THREADS=--threads. --loupe-before adds a column for another loupe
+binary (an older commit with `bench model`), measured in the same alternating rounds. Needs torch and transformers; see
 Benchmarks/README-models.md for measured tables.
 """
 from __future__ import annotations
@@ -201,10 +203,10 @@ def run_json(cmd: list, env: dict | None = None) -> dict:
 
 
 def run_engine(engine: str, m: dict, batch: int, seq: int, a) -> dict:
-    if engine == "loupe":
+    if engine in ("loupe", "before"):
         env = dict(os.environ, LOUPE_THREADS=str(a.threads))
         decode = a.decode if m["kind"] == "gpt2" else 0
-        r = run_json([a.loupe, "bench", "model", "--model", m["h5"], "--batch", str(batch), "--seq", str(seq),
+        r = run_json([a.loupe if engine == "loupe" else a.loupe_before, "bench", "model", "--model", m["h5"], "--batch", str(batch), "--seq", str(seq),
                       "--runs", str(a.runs), "--warmup", str(a.warmup), "--decode-tokens", str(decode),
                       "--format", "json"], env)
         out = {"forward_ms": r["forwardMs"], "peak_rss_mb": r["peakRssMB"], "sgemm_ms": r["sgemmMs"],
@@ -246,6 +248,7 @@ def main() -> int:
     p.add_argument("--only", help="comma-separated models (default: all)")
     p.add_argument("--no-ort", action="store_true", help="skip ONNX Runtime")
     p.add_argument("--json", help="also write every measurement here")
+    p.add_argument("--loupe-before", help="another loupe binary to measure in the same rounds (before/after)")
     # worker mode
     p.add_argument("--worker", choices=["torch", "ort"], help=argparse.SUPPRESS)
     p.add_argument("--kind", help=argparse.SUPPRESS)
@@ -270,7 +273,7 @@ def main() -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     models = {n: build(workdir, n) for n in MODELS if n in only}
     ort_ok = {n: ort_version is not None and export_onnx(m) for n, m in models.items()}
-    engines = ["loupe", "torch"]
+    engines = ["loupe", "torch"] + (["before"] if a.loupe_before else [])
     load0 = os.getloadavg()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     results = {}
@@ -278,7 +281,7 @@ def main() -> int:
         if name not in models:
             continue
         key = f"{name} {b}x{t}"
-        results[key] = {e: [] for e in engines + ["ort"]}
+        results[key] = {e: [] for e in ["loupe", "torch", "before", "ort"]}
         for rnd in range(a.rounds):
             for e in engines + (["ort"] if ort_ok[name] else []):
                 results[key][e].append(run_engine(e, models[name], b, t, a))
@@ -301,17 +304,24 @@ def main() -> int:
         row = {"workload": key, "loupe_ms": lo, "torch_ms": pt, "ort_ms": ox, "loupe_over_torch": lo / pt,
                "loupe_over_ort": lo / ox if ox else None, "sgemm_ms": med(r["loupe"], "sgemm_ms"),
                "ratio_to_sgemm": med(r["loupe"], "ratio_to_sgemm"), "rss_loupe_mb": med(r["loupe"], "peak_rss_mb"),
-               "rss_torch_mb": med(r["torch"], "peak_rss_mb")}
+               "rss_torch_mb": med(r["torch"], "peak_rss_mb"), "before_ms": med(r["before"], "forward_ms")}
         table.append(row)
         print(f"{key:18}{lo:10.2f}{pt:12.2f}{lo / pt:7.2f}" + (f"{ox:9.2f}{lo / ox:7.2f}" if ox else f"{'-':>9}{'-':>7}")
               + f"{row['sgemm_ms']:10.2f}{row['ratio_to_sgemm']:11.2f}{row['rss_loupe_mb']:10.0f}"
               + f"{row['rss_torch_mb']:11.0f}")
+        if row["before_ms"]:
+            print(f"{'  before (old binary)':18}{row['before_ms']:10.2f}{pt:12.2f}{row['before_ms'] / pt:7.2f}"
+                  f"  ms; new/old time {lo / row['before_ms']:.2f}")
         if med(r["loupe"], "decode_tokens_per_s"):
             dl, dp = med(r["loupe"], "decode_tokens_per_s"), med(r["torch"], "decode_tokens_per_s")
             row.update(decode_loupe_tps=dl, decode_torch_tps=dp, decode_blas_ms=med(r["loupe"], "decode_blas_ms"))
             print(f"{'  decode ' + str(a.decode) + ' tok':18}{dl:10.1f}{dp:12.1f}{dl / dp:7.2f}  tokens/s "
                   f"(Loupe/PyTorch), raw sgemv of one step {row['decode_blas_ms']:.2f} ms = "
                   f"{1e3 / row['decode_blas_ms']:.1f} tokens/s")
+            db = med(r["before"], "decode_tokens_per_s")
+            if db:
+                row["decode_before_tps"] = db
+                print(f"{'  decode before':18}{db:10.1f}{dp:12.1f}{db / dp:7.2f}  tokens/s (old binary)")
     print("\nL/PT, L/ORT: Loupe time ÷ other time (< 1: Loupe faster); decode row: tokens/s ratio (> 1: Loupe "
           "faster).\nsgemm ms: the forward's dense GEMMs as raw cblas_sgemm calls in the same Loupe process; "
           "GF/s÷sgemm: forward GFLOP/s ÷ that raw GFLOP/s.")
