@@ -23,7 +23,14 @@ let package = Package(
 
         .target(
             name: "Tensor", dependencies: ["CBLAS"],
-            swiftSettings: [.unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma"])]),
+            // AVX-512 (F, VL, BW, DQ): the element-wise kernels run on 16-lane vectors (VectorMath.swift). The target
+            // machines (AMD EPYC Zen 4/5, CI included) have it; a CPU without it stops with an illegal instruction.
+            swiftSettings: [
+                .unsafeFlags([
+                    "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
+                    "-Xcc", "-mavx512dq",
+                ])
+            ]),
         .target(name: "Tokenizers"),
         .target(name: "Transformer", dependencies: ["Tensor", "Tokenizers", "CHDF5"]),
         .target(name: "Interpret", dependencies: ["Transformer", "Tensor", "Tokenizers"]),

@@ -39,17 +39,16 @@ public enum FusedKernels {
             for r in range {
                 let yr = y + r * ld
                 var i = 0
-                while i + 8 <= n {
-                    var v = UnsafeRawPointer(yr + i).loadUnaligned(as: Float8.self)
-                    if let bias { v += UnsafeRawPointer(bias + i).loadUnaligned(as: Float8.self) }
-                    UnsafeMutableRawPointer(yr + i).storeBytes(of: f(v), as: Float8.self)
-                    i += 8
+                while i + 16 <= n {
+                    var v = load(yr + i)
+                    if let bias { v += load(bias + i) }
+                    store(f(v), yr + i)
+                    i += 16
                 }
                 if i < n {
-                    var v = Float8(repeating: 0)
-                    for j in 0..<(n - i) { v[j] = yr[i + j] + (bias?[i + j] ?? 0) }
-                    let out = f(v)
-                    for j in 0..<(n - i) { yr[i + j] = out[j] }
+                    var v = loadPartial(yr + i, n - i)
+                    if let bias { v += loadPartial(bias + i, n - i) }
+                    storePartial(f(v), yr + i, n - i)
                 }
             }
         }
@@ -119,19 +118,19 @@ public enum FusedKernels {
         }
     }
 
-    /// o = (a + b) + c per element (b, c optional), eight lanes at a time.
+    /// o = (a + b) + c per element (b, c optional), sixteen lanes at a time.
     @inline(__always)
     static func addRow(
         _ o: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>?,
         _ c: UnsafePointer<Float>?, _ n: Int
     ) {
         var i = 0
-        while i + 8 <= n {
-            var v = UnsafeRawPointer(a + i).loadUnaligned(as: Float8.self)
-            if let b { v += UnsafeRawPointer(b + i).loadUnaligned(as: Float8.self) }
-            if let c { v = UnsafeRawPointer(c + i).loadUnaligned(as: Float8.self) + v }
-            UnsafeMutableRawPointer(o + i).storeBytes(of: v, as: Float8.self)
-            i += 8
+        while i + 16 <= n {
+            var v = load(a + i)
+            if let b { v += load(b + i) }
+            if let c { v = load(c + i) + v }
+            store(v, o + i)
+            i += 16
         }
         while i < n {
             var v = a[i]
@@ -154,5 +153,5 @@ public enum FusedKernels {
 }
 
 extension Kernel {
-    struct Identity: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x } }
+    struct Identity: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { x } }
 }

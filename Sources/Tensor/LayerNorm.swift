@@ -15,54 +15,56 @@ enum LayerNormKernels {
     }
 
     /// One row: returns (μ, rstd) and writes y = (x − μ)·rstd·w + b; `y` may be `x` (in place).
+    /// Two passes for the moments (the mean, then squared deviations from it: no cancellation, unlike
+    /// Σx² − nμ²), then the output pass, all over a row that stays in L1; sixteen lanes with two
+    /// accumulators, the tail through the same vector code padded with zeros (or μ: a zero deviation).
     @inline(__always)
     static func row(
         _ xr: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ b: UnsafePointer<Float>?,
         _ yr: UnsafeMutablePointer<Float>, n: Int, eps: Float
     ) -> (Float, Float) {
-        // Two passes (mean, then squared deviations) in 8 lanes: accurate and vectorised.
-        var sv = Float8(repeating: 0)
+        let tail = n % 16, body = n - tail
+        var s0 = FloatV(repeating: 0), s1 = s0
         var i = 0
-        while i + 8 <= n {
-            sv += UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self)
-            i += 8
+        while i + 32 <= body {
+            s0 += load(xr + i)
+            s1 += load(xr + i + 16)
+            i += 32
         }
-        var s = sv.sum()
-        while i < n {
-            s += xr[i]
-            i += 1
-        }
-        let mu = s / Float(n)
-        let muv = Float8(repeating: mu)
-        var qv = Float8(repeating: 0)
+        if i < body { s0 += load(xr + i) }
+        if tail > 0 { s1 += loadPartial(xr + body, tail) }
+        let mu = (s0 + s1).sum() / Float(n)
+        let muv = FloatV(repeating: mu)
+        var q0 = FloatV(repeating: 0), q1 = q0
         i = 0
-        while i + 8 <= n {
-            let d = UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - muv
-            qv += d * d
-            i += 8
+        while i + 32 <= body {
+            let d0 = load(xr + i) - muv, d1 = load(xr + i + 16) - muv
+            q0 = fma(d0, d0, q0)
+            q1 = fma(d1, d1, q1)
+            i += 32
         }
-        var q = qv.sum()
-        while i < n {
-            q += (xr[i] - mu) * (xr[i] - mu)
-            i += 1
+        if i < body {
+            let d = load(xr + i) - muv
+            q0 = fma(d, d, q0)
         }
-        let rs = 1 / (q / Float(n) + eps).squareRoot()
-        let rsv = Float8(repeating: rs)
+        if tail > 0 {
+            let d = loadPartial(xr + body, tail, pad: mu) - muv
+            q1 = fma(d, d, q1)
+        }
+        let rs = 1 / ((q0 + q1).sum() / Float(n) + eps).squareRoot()
+        let rsv = FloatV(repeating: rs)
+        @inline(__always) func out(_ x: FloatV, _ j: Int, _ k: Int) -> FloatV {
+            var v = (x - muv) * rsv
+            if let w { v *= k == 16 ? load(w + j) : loadPartial(w + j, k) }
+            if let b { v += k == 16 ? load(b + j) : loadPartial(b + j, k) }
+            return v
+        }
         i = 0
-        while i + 8 <= n {
-            var v = (UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - muv) * rsv
-            if let w { v *= UnsafeRawPointer(w + i).loadUnaligned(as: Float8.self) }
-            if let b { v += UnsafeRawPointer(b + i).loadUnaligned(as: Float8.self) }
-            UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: Float8.self)
-            i += 8
+        while i < body {
+            store(out(load(xr + i), i, 16), yr + i)
+            i += 16
         }
-        while i < n {
-            var v = (xr[i] - mu) * rs
-            if let w { v *= w[i] }
-            if let b { v += b[i] }
-            yr[i] = v
-            i += 1
-        }
+        if tail > 0 { storePartial(out(loadPartial(xr + body, tail), body, tail), yr + body, tail) }
         return (mu, rs)
     }
 

@@ -6,67 +6,80 @@ enum SoftmaxKernels {
     /// y = e^(x − max) / Σ e^(x − max) per row. With `log`, y = x − max − log Σ e^(x − max).
     static func forward(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeMutableBufferPointer<Float>, n: Int, log: Bool) {
         let rows = n == 0 ? 0 : x.count / n
-        let px = x.baseAddress, py = y.baseAddress
-        parallelChunks(rows, minimum: Swift.max(1, (1 << 16) / Swift.max(n, 1)), align: 1) { range in
-        for r in range {
-            let xr = px! + r * n, yr = py! + r * n
-            var mv = Float8(repeating: -.infinity)
-            var i = 0
-            while i + 8 <= n {
-                let v = UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self)
-                mv.replace(with: v, where: v .> mv)
-                i += 8
-            }
-            var m = mv.max()
-            while i < n {
-                m = Swift.max(m, xr[i])
-                i += 1
-            }
-            if m == -.infinity { m = 0 }  // a fully masked row: all −inf gives NaN, as in PyTorch
-            let mvec = Float8(repeating: m)
-            var sv = Float8(repeating: 0)
-            i = 0
-            while i + 8 <= n {
-                let e = vexp(UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - mvec)
-                if !log { UnsafeMutableRawPointer(yr + i).storeBytes(of: e, as: Float8.self) }
-                sv += e
-                i += 8
-            }
-            var s = sv.sum()
-            while i < n {
-                let e = fastExp(xr[i] - m)
-                if !log { yr[i] = e }
-                s += e
-                i += 1
-            }
-            if log {
-                // (x − max) − log Σ, in that order: folding max + log Σ first would round at the
-                // scale of max and lose digits for large logits (PyTorch subtracts in this order).
-                let logSum = Float8(repeating: logf(s))
-                i = 0
-                while i + 8 <= n {
-                    let v = (UnsafeRawPointer(xr + i).loadUnaligned(as: Float8.self) - mvec) - logSum
-                    UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: Float8.self)
-                    i += 8
-                }
-                while i < n {
-                    yr[i] = (xr[i] - m) - logSum[0]
-                    i += 1
-                }
-            } else {
-                let inv = Float8(repeating: 1 / s)
-                i = 0
-                while i + 8 <= n {
-                    let v = UnsafeRawPointer(yr + i).loadUnaligned(as: Float8.self) * inv
-                    UnsafeMutableRawPointer(yr + i).storeBytes(of: v, as: Float8.self)
-                    i += 8
-                }
-                while i < n {
-                    yr[i] *= inv[0]
-                    i += 1
-                }
-            }
+        guard rows > 0 else { return }
+        let px = x.baseAddress!, py = y.baseAddress!
+        parallelChunks(rows, minimum: Swift.max(1, (1 << 16) / n), align: 1) { range in
+            for r in range { row(px + r * n, py + r * n, n: n, log: log) }
         }
+    }
+
+    /// One row in three passes over memory that stays in L1: the max; e^(x − max) stored and summed in the
+    /// same pass; the scaling (softmax) or the log-sum subtraction (log-softmax). Sixteen lanes with two
+    /// accumulators; the tail runs through the same vector code padded with −inf (e^−inf = 0 adds nothing).
+    @inline(__always)
+    static func row(_ xr: UnsafePointer<Float>, _ yr: UnsafeMutablePointer<Float>, n: Int, log: Bool) {
+        let tail = n % 16, body = n - tail
+        var m0 = FloatV(repeating: -.infinity), m1 = m0
+        var i = 0
+        while i + 32 <= body {
+            let v0 = load(xr + i), v1 = load(xr + i + 16)
+            m0.replace(with: v0, where: v0 .> m0)
+            m1.replace(with: v1, where: v1 .> m1)
+            i += 32
+        }
+        if i < body {
+            let v = load(xr + i)
+            m0.replace(with: v, where: v .> m0)
+        }
+        if tail > 0 {
+            let v = loadPartial(xr + body, tail, pad: -.infinity)
+            m1.replace(with: v, where: v .> m1)
+        }
+        m0.replace(with: m1, where: m1 .> m0)
+        var m = m0.max()
+        if m == -.infinity { m = 0 }  // a fully masked row: all −inf gives NaN, as in PyTorch
+        let mv = FloatV(repeating: m)
+        var s0 = FloatV(repeating: 0), s1 = s0
+        i = 0
+        while i + 32 <= body {
+            let e0 = vexp(load(xr + i) - mv), e1 = vexp(load(xr + i + 16) - mv)
+            if !log {
+                store(e0, yr + i)
+                store(e1, yr + i + 16)
+            }
+            s0 += e0
+            s1 += e1
+            i += 32
+        }
+        if i < body {
+            let e = vexp(load(xr + i) - mv)
+            if !log { store(e, yr + i) }
+            s0 += e
+        }
+        if tail > 0 {
+            let e = vexp(loadPartial(xr + body, tail, pad: -.infinity) - mv)
+            if !log { storePartial(e, yr + body, tail) }
+            s1 += e
+        }
+        let s = (s0 + s1).sum()
+        if log {
+            // (x − max) − log Σ, in that order: folding max + log Σ first would round at the
+            // scale of max and lose digits for large logits (PyTorch subtracts in this order).
+            let logSum = FloatV(repeating: logf(s))
+            i = 0
+            while i < body {
+                store((load(xr + i) - mv) - logSum, yr + i)
+                i += 16
+            }
+            if tail > 0 { storePartial((loadPartial(xr + body, tail) - mv) - logSum, yr + body, tail) }
+        } else {
+            let inv = FloatV(repeating: 1 / s)
+            i = 0
+            while i < body {
+                store(load(yr + i) * inv, yr + i)
+                i += 16
+            }
+            if tail > 0 { storePartial(loadPartial(yr + body, tail) * inv, yr + body, tail) }
         }
     }
 

@@ -88,42 +88,42 @@ public enum GELUApproximation: String, Sendable, Codable {
 
 /// The element-wise kernels of this file; forward and backward side by side.
 enum Kernel {
-    struct Exp: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { vexp(x) } }
-    struct Sqrt: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x.squareRoot() } }
-    struct SqrtBackward: Map2Kernel {  // (g, y = √x) ↦ g / 2y
-        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { g * 0.5 / y }
+    struct Exp: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { vexp(x) } }
+    struct Sqrt: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { x.squareRoot() } }
+    struct SqrtBackward: WideMap2Kernel {  // (g, y = √x) ↦ g / 2y
+        @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV { g * 0.5 / y }
     }
-    struct Rsqrt: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { 1 / x.squareRoot() } }
-    struct RsqrtBackward: Map2Kernel {  // (g, y = x^−½) ↦ −½·g·y³
-        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { -0.5 * g * y * y * y }
+    struct Rsqrt: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { 1 / x.squareRoot() } }
+    struct RsqrtBackward: WideMap2Kernel {  // (g, y = x^−½) ↦ −½·g·y³
+        @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV { -0.5 * g * y * y * y }
     }
-    struct Multiply: Map2Kernel { @inline(__always) func callAsFunction(_ a: Float8, _ b: Float8) -> Float8 { a * b } }
-    struct Tanh: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { vtanh(x) } }
-    struct TanhBackward: Map2Kernel {  // (g, y) ↦ g·(1 − y²)
-        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { g * (1 - y * y) }
+    struct Multiply: WideMap2Kernel { @inline(__always) func callAsFunction(_ a: FloatV, _ b: FloatV) -> FloatV { a * b } }
+    struct Tanh: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { vtanh(x) } }
+    struct TanhBackward: WideMap2Kernel {  // (g, y) ↦ g·(1 − y²)
+        @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV { g * (1 - y * y) }
     }
-    struct Sigmoid: Map1Kernel { @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { vsigmoid(x) } }
-    struct SigmoidBackward: Map2Kernel {  // (g, y) ↦ g·y·(1 − y)
-        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 { g * y * (1 - y) }
+    struct Sigmoid: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { vsigmoid(x) } }
+    struct SigmoidBackward: WideMap2Kernel {  // (g, y) ↦ g·y·(1 − y)
+        @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV { g * y * (1 - y) }
     }
-    struct Relu: Map1Kernel {
-        @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { x.replacing(with: 0, where: x .< 0) }
+    struct Relu: WideMap1Kernel {
+        @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { x.replacing(with: 0, where: x .< 0) }
     }
-    struct ReluBackward: Map2Kernel {  // (g, y) ↦ g where y > 0 (PyTorch: 0 at the kink)
-        @inline(__always) func callAsFunction(_ g: Float8, _ y: Float8) -> Float8 {
-            Float8(repeating: 0).replacing(with: g, where: y .> 0)
+    struct ReluBackward: WideMap2Kernel {  // (g, y) ↦ g where y > 0 (PyTorch: 0 at the kink)
+        @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV {
+            FloatV(repeating: 0).replacing(with: g, where: y .> 0)
         }
     }
 
     // GELU erf form: x·Φ(x) = ½x(1 + erf(x/√2)); derivative Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
-    struct GeluErf: Map1Kernel {
-        @inline(__always) func callAsFunction(_ x: Float8) -> Float8 {
+    struct GeluErf: WideMap1Kernel {
+        @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
             let h = 0.5 * x
             return fma(h, verf(x * 0.7071067811865476), h)
         }
     }
-    struct GeluErfBackward: Map2Kernel {  // (x, g)
-        @inline(__always) func callAsFunction(_ x: Float8, _ g: Float8) -> Float8 {
+    struct GeluErfBackward: WideMap2Kernel {  // (x, g)
+        @inline(__always) func callAsFunction(_ x: FloatV, _ g: FloatV) -> FloatV {
             let cdf = 0.5 * (1 + verf(x * 0.7071067811865476))
             let pdf = vexp(-0.5 * x * x) * 0.3989422804014327
             return g * fma(x, pdf, cdf)
@@ -132,19 +132,24 @@ enum Kernel {
 
     // GELU tanh form (Hendrycks & Gimpel 2016, §2; PyTorch `approximate='tanh'`):
     // ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³).
-    struct GeluTanh: Map1Kernel {
-        @inline(__always) func callAsFunction(_ x: Float8) -> Float8 {
+    // ½(1 + tanh(u)) = σ(2u) = 1/(1 + e^{−2u}), so the forward is x·(1/(1 + e^{−2u})): one exp and a
+    // division-free reciprocal instead of tanh's exp, division and polynomial. Where −2u > 88, σ(2u) < 1e-38 is
+    // taken as 0 (x ≲ −10: the result is ∓0, and NaN for −inf as in PyTorch); x above ~10 gives x.
+    struct GeluTanh: WideMap1Kernel {
+        @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
             let u = 0.7978845608028654 * fma(0.044715 * x * x, x, x)
-            let h = 0.5 * x
-            return fma(h, vtanh(u), h)
+            var y = -2 * u
+            let zero = y .> 88
+            y.replace(with: 88, where: zero)  // keeps 1 + e^y finite for the reciprocal
+            return x * vrecip(1 + vexp(y)).replacing(with: 0, where: zero)
         }
     }
-    struct GeluTanhBackward: Map2Kernel {  // (x, g)
-        @inline(__always) func callAsFunction(_ x: Float8, _ g: Float8) -> Float8 {
+    struct GeluTanhBackward: WideMap2Kernel {  // (x, g)
+        @inline(__always) func callAsFunction(_ x: FloatV, _ g: FloatV) -> FloatV {
             let x2 = x * x
             let u = 0.7978845608028654 * fma(0.044715 * x2, x, x)
             let t = vtanh(u)
-            let du = 0.7978845608028654 * fma(Float8(repeating: 3 * 0.044715), x2, Float8(repeating: 1))
+            let du = 0.7978845608028654 * fma(FloatV(repeating: 3 * 0.044715), x2, FloatV(repeating: 1))
             return g * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * du)
         }
     }

@@ -1,118 +1,159 @@
-// Vectorised exp, tanh and erf on SIMD8<Float>, and the raw-buffer map kernels that use them.
+// Vectorised exp, tanh and erf on 16 float lanes (one AVX-512 register), and the raw-buffer map kernels.
 //
 // libm's scalar expf/tanhf/erff cost 10–20 ns per element and do not vectorise, which would make
-// GELU, softmax and layer norm an order of magnitude slower than memory bandwidth. These are the
-// classic polynomial approximations (Cephes expf; PyTorch ATen's Vectorized<float>::erf, which is
-// Abramowitz & Stegun 7.1.26) evaluated eight lanes at a time; tails run through the same code
-// padded into one vector, so a value's result never depends on its position.
+// GELU, softmax and layer norm an order of magnitude slower than memory bandwidth. These are classic
+// polynomial approximations evaluated sixteen lanes at a time (Package.swift compiles this target with
+// AVX-512, which Zen 4/5 EPYC run at full width); tails run through the same code padded into one vector,
+// and every lane's arithmetic is the same whatever the width, so a value's result never depends on its
+// position, on the vector width a caller uses (`Float8` or `FloatV`), or on the thread split.
 
+import _Builtin_intrinsics.intel
 
 public typealias Float8 = SIMD8<Float>
+/// The element-wise kernels' vector: sixteen lanes, one zmm register.
+public typealias FloatV = SIMD16<Float>
 
 /// |x| by clearing the sign bit.
-@inline(__always) func vabs(_ x: Float8) -> Float8 {
-    unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: Float8.self)
+@inline(__always) func vabs(_ x: FloatV) -> FloatV {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7fff_ffff, to: FloatV.self)
 }
 
 /// a·b + c in one rounding (vfmadd with FMA enabled); Swift does not contract a*b+c by itself.
+@usableFromInline @inline(__always) func fma(_ a: FloatV, _ b: FloatV, _ c: FloatV) -> FloatV {
+    c.addingProduct(a, b)
+}
+
 @usableFromInline @inline(__always) func fma(_ a: Float8, _ b: Float8, _ c: Float8) -> Float8 {
     c.addingProduct(a, b)
 }
 
 /// x with the sign of s (x must be non-negative).
-@inline(__always) func vcopysign(_ x: Float8, _ s: Float8) -> Float8 {
-    let sign = unsafeBitCast(s, to: SIMD8<UInt32>.self) & 0x8000_0000
-    return unsafeBitCast(unsafeBitCast(x, to: SIMD8<UInt32>.self) | sign, to: Float8.self)
+@inline(__always) func vcopysign(_ x: FloatV, _ s: FloatV) -> FloatV {
+    let sign = unsafeBitCast(s, to: SIMD16<UInt32>.self) & 0x8000_0000
+    return unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) | sign, to: FloatV.self)
 }
 
 /// e^x, Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n by exponent bits.
-/// Relative error ≈ 1–2 ulp; 0 below -87.3, +inf above 88.7, NaN for NaN.
-@_transparent  // @inline(__always) left it out of line inside GELU's erf (a call per 8 lanes)
-public func vexp(_ x: Float8) -> Float8 {
-    let hi = Float8(repeating: 88.72283935546875), lo = Float8(repeating: -87.33654022216797)
+/// Relative error ≤ 2 ulp (VectorMathAccuracyTests); +inf above 88.7, NaN for NaN, and 0 below −125.5·ln2 ≈ −86.99
+/// (2^n for n = −126 has no normal exponent in the scaling below: e^x < 2^−125.5 flushes to zero).
+@_transparent  // @inline(__always) left it out of line inside GELU's erf (a call per vector)
+public func vexp(_ x: FloatV) -> FloatV {
+    let hi = FloatV(repeating: 88.72283935546875), lo = FloatV(repeating: -87.33654022216797)
     var xc = x.replacing(with: hi, where: x .> hi)
     xc.replace(with: lo, where: x .< lo)
     // n = round(x / ln2) by the 1.5·2^23 trick: adding it leaves n in the low mantissa bits and
-    // rounds to nearest (no floor, which SSE2 lacks); subtracting it gives n as a float.
-    let magic = Float8(repeating: 12582912)
-    let shifted = fma(xc, Float8(repeating: 1.44269504088896341), magic)
+    // rounds to nearest; subtracting it gives n as a float.
+    let magic = FloatV(repeating: 12582912)
+    let shifted = fma(xc, FloatV(repeating: 1.44269504088896341), magic)
     let fx = shifted - magic
-    let n = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- unsafeBitCast(magic, to: SIMD8<Int32>.self)
-    var r = fma(fx, Float8(repeating: -0.693359375), xc)  // Cody–Waite split of ln2
-    r = fma(fx, Float8(repeating: 2.12194440e-4), r)
-    var y = Float8(repeating: 1.9875691500e-4)
-    y = fma(y, r, Float8(repeating: 1.3981999507e-3))
-    y = fma(y, r, Float8(repeating: 8.3334519073e-3))
-    y = fma(y, r, Float8(repeating: 4.1665795894e-2))
-    y = fma(y, r, Float8(repeating: 1.6666665459e-1))
-    y = fma(y, r, Float8(repeating: 5.0000001201e-1))
+    let n = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
+    var r = fma(fx, FloatV(repeating: -0.693359375), xc)  // Cody–Waite split of ln2
+    r = fma(fx, FloatV(repeating: 2.12194440e-4), r)
+    var y = FloatV(repeating: 1.9875691500e-4)
+    y = fma(y, r, FloatV(repeating: 1.3981999507e-3))
+    y = fma(y, r, FloatV(repeating: 8.3334519073e-3))
+    y = fma(y, r, FloatV(repeating: 4.1665795894e-2))
+    y = fma(y, r, FloatV(repeating: 1.6666665459e-1))
+    y = fma(y, r, FloatV(repeating: 5.0000001201e-1))
     y = fma(y, r * r, r) + 1
-    // Scale by 2^n, applied as 2^(n−1)·2 so that n = 128 (x near 88.7) stays finite.
-    let scale = unsafeBitCast((n &+ 126) &<< 23, to: Float8.self)
-    return (y * scale * 2).replacing(with: 0, where: x .< lo)
+    // Scale by 2^n, applied as 2^(n−1)·2 so that n = 128 (x near 88.7) stays finite. Below lo, xc = lo gives
+    // n = −126, whose 2^(n−1) has exponent bits 0: the scale is +0 and so is the result (no blend needed).
+    let scale = unsafeBitCast((n &+ 126) &<< 23, to: FloatV.self)
+    return y * scale * 2
 }
+
+/// e^x on eight lanes: the sixteen-lane code on a duplicated vector (same bits; one zmm operation each).
+@_transparent
+public func vexp(_ x: Float8) -> Float8 { vexp(FloatV(lowHalf: x, highHalf: x)).lowHalf }
 
 /// tanh: odd polynomial for |x| < 0.625 (Cephes tanhf), else 1 − 2/(e^{2|x|} + 1) with the sign.
 @inline(__always)
-public func vtanh(_ x: Float8) -> Float8 {
+public func vtanh(_ x: FloatV) -> FloatV {
     let ax = vabs(x)
     let big = vcopysign(1 - 2 / (vexp(ax + ax) + 1), x)
     let z = x * x
-    var p = Float8(repeating: -5.70498872745e-3)
-    p = fma(p, z, Float8(repeating: 2.06390887954e-2))
-    p = fma(p, z, Float8(repeating: -5.37397155531e-2))
-    p = fma(p, z, Float8(repeating: 1.33314422036e-1))
-    p = fma(p, z, Float8(repeating: -3.33332819422e-1))
+    var p = FloatV(repeating: -5.70498872745e-3)
+    p = fma(p, z, FloatV(repeating: 2.06390887954e-2))
+    p = fma(p, z, FloatV(repeating: -5.37397155531e-2))
+    p = fma(p, z, FloatV(repeating: 1.33314422036e-1))
+    p = fma(p, z, FloatV(repeating: -3.33332819422e-1))
     let small = fma(x * z, p, x)
     return big.replacing(with: small, where: ax .< 0.625)
 }
 
-/// erf. For |x| ≥ 1, Abramowitz & Stegun 7.1.26 (|error| ≤ 1.5e-7; the form of PyTorch ATen's
-/// vectorised erf); for |x| < 1, where that form cancels (1 − ≈1) and loses relative accuracy near
-/// 0, Cephes erff's odd polynomial x·T(x²).
+/// erf, without exp or division. For |x| < 1, Cephes erff's odd polynomial x·T(x²) (good relative
+/// accuracy near 0). For 1 ≤ |x|, erf = 1 − erfc(|x|) with erfc from a degree-12 polynomial in
+/// u = min(|x|, 3.92) − 2.46: a minimax fit of erfc on [1, 3.92] (Lawson's iteration in Float64,
+/// coefficients rounded to Float32; fit error 2.9e-8), and erf(x) rounds to ±1 in Float32 beyond 3.92.
+/// Subtracting a value ≤ 0.16 from 1 keeps the Float32 rounding of the polynomial at ~1e-8.
+/// Measured max |error| vs Float64 erf over a dense grid: 1.3e-7 (VectorMathAccuracyTests).
+/// (Eigen's / XLA's rational x·P(x²)/Q(x²) was tried first: it is ~2× cheaper than the old A&S 7.1.26 +
+/// exp form but has 3.3e-7 max |error| in Float32, above this library's 2.5e-7 bound, and exceeds 1.)
 @inline(__always)
-public func verf(_ x: Float8) -> Float8 {
+public func verf(_ x: FloatV) -> FloatV {
     let ax = vabs(x)
-    let t = 1 / fma(ax, Float8(repeating: 0.3275911), Float8(repeating: 1))
-    var p = Float8(repeating: 1.061405429)
-    p = fma(p, t, Float8(repeating: -1.453152027))
-    p = fma(p, t, Float8(repeating: 1.421413741))
-    p = fma(p, t, Float8(repeating: -0.284496736))
-    p = fma(p, t, Float8(repeating: 0.254829592))
-    let large = vcopysign(fma(-p * t, vexp(-ax * ax), Float8(repeating: 1)), x)
     let z = x * x
-    var q = Float8(repeating: 7.853861353153693e-5)
-    q = fma(q, z, Float8(repeating: -8.010193625184903e-4))
-    q = fma(q, z, Float8(repeating: 5.188327685732524e-3))
-    q = fma(q, z, Float8(repeating: -2.685381193529856e-2))
-    q = fma(q, z, Float8(repeating: 1.128358514861418e-1))
-    q = fma(q, z, Float8(repeating: -3.761262582423300e-1))
-    q = fma(q, z, Float8(repeating: 1.128379165726710))
-    return large.replacing(with: x * q, where: ax .< 1)
+    var q = FloatV(repeating: 7.853861353153693e-5)
+    q = fma(q, z, FloatV(repeating: -8.010193625184903e-4))
+    q = fma(q, z, FloatV(repeating: 5.188327685732524e-3))
+    q = fma(q, z, FloatV(repeating: -2.685381193529856e-2))
+    q = fma(q, z, FloatV(repeating: 1.128358514861418e-1))
+    q = fma(q, z, FloatV(repeating: -3.761262582423300e-1))
+    q = fma(q, z, FloatV(repeating: 1.128379165726710))
+    let small = x * q
+    // NaN stays NaN through the clamp (comparisons with NaN are false) and takes this branch.
+    let t = ax.replacing(with: 3.92, where: ax .> 3.92)
+    let u = t - 2.46
+    var p = FloatV(repeating: 9.124642e-06)
+    p = fma(p, u, FloatV(repeating: -2.5420464e-05))
+    p = fma(p, u, FloatV(repeating: -5.1666044e-05))
+    p = fma(p, u, FloatV(repeating: 0.0003016754))
+    p = fma(p, u, FloatV(repeating: -0.00039113298))
+    p = fma(p, u, FloatV(repeating: -0.00046216714))
+    p = fma(p, u, FloatV(repeating: 0.002963511))
+    p = fma(p, u, FloatV(repeating: -0.0067976536))
+    p = fma(p, u, FloatV(repeating: 0.009904825))
+    p = fma(p, u, FloatV(repeating: -0.009832994))
+    p = fma(p, u, FloatV(repeating: 0.0065357625))
+    p = fma(p, u, FloatV(repeating: -0.002656193))
+    p = fma(p, u, FloatV(repeating: 0.00050332665))
+    let large = vcopysign(1 - p, x)
+    return large.replacing(with: small, where: ax .< 1)
+}
+
+/// 1/d for finite d ≥ 1 without a division (16-lane vdivps was the bottleneck of the tanh GELU, measured by perf):
+/// AVX-512's vrcp14ps (relative error < 2^−14, bit-exactly specified) and one Newton–Raphson step r + r·(1 − d·r),
+/// which squares the error to < 2^−28 before rounding: within 1 ulp of 1/d. d ≥ 2^126 gives 0 or 1/d, never NaN.
+@inline(__always)
+func vrecip(_ d: FloatV) -> FloatV {
+    let r = _mm512_rcp14_ps(d)
+    return fma(r, fma(-d, r, FloatV(repeating: 1)), r)
 }
 
 /// 1 / (1 + e^−x).
 @inline(__always)
-public func vsigmoid(_ x: Float8) -> Float8 {
+public func vsigmoid(_ x: FloatV) -> FloatV {
     1 / (1 + vexp(-x))
 }
 
 // MARK: - Map kernels over raw buffers
 
-/// Runs `body(range)` over `0..<count` split into one contiguous chunk per thread when the work is
-/// large enough to repay starting a parallel loop; chunk edges fall on multiples of `align`.
+/// Runs `body(range)` over `0..<count` when the work is large enough to repay starting a parallel loop,
+/// split into a few contiguous parts per thread that threads claim as they go (a thread descheduled by
+/// another process's work leaves its parts to the others); part edges fall on multiples of `align`.
 @inline(__always)
 func parallelChunks(
-    _ count: Int, minimum: Int = 1 << 16, align: Int = 8, _ body: @escaping (Range<Int>) -> Void
+    _ count: Int, minimum: Int = 1 << 16, align: Int = 16, _ body: @escaping (Range<Int>) -> Void
 ) {
     let threads = Threads.count
     guard threads > 1 && count >= minimum else {
         body(0..<count)
         return
     }
-    let chunk = ((count + threads - 1) / threads + align - 1) / align * align
-    // The chunks write disjoint ranges, and forEach returns only when all are done.
-    Parallel.forEach(threads) { t, _ in
+    let parts = Swift.min(4 * threads, Swift.max(1, count / align))
+    let chunk = ((count + parts - 1) / parts + align - 1) / align * align
+    // The parts write disjoint ranges, and forEach returns only when all are done.
+    Parallel.forEach(parts) { t, _ in
         let lo = Swift.min(t * chunk, count), hi = Swift.min(lo + chunk, count)
         if lo < hi { body(lo..<hi) }
     }
@@ -126,16 +167,73 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 
 /// An element-wise function of one vector. Kernels are structs, not closures, so that map loops
 /// are specialised per kernel and the math inlines (a closure would be an indirect call per vector).
+/// Map loops call the sixteen-lane form; a kernel written for eight lanes gets it as two halves.
 protocol Map1Kernel {
     func callAsFunction(_ x: Float8) -> Float8
+    func callAsFunction(_ x: FloatV) -> FloatV
+}
+
+extension Map1Kernel {
+    @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
+        FloatV(lowHalf: self(x.lowHalf), highHalf: self(x.highHalf))
+    }
+}
+
+/// A kernel written for sixteen lanes; its eight-lane form runs the same code on a duplicated vector.
+protocol WideMap1Kernel: Map1Kernel {
+    func callAsFunction(_ x: FloatV) -> FloatV
+}
+
+extension WideMap1Kernel {
+    @inline(__always) func callAsFunction(_ x: Float8) -> Float8 { self(FloatV(lowHalf: x, highHalf: x)).lowHalf }
 }
 
 /// An element-wise function of two vectors.
 protocol Map2Kernel {
     func callAsFunction(_ a: Float8, _ b: Float8) -> Float8
+    func callAsFunction(_ a: FloatV, _ b: FloatV) -> FloatV
 }
 
-/// out[i] = f(a[i]), eight lanes at a time; the tail is padded into one vector.
+extension Map2Kernel {
+    @inline(__always) func callAsFunction(_ a: FloatV, _ b: FloatV) -> FloatV {
+        FloatV(lowHalf: self(a.lowHalf, b.lowHalf), highHalf: self(a.highHalf, b.highHalf))
+    }
+}
+
+/// A two-input kernel written for sixteen lanes.
+protocol WideMap2Kernel: Map2Kernel {
+    func callAsFunction(_ a: FloatV, _ b: FloatV) -> FloatV
+}
+
+extension WideMap2Kernel {
+    @inline(__always) func callAsFunction(_ a: Float8, _ b: Float8) -> Float8 {
+        self(FloatV(lowHalf: a, highHalf: a), FloatV(lowHalf: b, highHalf: b)).lowHalf
+    }
+}
+
+/// The first `count` (< 16) elements at `p` in a vector, the other lanes `pad`.
+@inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ count: Int, pad: Float = 0) -> FloatV {
+    var v = FloatV(repeating: pad)
+    for j in 0..<count { v[j] = p[j] }
+    return v
+}
+
+/// Stores the first `count` (< 16) lanes of `v` at `p`.
+@inline(__always)
+func storePartial(_ v: FloatV, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for j in 0..<count { p[j] = v[j] }
+}
+
+@inline(__always) func load(_ p: UnsafePointer<Float>) -> FloatV {
+    UnsafeRawPointer(p).loadUnaligned(as: FloatV.self)
+}
+
+@inline(__always) func store(_ v: FloatV, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatV.self)
+}
+
+/// out[i] = f(a[i]), sixteen lanes at a time; the tail is padded into one vector.
 @inline(__always)
 func map1<K: Map1Kernel>(_ a: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBufferPointer<Float>, _ f: K) {
     let n = a.count
@@ -144,16 +242,13 @@ func map1<K: Map1Kernel>(_ a: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBu
     let pa = a.baseAddress!, po = out.baseAddress!
     parallelChunks(n) { range in
         var i = range.lowerBound
-        while i + 8 <= range.upperBound {
-            let v = UnsafeRawPointer(pa + i).loadUnaligned(as: Float8.self)
-            UnsafeMutableRawPointer(po + i).storeBytes(of: f(v), as: Float8.self)
-            i += 8
+        while i + 16 <= range.upperBound {
+            store(f(load(pa + i)), po + i)
+            i += 16
         }
         if i < range.upperBound {
-            var v = Float8(repeating: 0)
-            for j in 0..<(range.upperBound - i) { v[j] = pa[i + j] }
-            let r = f(v)
-            for j in 0..<(range.upperBound - i) { po[i + j] = r[j] }
+            let k = range.upperBound - i
+            storePartial(f(loadPartial(pa + i, k)), po + i, k)
         }
     }
 }
@@ -170,25 +265,18 @@ func map2<K: Map2Kernel>(
     let pa = a.baseAddress!, pb = b.baseAddress!, po = out.baseAddress!
     parallelChunks(n) { range in
         var i = range.lowerBound
-        while i + 8 <= range.upperBound {
-            let va = UnsafeRawPointer(pa + i).loadUnaligned(as: Float8.self)
-            let vb = UnsafeRawPointer(pb + i).loadUnaligned(as: Float8.self)
-            UnsafeMutableRawPointer(po + i).storeBytes(of: f(va, vb), as: Float8.self)
-            i += 8
+        while i + 16 <= range.upperBound {
+            store(f(load(pa + i), load(pb + i)), po + i)
+            i += 16
         }
         if i < range.upperBound {
-            var va = Float8(repeating: 0), vb = Float8(repeating: 0)
-            for j in 0..<(range.upperBound - i) {
-                va[j] = pa[i + j]
-                vb[j] = pb[i + j]
-            }
-            let r = f(va, vb)
-            for j in 0..<(range.upperBound - i) { po[i + j] = r[j] }
+            let k = range.upperBound - i
+            storePartial(f(loadPartial(pa + i, k), loadPartial(pb + i, k)), po + i, k)
         }
     }
 }
 
 /// Scalar versions through the same vector code, so a lone value matches a vectorised one bit for bit.
-public func fastExp(_ x: Float) -> Float { vexp(Float8(repeating: x))[0] }
-public func fastTanh(_ x: Float) -> Float { vtanh(Float8(repeating: x))[0] }
-public func fastErf(_ x: Float) -> Float { verf(Float8(repeating: x))[0] }
+public func fastExp(_ x: Float) -> Float { vexp(FloatV(repeating: x))[0] }
+public func fastTanh(_ x: Float) -> Float { vtanh(FloatV(repeating: x))[0] }
+public func fastErf(_ x: Float) -> Float { verf(FloatV(repeating: x))[0] }
