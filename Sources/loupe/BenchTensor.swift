@@ -21,6 +21,31 @@ func medianSeconds(warmup: Int = 2, runs: Int, _ body: () -> Void) -> Double {
     return times[times.count / 2]
 }
 
+/// Median wall times in seconds of `a` and `b` run alternately `runs` times each, after `warmup` runs of each.
+func pairedMedianSeconds(warmup: Int = 2, runs: Int, _ a: () -> Void, _ b: () -> Void) -> (Double, Double) {
+    for _ in 0..<warmup {
+        a()
+        b()
+    }
+    var ta: [Double] = [], tb: [Double] = []
+    for _ in 0..<runs {
+        var t0 = DispatchTime.now().uptimeNanoseconds
+        a()
+        ta.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        t0 = DispatchTime.now().uptimeNanoseconds
+        b()
+        tb.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+    ta.sort()
+    tb.sort()
+    return (ta[runs / 2], tb[runs / 2])
+}
+
+/// The 1-minute load average (Linux), or nil.
+func loadAverage() -> Double? {
+    (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
+}
+
 struct BenchTensor: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tensor",
@@ -40,6 +65,7 @@ struct BenchTensor: ParsableCommand {
     }
     struct Report: Codable {
         let threads: Int
+        let loadAverage: Double?
         let matmul: [MatmulRow]
         let elementwise: [ElementwiseRow]
         let mlpStepMs: Double
@@ -52,7 +78,7 @@ struct BenchTensor: ParsableCommand {
 
     func run() throws {
         let report = Report(
-            threads: Threads.count, matmul: benchMatmul(), elementwise: benchElementwise(),
+            threads: Threads.count, loadAverage: loadAverage(), matmul: benchMatmul(), elementwise: benchElementwise(),
             mlpStepMs: benchMLP() * 1000, mlp: "4 layers 512→512, batch 64, GELU, MSE; forward+backward+AdamW")
         switch format {
         case .json:
@@ -60,12 +86,13 @@ struct BenchTensor: ParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try enc.encode(report), as: UTF8.self))
         case .text:
-            print("Loupe Tensor benchmark (\(report.threads) BLAS threads; medians of \(runs) runs)\n")
+            let load = report.loadAverage.map { ", load average \(fmt($0, 2)) at start" } ?? ""
+            print("Loupe Tensor benchmark (\(report.threads) BLAS threads; medians of \(runs) runs\(load))\n")
             print("matmul M×N×K        Tensor GFLOP/s   raw sgemm GFLOP/s   ratio")
             for r in report.matmul {
                 print(pad("\(r.m)×\(r.n)×\(r.k)", 20) + pad(fmt(r.tensorGflops), 17) + pad(fmt(r.sgemmGflops), 20) + fmt(r.ratio, 3))
             }
-            print("\nelement-wise 128×3072   Tensor GB/s   memcpy GB/s   ratio")
+            print("\nelement-wise 128×3072   Tensor GB/s   memcpy GB/s   ratio   (memcpy timed alternately with each op)")
             for r in report.elementwise {
                 print(pad(r.op, 24) + pad(fmt(r.tensorGBps), 14) + pad(fmt(r.memcpyGBps), 14) + fmt(r.ratio, 3))
             }
@@ -98,20 +125,21 @@ struct BenchTensor: ParsableCommand {
         }
     }
 
+    /// Each op against memcpy of the same bytes (one read and one write per element on both sides), timed in
+    /// alternating runs so that both see the same machine load; medians of `runs · 5` runs after warm-up.
     func benchElementwise() -> [ElementwiseRow] {
         let shape = [128, 3072]
         let x = Tensor.randomNormal(shape, seed: 3)
         let w = Tensor.ones([3072]), b = Tensor.zeros([3072])
         let bytes = Double(2 * x.count * MemoryLayout<Float>.size)  // one read + one write per element
         var dst = [Float](repeating: 0, count: x.count)
-        let tCopy = medianSeconds(runs: runs * 5) {
+        let copy = {
             x.withUnsafeBufferPointer { src in
                 dst.withUnsafeMutableBufferPointer { d in
                     _ = memcpy(d.baseAddress!, src.baseAddress!, src.count * MemoryLayout<Float>.size)
                 }
             }
         }
-        let memcpyGBps = bytes / tCopy / 1e9
         let ops: [(String, () -> Tensor)] = [
             ("gelu (erf)", { gelu(x) }),
             ("gelu (tanh)", { gelu(x, approximate: .tanh) }),
@@ -119,8 +147,8 @@ struct BenchTensor: ParsableCommand {
             ("layer norm", { layerNorm(x, weight: w, bias: b, eps: 1e-12) }),
         ]
         return ops.map { name, f in
-            let t = medianSeconds(runs: runs * 5) { _ = f() }
-            let gbps = bytes / t / 1e9
+            let (tCopy, t) = pairedMedianSeconds(runs: runs * 5, copy, { _ = f() })
+            let gbps = bytes / t / 1e9, memcpyGBps = bytes / tCopy / 1e9
             return ElementwiseRow(op: name, shape: shape, tensorGBps: gbps, memcpyGBps: memcpyGBps, ratio: gbps / memcpyGBps)
         }
     }
