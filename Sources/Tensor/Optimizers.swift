@@ -57,39 +57,46 @@ public struct AdamW: Sendable, Codable {
         self.v = v
     }
 
-    /// Updates `parameters[i]` in place with `gradients[i]`.
-    public mutating func update(_ parameters: inout [Tensor], gradients: [Tensor]) {
+    /// Updates `parameters[i]` in place with `gradients[i]`. With `gradientScale`, each gradient is read as
+    /// `g·scale + 0`, exactly what `clipGradientNorm` would have stored (so clipping can skip its copy pass).
+    /// Vectorised over all parameters at once on all threads (`OptimizerKernels.adamW`), with the scalar
+    /// reference's arithmetic per element, so results are bit-identical to it.
+    public mutating func update(_ parameters: inout [Tensor], gradients: [Tensor], gradientScale: Float? = nil) {
         checkPairs(parameters, gradients, "AdamW")
         if m.isEmpty {
             m = parameters.map { [Float](repeating: 0, count: $0.count) }
-            v = m
+            v = parameters.map { [Float](repeating: 0, count: $0.count) }
         }
         check(m.count == parameters.count, "AdamW: state for \(m.count) parameters, given \(parameters.count)")
-        step += 1
-        let bc1 = 1 - Float(Double(beta1).power(step))
-        let bc2Sqrt = Float(Double(1 - Double(beta2).power(step)).squareRoot())
-        let stepSize = learningRate / bc1
-        let decay = 1 - learningRate * weightDecay
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
         for i in parameters.indices {
             check(m[i].count == parameters[i].count, "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
-            gradients[i].withUnsafeBufferPointer { g in
-                m[i].withUnsafeMutableBufferPointer { mb in
-                    v[i].withUnsafeMutableBufferPointer { vb in
-                        parameters[i].withUnsafeMutableBufferPointer { p in
-                            for j in 0..<p.count {
-                                p[j] *= decay
-                                mb[j] += (1 - b1) * (g[j] - mb[j])  // PyTorch: exp_avg.lerp_(grad, 1 − β₁)
-                                vb[j] = vb[j] * b2 + (1 - b2) * (g[j] * g[j])
-                                let denom = vb[j].squareRoot() / bc2Sqrt + eps
-                                p[j] -= stepSize * (mb[j] / denom)  // addcdiv_(m, denom, −stepSize)
-                            }
-                        }
-                    }
-                }
-            }
+        }
+        step += 1
+        let constants = stepConstants()
+        // Every buffer is made unique here and then left alone until the kernel returns.
+        let p = mutableBuffers(&parameters)
+        let mb = m.indices.map { i in m[i].withUnsafeMutableBufferPointer { $0 } }
+        let vb = v.indices.map { i in v[i].withUnsafeMutableBufferPointer { $0 } }
+        let g = gradients.map { t in t.storage.withUnsafeBufferPointer { $0 } }
+        withExtendedLifetime(gradients) {
+            OptimizerKernels.adamW(parameters: p, m: mb, v: vb, gradients: g, constants, gradientScale: gradientScale)
         }
     }
+
+    /// The element update's constants for the current `step` (PyTorch's bias corrections in Double).
+    public func stepConstants() -> AdamWStepConstants {
+        let bc1 = 1 - Float(Double(beta1).power(step))
+        let bc2Sqrt = Float(Double(1 - Double(beta2).power(step)).squareRoot())
+        return AdamWStepConstants(
+            decay: 1 - learningRate * weightDecay, beta1: beta1, beta2: beta2, epsilon: epsilon, bc2Sqrt: bc2Sqrt,
+            stepSize: learningRate / bc1)
+    }
+}
+
+/// Mutable buffers over the tensors' storage, each made unique (copied if shared) and detached from its tape.
+/// Valid until the tensors are next changed.
+func mutableBuffers(_ tensors: inout [Tensor]) -> [UnsafeMutableBufferPointer<Float>] {
+    tensors.indices.map { i in tensors[i].withUnsafeMutableBufferPointer { $0 } }
 }
 
 extension Double {
@@ -109,24 +116,27 @@ private func checkPairs(_ parameters: [Tensor], _ gradients: [Tensor], _ name: S
 }
 
 /// Scales `gradients` so their global L2 norm is at most `maxNorm`, as
-/// `torch.nn.utils.clip_grad_norm_` (coefficient maxNorm / (norm + 1e-6), clamped to 1).
+/// `torch.nn.utils.clip_grad_norm_` (coefficient maxNorm / (norm + 1e-6), clamped to 1), in place.
 /// Returns the norm before clipping.
 @discardableResult
 public func clipGradientNorm(_ gradients: inout [Tensor], maxNorm: Float) -> Float {
-    var total: Double = 0
-    for g in gradients {
-        g.withUnsafeBufferPointer { b in
-            var s: Float = 0
-            for x in b { s += x * x }
-            total += Double(s)
-        }
-    }
-    let norm = Float(total.squareRoot())
-    let coef = min(maxNorm / (norm + 1e-6), 1)
-    if coef < 1 {
-        for i in gradients.indices { gradients[i] = gradients[i].detached * coef }
-    }
+    let norm = gradientNorm(gradients)
+    let coef = clipCoefficient(norm: norm, maxNorm: maxNorm)
+    if coef < 1 { OptimizerKernels.scale(mutableBuffers(&gradients), by: coef) }
     return norm
+}
+
+/// The global L2 norm of `gradients`: a Float sum of squares per tensor in element order, summed over the
+/// tensors in Double (bit-identical to that scalar loop; see `OptimizerKernels.globalNorm`).
+public func gradientNorm(_ gradients: [Tensor]) -> Float {
+    let buffers = gradients.map { t in t.storage.withUnsafeBufferPointer { $0 } }
+    return withExtendedLifetime(gradients) { OptimizerKernels.globalNorm(buffers) }
+}
+
+/// Clipping's coefficient for a global norm: min(maxNorm / (norm + 1e-6), 1). Gradients are scaled only
+/// when it is below 1.
+public func clipCoefficient(norm: Float, maxNorm: Float) -> Float {
+    min(maxNorm / (norm + 1e-6), 1)
 }
 
 /// Linear warm-up from 0 to the peak, then linear decay to 0 at `totalSteps`

@@ -238,10 +238,14 @@ public final class Trainer {
         guard var gradients = gradientsOrNil, loss.isFinite else {
             throw .nonFinite(step: state.globalStep + 1, what: "loss (\(loss))", lastCheckpoint: lastCheckpoint)
         }
-        let norm = clipGradientNorm(&gradients, maxNorm: options.maxGradNorm)
+        // Clipping (torch's clip_grad_norm_) without a scaling pass: AdamW reads each gradient as g·coef + 0,
+        // the value the scaled copy would have held.
+        let norm = gradientNorm(gradients)
         guard norm.isFinite else {
             throw .nonFinite(step: state.globalStep + 1, what: "gradient norm (\(norm))", lastCheckpoint: lastCheckpoint)
         }
+        let coef = clipCoefficient(norm: norm, maxNorm: options.maxGradNorm)
+        let gradientScale: Float? = coef < 1 ? coef : nil
         var decayed: [Tensor] = [], plain: [Tensor] = []
         var decayedGrads: [Tensor] = [], plainGrads: [Tensor] = []
         var i = 0
@@ -259,8 +263,8 @@ public final class Trainer {
         gradients = []
         decayOptimizer.learningRate = learningRate
         plainOptimizer.learningRate = learningRate
-        decayOptimizer.update(&decayed, gradients: decayedGrads)
-        plainOptimizer.update(&plain, gradients: plainGrads)
+        decayOptimizer.update(&decayed, gradients: decayedGrads, gradientScale: gradientScale)
+        plainOptimizer.update(&plain, gradients: plainGrads, gradientScale: gradientScale)
         var (di, pi) = (0, 0)
         i = 0
         bert.visitParameters { _, t in

@@ -1,0 +1,305 @@
+// Vectorised, multi-threaded kernels of the optimiser step: AdamW's update, clipping's sum of squares and scaling.
+//
+// Each kernel performs the scalar reference loop's IEEE operations per element in the same order. Multiply,
+// add, subtract, divide and square root are correctly rounded, so eight lanes give the scalar results bit for
+// bit; Swift does not contract a*b+c into an FMA, so none appears. Work over a list of tensors (one step
+// updates every parameter: many small biases and one 3.9 M-entry embedding table) is cut into parts of about
+// equal size over the tensors laid end to end, which the pool's threads claim dynamically: one parallel loop
+// per step, not one per tensor.
+//
+// The sum of squares keeps the scalar order too (a Float running sum per tensor, element by element, then
+// the Double total over tensors in order), so the norm is bit-identical; it skips blocks of eight zeros
+// (adding +0 to a non-negative running sum leaves it unchanged), which makes a mostly-zero embedding gradient
+// cheap, and runs the tensors on different threads.
+
+/// The per-step constants of AdamW's element update (see `OptimizerKernels.adamW`).
+public struct AdamWStepConstants: Sendable, Equatable {
+    /// 1 − lr·λ.
+    public var decay: Float
+    public var beta1: Float
+    public var beta2: Float
+    public var epsilon: Float
+    /// √(1 − β₂ᵗ).
+    public var bc2Sqrt: Float
+    /// lr / (1 − β₁ᵗ).
+    public var stepSize: Float
+
+    public init(decay: Float, beta1: Float, beta2: Float, epsilon: Float, bc2Sqrt: Float, stepSize: Float) {
+        self.decay = decay
+        self.beta1 = beta1
+        self.beta2 = beta2
+        self.epsilon = epsilon
+        self.bc2Sqrt = bc2Sqrt
+        self.stepSize = stepSize
+    }
+}
+
+public enum OptimizerKernels {
+    // MARK: AdamW
+
+    /// The scalar reference: PyTorch's single-tensor AdamW on each element, with the gradient first scaled
+    /// as `g·scale + 0` when `scale` is given (what clipping's `Tensor * Float` stores).
+    public static func adamWReference(
+        parameter p: UnsafeMutableBufferPointer<Float>, m: UnsafeMutableBufferPointer<Float>,
+        v: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, _ c: AdamWStepConstants,
+        gradientScale scale: Float? = nil
+    ) {
+        let n = p.count
+        check(m.count == n && v.count == n && g.count == n, "adamW: sizes \(n), \(m.count), \(v.count), \(g.count) differ")
+        let (b1, b2, eps, decay, bc2Sqrt, stepSize) = (c.beta1, c.beta2, c.epsilon, c.decay, c.bc2Sqrt, c.stepSize)
+        for j in 0..<n {
+            let gj = scale.map { g[j] * $0 + 0 } ?? g[j]
+            p[j] *= decay
+            m[j] += (1 - b1) * (gj - m[j])  // PyTorch: exp_avg.lerp_(grad, 1 − β₁)
+            v[j] = v[j] * b2 + (1 - b2) * (gj * gj)
+            let denom = v[j].squareRoot() / bc2Sqrt + eps
+            p[j] -= stepSize * (m[j] / denom)  // addcdiv_(m, denom, −stepSize)
+        }
+    }
+
+    /// AdamW over one tensor's buffers, eight lanes at a time, on the calling thread; bit-identical to
+    /// `adamWReference`.
+    public static func adamW(
+        parameter p: UnsafeMutableBufferPointer<Float>, m: UnsafeMutableBufferPointer<Float>,
+        v: UnsafeMutableBufferPointer<Float>, gradient g: UnsafeBufferPointer<Float>, _ c: AdamWStepConstants,
+        gradientScale scale: Float? = nil
+    ) {
+        let n = p.count
+        check(m.count == n && v.count == n && g.count == n, "adamW: sizes \(n), \(m.count), \(v.count), \(g.count) differ")
+        guard n > 0 else { return }
+        adamWSpan(
+            p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, 0..<n, AdamWLanes(c), scale: scale)
+    }
+
+    /// AdamW over many tensors (`parameters[i]`, `m[i]`, `v[i]`, `gradients[i]` of equal counts) on all threads;
+    /// bit-identical to `adamWReference` on each. The buffers must not overlap one another.
+    public static func adamW(
+        parameters: [UnsafeMutableBufferPointer<Float>], m: [UnsafeMutableBufferPointer<Float>],
+        v: [UnsafeMutableBufferPointer<Float>], gradients: [UnsafeBufferPointer<Float>], _ c: AdamWStepConstants,
+        gradientScale scale: Float? = nil, serial: Bool = false
+    ) {
+        let k = parameters.count
+        check(m.count == k && v.count == k && gradients.count == k, "adamW: \(k) parameters, \(m.count)/\(v.count)/\(gradients.count) states")
+        for i in 0..<k {
+            let n = parameters[i].count
+            check(
+                m[i].count == n && v[i].count == n && gradients[i].count == n,
+                "adamW: tensor \(i) sizes \(n), \(m[i].count), \(v[i].count), \(gradients[i].count) differ")
+        }
+        let lanes = AdamWLanes(c)
+        let (pp, mp, vp, gp) = (UncheckedSendable(parameters), UncheckedSendable(m), UncheckedSendable(v), UncheckedSendable(gradients))
+        forEachSpan(counts: parameters.map(\.count), serial: serial) { i, range in
+            adamWSpan(
+                pp.value[i].baseAddress!, mp.value[i].baseAddress!, vp.value[i].baseAddress!, gp.value[i].baseAddress!,
+                range, lanes, scale: scale)
+        }
+    }
+
+    @inline(__always)
+    static func adamWSpan(
+        _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+        _ g: UnsafePointer<Float>, _ range: Range<Int>, _ c: AdamWLanes, scale: Float?
+    ) {
+        if let scale {
+            adamWSpan(p, m, v, g, range, c, ScaledGradient(scale: Float8(repeating: scale)))
+        } else {
+            adamWSpan(p, m, v, g, range, c, RawGradient())
+        }
+    }
+
+    @inline(__always)
+    static func adamWSpan<G: GradientLoad>(
+        _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+        _ g: UnsafePointer<Float>, _ range: Range<Int>, _ c: AdamWLanes, _ load: G
+    ) {
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            var (pv, mv, vv) = (loadLanes(p + i), loadLanes(m + i), loadLanes(v + i))
+            c.update(&pv, &mv, &vv, load(loadLanes(g + i)))
+            storeLanes(pv, p + i)
+            storeLanes(mv, m + i)
+            storeLanes(vv, v + i)
+            i += 8
+        }
+        let rest = range.upperBound - i
+        guard rest > 0 else { return }
+        // The tail through the same vector code, padded with zeros (lanes are independent).
+        var (pv, mv, vv, gv) = (Float8(repeating: 0), Float8(repeating: 0), Float8(repeating: 0), Float8(repeating: 0))
+        for j in 0..<rest {
+            pv[j] = p[i + j]
+            mv[j] = m[i + j]
+            vv[j] = v[i + j]
+            gv[j] = g[i + j]
+        }
+        c.update(&pv, &mv, &vv, load(gv))
+        for j in 0..<rest {
+            p[i + j] = pv[j]
+            m[i + j] = mv[j]
+            v[i + j] = vv[j]
+        }
+    }
+
+    // MARK: Gradient clipping
+
+    /// Σx² of one buffer exactly as the scalar loop `var s: Float = 0; for x in b { s += x * x }`.
+    public static func sumOfSquaresReference(_ b: UnsafeBufferPointer<Float>) -> Float {
+        var s: Float = 0
+        for x in b { s += x * x }
+        return s
+    }
+
+    /// `sumOfSquaresReference`, bit for bit, skipping blocks of eight zeros.
+    public static func sumOfSquares(_ b: UnsafeBufferPointer<Float>) -> Float {
+        guard let base = b.baseAddress else { return 0 }
+        return sumOfSquares(base, b.count)
+    }
+
+    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var s: Float = 0
+        var i = 0
+        // Four blocks of eight tested at once: embedding gradients are zero in long runs of whole rows.
+        while i + 32 <= n {
+            let a = loadLanes(x + i), b = loadLanes(x + i + 8), c = loadLanes(x + i + 16), d = loadLanes(x + i + 24)
+            if any((a .!= 0) .| (b .!= 0) .| (c .!= 0) .| (d .!= 0)) {
+                for j in i..<(i + 32) { s += x[j] * x[j] }
+            }
+            i += 32
+        }
+        while i < n {
+            s += x[i] * x[i]
+            i += 1
+        }
+        return s
+    }
+
+    /// The global L2 norm of `gradients` as the scalar reference computes it: a Float Σx² per buffer (in
+    /// element order), added in buffer order into a Double; bit-identical to that, with the buffers on all threads.
+    public static func globalNorm(_ gradients: [UnsafeBufferPointer<Float>], serial: Bool = false) -> Float {
+        let k = gradients.count
+        guard k > 0 else { return 0 }
+        let sums = UnsafeMutableBufferPointer<Float>.allocate(capacity: k)
+        defer { sums.deallocate() }
+        sums.initialize(repeating: 0)
+        // Largest first, so the big table starts at once and the small tensors fill the other threads.
+        let order = gradients.indices.sorted { gradients[$0].count > gradients[$1].count }
+        let (gp, sp) = (UncheckedSendable(gradients), UncheckedSendable(sums))
+        let total = gradients.reduce(0) { $0 + $1.count }
+        Parallel.forEach(k, serial: serial || total < 1 << 15) { part, _ in
+            let i = order[part]
+            sp.value[i] = sumOfSquares(gp.value[i])
+        }
+        var t: Double = 0
+        for s in sums { t += Double(s) }
+        return Float(t.squareRoot())
+    }
+
+    /// x ← x·scale + 0 in place (the values `Tensor * scale` gives), on all threads; blocks whose bits are
+    /// all zero are left unwritten (+0 maps to +0).
+    public static func scale(_ buffers: [UnsafeMutableBufferPointer<Float>], by scale: Float, serial: Bool = false) {
+        let bp = UncheckedSendable(buffers)
+        let s = Float8(repeating: scale)
+        forEachSpan(counts: buffers.map(\.count), serial: serial) { i, range in
+            let x = bp.value[i].baseAddress!
+            var j = range.lowerBound
+            while j + 8 <= range.upperBound {
+                let a = loadLanes(x + j)
+                if any(unsafeBitCast(a, to: SIMD8<UInt32>.self) .!= 0) { storeLanes(a * s + 0, x + j) }
+                j += 8
+            }
+            while j < range.upperBound {
+                x[j] = x[j] * scale + 0
+                j += 1
+            }
+        }
+    }
+
+    // MARK: Splitting work over tensors
+
+    /// Calls `body(tensor, range)` over every element of tensors with `counts` laid end to end, in parts of
+    /// about equal size (multiples of 8 within each tensor) claimed by the pool's threads.
+    static func forEachSpan(counts: [Int], serial: Bool, _ body: @escaping (Int, Range<Int>) -> Void) {
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return }
+        let threads = Threads.count
+        if serial || threads == 1 || total < 1 << 15 {
+            for (i, n) in counts.enumerated() where n > 0 { body(i, 0..<n) }
+            return
+        }
+        // Parts of ≥ 32 K elements, about 8 per thread, so a thread slowed by the machine's other load leaves
+        // its share to the others.
+        let partSize = max(1 << 15, ((total + threads * 8 - 1) / (threads * 8) + 7) / 8 * 8)
+        // Cut each tensor into pieces of at most partSize, then group consecutive pieces into parts.
+        var spans: [(tensor: Int, range: Range<Int>)] = []
+        var partStarts: [Int] = [0]
+        var filled = 0
+        for (i, n) in counts.enumerated() {
+            var lo = 0
+            while lo < n {
+                let hi = min(n, lo + max(8, (partSize - filled) / 8 * 8))
+                spans.append((i, lo..<hi))
+                filled += hi - lo
+                lo = hi
+                if filled >= partSize - 7 {
+                    partStarts.append(spans.count)
+                    filled = 0
+                }
+            }
+        }
+        if partStarts.last != spans.count { partStarts.append(spans.count) }
+        let parts = partStarts.count - 1
+        Parallel.forEach(parts) { part, _ in
+            for s in partStarts[part]..<partStarts[part + 1] { body(spans[s].tensor, spans[s].range) }
+        }
+    }
+}
+
+/// AdamW's element update on eight lanes, in the reference's order of operations.
+struct AdamWLanes {
+    let decay, beta1, beta2, epsilon, bc2Sqrt, stepSize, oneMinusBeta1, oneMinusBeta2: Float8
+
+    init(_ c: AdamWStepConstants) {
+        decay = Float8(repeating: c.decay)
+        beta1 = Float8(repeating: c.beta1)
+        beta2 = Float8(repeating: c.beta2)
+        epsilon = Float8(repeating: c.epsilon)
+        bc2Sqrt = Float8(repeating: c.bc2Sqrt)
+        stepSize = Float8(repeating: c.stepSize)
+        oneMinusBeta1 = Float8(repeating: 1 - c.beta1)
+        oneMinusBeta2 = Float8(repeating: 1 - c.beta2)
+    }
+
+    @inline(__always)
+    func update(_ p: inout Float8, _ m: inout Float8, _ v: inout Float8, _ g: Float8) {
+        p = p * decay
+        m = m + oneMinusBeta1 * (g - m)
+        v = v * beta2 + oneMinusBeta2 * (g * g)
+        let denom = v.squareRoot() / bc2Sqrt + epsilon
+        p = p - stepSize * (m / denom)
+    }
+}
+
+/// How the AdamW kernel reads a gradient: as stored, or scaled by clipping's coefficient.
+protocol GradientLoad {
+    func callAsFunction(_ g: Float8) -> Float8
+}
+
+struct RawGradient: GradientLoad {
+    @inline(__always) func callAsFunction(_ g: Float8) -> Float8 { g }
+}
+
+struct ScaledGradient: GradientLoad {
+    let scale: Float8
+    @inline(__always) func callAsFunction(_ g: Float8) -> Float8 { g * scale + 0 }
+}
+
+@inline(__always) func loadLanes(_ p: UnsafePointer<Float>) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always) func loadLanes(_ p: UnsafeMutablePointer<Float>) -> Float8 {
+    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always) func storeLanes(_ x: Float8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: x, as: Float8.self)
+}
