@@ -10,7 +10,10 @@ weights-scripts/full_size_parity.py builds it, converted with convert.py into th
 committed):
   grad-input   grad x input, BERT-base, 1 x 128 tokens. PyTorch: a forward for the predicted class, then
                Captum InputXGradient on the word embeddings (score = softmax probability, LIT's default).
-               Loupe: `loupe explain --method grad-input` (prediction and gradient).
+               Loupe: `loupe explain --method grad-input` (prediction and gradient). Loupe takes the target from
+               the recorded forward it differentiates, so it does one forward fewer than Captum's API allows;
+               `grad-input-1pass` is that same work in plain PyTorch (one forward with grad, argmax, backward),
+               printed as a second reference for the same Loupe time.
   ig32         integrated gradients, 32 Gauss-Legendre steps. Captum IntegratedGradients(n_steps=32,
                internal_batch_size=None: all steps in one batch, Captum's default). Loupe: --steps 32.
   ig50         Captum's default 50 steps (the reference for the tolerance goal); Loupe --steps 50 too.
@@ -26,6 +29,10 @@ median; Loupe explains the same text `--runs + 1` times in one process (`--text`
 and the median of its `seconds` field after the first is used. Rounds alternate PyTorch and Loupe; the ratio
 is taken per round and the median over rounds is printed, because the machine is shared and noisy.
 Both sides use `--threads` threads (torch.set_num_threads, LOUPE_THREADS, OMP/MKL/OPENBLAS_NUM_THREADS).
+Same work: the PyTorch model's parameters are frozen (`requires_grad_(False)`), because Loupe never computes
+weight gradients for a saliency map and Hugging Face models come with requires_grad=True, which would make every
+Captum backward also compute dL/dW (about as many FLOPs again); `--torch-param-grads` keeps PyTorch's default.
+The load average (os.getloadavg) is recorded before each round: the machine is shared.
 """
 from __future__ import annotations
 
@@ -98,6 +105,8 @@ def torch_worker(args) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = BertForSequenceClassification.from_pretrained(args.base_hf).eval()
+    if not args.param_grads:
+        model.requires_grad_(False)  # the same work as Loupe: gradients for the input embeddings only
     tok = BertTokenizerFast.from_pretrained(args.base_hf)
     emb_layer = model.bert.embeddings.word_embeddings
     out: dict = {}
@@ -131,26 +140,37 @@ def torch_worker(args) -> dict:
             return InputXGradient(forward_prob).attribute(emb, target=target, additional_forward_args=(mask, types))
         out["grad-input"] = timed(gi, args.runs)
 
+        def gi_one_pass():
+            # What Loupe does: the target from the same (recorded) forward that is differentiated.
+            emb = emb_layer(ids).detach().requires_grad_(True)
+            p = forward_prob(emb, mask, types)
+            target = int(p[0].argmax())
+            (g,) = torch.autograd.grad(p[0, target], emb)
+            return (g * emb).sum(-1)
+        out["grad-input-1pass"] = timed(gi_one_pass, args.runs)
+
     for steps, key in ((32, "ig32"), (50, "ig50")):
         if key not in args.cases and not (key == "ig50" and "ig-tol" in args.cases):
             continue
         ig = IntegratedGradients(forward_prob)
+        last = {}
 
         def run_ig():
             target = predicted()
             emb = emb_layer(ids).detach()
-            return ig.attribute(emb, baselines=torch.zeros_like(emb), target=target, n_steps=steps,
-                                additional_forward_args=(mask, types), internal_batch_size=None)
+            last["target"], last["emb"] = target, emb
+            last["attr"] = ig.attribute(emb, baselines=torch.zeros_like(emb), target=target, n_steps=steps,
+                                        additional_forward_args=(mask, types), internal_batch_size=None)
+            return last["attr"]
         out[key] = timed(run_ig, args.runs)
-        # Completeness of Captum's answer (untimed): |delta| / |F(x) - F(0)|.
-        emb = emb_layer(ids).detach()
-        target = predicted()
-        _, delta = ig.attribute(emb, baselines=torch.zeros_like(emb), target=target, n_steps=steps,
-                                additional_forward_args=(mask, types), return_convergence_delta=True)
+        # Completeness of the last timed answer (untimed): |delta| / |F(x) - F(0)|, delta as Captum's
+        # return_convergence_delta computes it (sum of the float32 attributions minus F(x) - F(0)).
+        emb, target = last["emb"], last["target"]
         with torch.no_grad():
             fx = float(forward_prob(emb, mask, types)[0, target])
             fb = float(forward_prob(torch.zeros_like(emb), mask, types)[0, target])
-        out[key + "_relative_delta"] = abs(float(delta)) / abs(fx - fb)
+        delta = float(last["attr"].sum()) - (fx - fb)
+        out[key + "_relative_delta"] = abs(delta) / abs(fx - fb)
 
     if "lime" in args.cases:
         ids64, mask64, types64 = prepare(args.text64)
@@ -249,6 +269,8 @@ def main(argv=None) -> int:
     ap.add_argument("--skip", nargs="*", default=[], choices=CASES)
     ap.add_argument("--json-out")
     ap.add_argument("--openblas-coretype", help="OPENBLAS_CORETYPE for Loupe (e.g. SkylakeX); default: detected")
+    ap.add_argument("--torch-param-grads", action="store_true",
+                    help="leave requires_grad on the PyTorch parameters (Captum's default use; extra dL/dW work)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--args-json", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -271,7 +293,7 @@ def main(argv=None) -> int:
     if args.openblas_coretype:
         loupe_env["OPENBLAS_CORETYPE"] = args.openblas_coretype
     worker_args = dict(base_hf=paths["base_hf"], text128=text128, text64=text64, threads=args.threads,
-                       runs=args.runs, cases=cases)
+                       runs=args.runs, cases=cases, param_grads=args.torch_param_grads)
     loupe_cases = {
         "grad-input": (paths["base_h5"], text128, ["--method", "grad-input"]),
         "ig32": (paths["base_h5"], text128, ["--method", "ig", "--steps", "32"]),
@@ -281,7 +303,7 @@ def main(argv=None) -> int:
     }
     rounds = []
     for r in range(args.rounds):
-        row: dict = {"torch": {}, "loupe": {}, "loupe_info": {}}
+        row: dict = {"torch": {}, "loupe": {}, "loupe_info": {}, "load_before": os.getloadavg()[0]}
         torch_cases = [c for c in cases if c != "cold"]
         if torch_cases:
             p = subprocess.run([sys.executable, __file__, "--worker", "torch", "--args-json", json.dumps(worker_args)],
@@ -313,8 +335,11 @@ def main(argv=None) -> int:
                 if key in rd["loupe"] and (ref or key) in rd["torch"]]
         return statistics.median(vals) if vals else None
 
+    loads = [rd["load_before"] for rd in rounds]
     print(f"\n{cpu()}, {args.threads} threads, {args.rounds} rounds x {args.runs} runs, "
-          f"{time.strftime('%Y-%m-%d')}, OPENBLAS_CORETYPE={args.openblas_coretype or '(detected)'}")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, OPENBLAS_CORETYPE={args.openblas_coretype or '(detected)'}, "
+          f"1-min load average before each round {', '.join(f'{x:.1f}' for x in loads)}, "
+          f"PyTorch parameters {'with' if args.torch_param_grads else 'without'} requires_grad")
     print(f"{'case':<44}{'PyTorch/Captum':>16}{'Loupe':>10}{'ratio':>8}")
     labels = {
         "grad-input": "grad x input, BERT-base 1x128",
@@ -322,11 +347,17 @@ def main(argv=None) -> int:
         "ig50": "IG 50 steps (Captum default)",
         "lime": "LIME 256 samples, BERT-base seq 64",
     }
-    summary: dict = {"rounds": rounds, "machine": cpu(), "threads": args.threads, "cases": {}}
+    summary: dict = {"rounds": rounds, "machine": cpu(), "threads": args.threads, "cases": {},
+                     "torch_param_grads": args.torch_param_grads, "argv": sys.argv}
     for c in ("grad-input", "ig32", "ig50", "lime"):
         if c in cases and med("torch", c) is not None:
             print(f"{labels[c]:<44}{med('torch', c):>14.3f} s{med('loupe', c):>8.3f} s{ratio(c):>7.2f}x")
             summary["cases"][c] = {"torch_s": med("torch", c), "loupe_s": med("loupe", c), "ratio": ratio(c)}
+        if c == "grad-input" and med("torch", "grad-input-1pass") is not None:
+            key = "grad-input-1pass"
+            print(f"{'  same, PyTorch one pass (no prediction pass)':<44}{med('torch', key):>14.3f} s"
+                  f"{med('loupe', c):>8.3f} s{ratio(c, key):>7.2f}x")
+            summary["cases"][key] = {"torch_s": med("torch", key), "loupe_s": med("loupe", c), "ratio": ratio(c, key)}
     if "ig-tol" in cases and med("torch", "ig50") is not None:
         info = rounds[-1]["loupe_info"]["ig-tol"]
         rel = abs(info["delta"]) / abs(info["input_score"] - info["baseline_score"])
