@@ -137,11 +137,12 @@ enum Kernel {
     // taken as 0 (x ≲ −10: the result is ∓0, and NaN for −inf as in PyTorch); x above ~10 gives x.
     struct GeluTanh: WideMap1Kernel {
         @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
-            let u = 0.7978845608028654 * fma(0.044715 * x * x, x, x)
-            var y = -2 * u
+            // y = −2u = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
+            var y = x * fma(FloatV(repeating: -2 * 0.7978845608028654 * 0.044715), x * x,
+                            FloatV(repeating: -2 * 0.7978845608028654))
             let zero = y .> 88
             y.replace(with: 88, where: zero)  // keeps 1 + e^y finite for the reciprocal
-            return x * vrecip(1 + vexp(y)).replacing(with: 0, where: zero)
+            return x * vrecip(1 + vexpBoundedAbove(y)).replacing(with: 0, where: zero)
         }
     }
     struct GeluTanhBackward: WideMap2Kernel {  // (x, g)

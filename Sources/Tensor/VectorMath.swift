@@ -38,9 +38,15 @@ public typealias FloatV = SIMD16<Float>
 /// (2^n for n = −126 has no normal exponent in the scaling below: e^x < 2^−125.5 flushes to zero).
 @_transparent  // @inline(__always) left it out of line inside GELU's erf (a call per vector)
 public func vexp(_ x: FloatV) -> FloatV {
-    let hi = FloatV(repeating: 88.72283935546875), lo = FloatV(repeating: -87.33654022216797)
-    var xc = x.replacing(with: hi, where: x .> hi)
-    xc.replace(with: lo, where: x .< lo)
+    let hi = FloatV(repeating: 88.72283935546875)
+    return vexpBoundedAbove(x.replacing(with: hi, where: x .> hi))
+}
+
+/// `vexp` for x ≤ 88.72 or NaN (softmax's x − max ≤ 0, a clamped argument): the same bits without the upper clamp.
+@_transparent
+@usableFromInline func vexpBoundedAbove(_ x: FloatV) -> FloatV {
+    let lo = FloatV(repeating: -87.33654022216797)
+    let xc = x.replacing(with: lo, where: x .< lo)
     // n = round(x / ln2) by the 1.5·2^23 trick: adding it leaves n in the low mantissa bits and
     // rounds to nearest; subtracting it gives n as a float.
     let magic = FloatV(repeating: 12582912)
@@ -242,6 +248,16 @@ func map1<K: Map1Kernel>(_ a: UnsafeBufferPointer<Float>, _ out: UnsafeMutableBu
     let pa = a.baseAddress!, po = out.baseAddress!
     parallelChunks(n) { range in
         var i = range.lowerBound
+        // Four independent vectors per step: a kernel such as the tanh GELU is one dependency chain of ~30
+        // operations (~100 cycles), and interleaving four keeps the FMA pipes busy instead of waiting on it.
+        while i + 64 <= range.upperBound {
+            let y0 = f(load(pa + i)), y1 = f(load(pa + i + 16)), y2 = f(load(pa + i + 32)), y3 = f(load(pa + i + 48))
+            store(y0, po + i)
+            store(y1, po + i + 16)
+            store(y2, po + i + 32)
+            store(y3, po + i + 48)
+            i += 64
+        }
         while i + 16 <= range.upperBound {
             store(f(load(pa + i)), po + i)
             i += 16
@@ -265,6 +281,12 @@ func map2<K: Map2Kernel>(
     let pa = a.baseAddress!, pb = b.baseAddress!, po = out.baseAddress!
     parallelChunks(n) { range in
         var i = range.lowerBound
+        while i + 32 <= range.upperBound {
+            let y0 = f(load(pa + i), load(pb + i)), y1 = f(load(pa + i + 16), load(pb + i + 16))
+            store(y0, po + i)
+            store(y1, po + i + 16)
+            i += 32
+        }
         while i + 16 <= range.upperBound {
             store(f(load(pa + i), load(pb + i)), po + i)
             i += 16
