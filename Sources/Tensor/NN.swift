@@ -21,7 +21,8 @@ public func embedding(_ weight: Tensor, indices: [Int], shape: [Int]? = nil) -> 
         }
     }
     return out.recorded(from: weight) { g in
-        var dw = Tensor.zeros([vocab, dim])
+        // A large table's gradient reuses a buffer a training loop gave back (`GradientBuffers.recycle`).
+        var dw = Tensor(shape: [vocab, dim], scalars: GradientBuffers.zeros(vocab * dim))
         dw.withUnsafeMutableBufferPointer { d in
             g.withUnsafeBufferPointer { gb in
                 guard gb.count > 0 else { return }

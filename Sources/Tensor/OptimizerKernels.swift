@@ -11,6 +11,11 @@
 // the Double total over tensors in order), so the norm is bit-identical; it skips blocks of eight zeros
 // (adding +0 to a non-negative running sum leaves it unchanged), which makes a mostly-zero embedding gradient
 // cheap, and runs the tensors on different threads.
+import Synchronization
+import _Builtin_intrinsics.intel
+
+/// Eight Float lanes (AVX). A file-local name, independent of the element-wise kernels' vector width.
+fileprivate typealias Lanes = SIMD8<Float>
 
 /// The per-step constants of AdamW's element update (see `OptimizerKernels.adamW`).
 public struct AdamWStepConstants: Sendable, Equatable {
@@ -87,7 +92,7 @@ public enum OptimizerKernels {
                 "adamW: tensor \(i) sizes \(n), \(m[i].count), \(v[i].count), \(gradients[i].count) differ")
         }
         let lanes = AdamWLanes(c)
-        let (pp, mp, vp, gp) = (UncheckedSendable(parameters), UncheckedSendable(m), UncheckedSendable(v), UncheckedSendable(gradients))
+        let (pp, mp, vp, gp) = (SendableBox(parameters), SendableBox(m), SendableBox(v), SendableBox(gradients))
         forEachSpan(counts: parameters.map(\.count), serial: serial) { i, range in
             adamWSpan(
                 pp.value[i].baseAddress!, mp.value[i].baseAddress!, vp.value[i].baseAddress!, gp.value[i].baseAddress!,
@@ -96,19 +101,19 @@ public enum OptimizerKernels {
     }
 
     @inline(__always)
-    static func adamWSpan(
+    fileprivate static func adamWSpan(
         _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
         _ g: UnsafePointer<Float>, _ range: Range<Int>, _ c: AdamWLanes, scale: Float?
     ) {
         if let scale {
-            adamWSpan(p, m, v, g, range, c, ScaledGradient(scale: Float8(repeating: scale)))
+            adamWSpan(p, m, v, g, range, c, ScaledGradient(scale: Lanes(repeating: scale)))
         } else {
             adamWSpan(p, m, v, g, range, c, RawGradient())
         }
     }
 
     @inline(__always)
-    static func adamWSpan<G: GradientLoad>(
+    fileprivate static func adamWSpan<G: GradientLoad>(
         _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
         _ g: UnsafePointer<Float>, _ range: Range<Int>, _ c: AdamWLanes, _ load: G
     ) {
@@ -124,7 +129,7 @@ public enum OptimizerKernels {
         let rest = range.upperBound - i
         guard rest > 0 else { return }
         // The tail through the same vector code, padded with zeros (lanes are independent).
-        var (pv, mv, vv, gv) = (Float8(repeating: 0), Float8(repeating: 0), Float8(repeating: 0), Float8(repeating: 0))
+        var (pv, mv, vv, gv) = (Lanes(repeating: 0), Lanes(repeating: 0), Lanes(repeating: 0), Lanes(repeating: 0))
         for j in 0..<rest {
             pv[j] = p[i + j]
             mv[j] = m[i + j]
@@ -154,13 +159,13 @@ public enum OptimizerKernels {
         return sumOfSquares(base, b.count)
     }
 
-    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    fileprivate static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var s: Float = 0
         var i = 0
         // Four blocks of eight tested at once: embedding gradients are zero in long runs of whole rows.
         while i + 32 <= n {
             let a = loadLanes(x + i), b = loadLanes(x + i + 8), c = loadLanes(x + i + 16), d = loadLanes(x + i + 24)
-            if any((a .!= 0) .| (b .!= 0) .| (c .!= 0) .| (d .!= 0)) {
+            if !allZeroValues(bitOr(bitOr(a, b), bitOr(c, d))) {
                 for j in i..<(i + 32) { s += x[j] * x[j] }
             }
             i += 32
@@ -182,7 +187,7 @@ public enum OptimizerKernels {
         sums.initialize(repeating: 0)
         // Largest first, so the big table starts at once and the small tensors fill the other threads.
         let order = gradients.indices.sorted { gradients[$0].count > gradients[$1].count }
-        let (gp, sp) = (UncheckedSendable(gradients), UncheckedSendable(sums))
+        let (gp, sp) = (SendableBox(gradients), SendableBox(sums))
         let total = gradients.reduce(0) { $0 + $1.count }
         Parallel.forEach(k, serial: serial || total < 1 << 15) { part, _ in
             let i = order[part]
@@ -196,14 +201,14 @@ public enum OptimizerKernels {
     /// x ← x·scale + 0 in place (the values `Tensor * scale` gives), on all threads; blocks whose bits are
     /// all zero are left unwritten (+0 maps to +0).
     public static func scale(_ buffers: [UnsafeMutableBufferPointer<Float>], by scale: Float, serial: Bool = false) {
-        let bp = UncheckedSendable(buffers)
-        let s = Float8(repeating: scale)
+        let bp = SendableBox(buffers)
+        let s = Lanes(repeating: scale)
         forEachSpan(counts: buffers.map(\.count), serial: serial) { i, range in
             let x = bp.value[i].baseAddress!
             var j = range.lowerBound
             while j + 8 <= range.upperBound {
                 let a = loadLanes(x + j)
-                if any(unsafeBitCast(a, to: SIMD8<UInt32>.self) .!= 0) { storeLanes(a * s + 0, x + j) }
+                if !allBitsZero(a) { storeLanes(a * s + 0, x + j) }
                 j += 8
             }
             while j < range.upperBound {
@@ -213,11 +218,30 @@ public enum OptimizerKernels {
         }
     }
 
+    /// Sets every element of `buffer` to +0 on all threads, writing only the blocks of eight that are not
+    /// already all-zero bits (a mostly-zero embedding gradient costs one read).
+    public static func zero(_ buffer: UnsafeMutableBufferPointer<Float>, serial: Bool = false) {
+        guard let base = buffer.baseAddress else { return }
+        let box = SendableBox(base)
+        forEachSpan(counts: [buffer.count], serial: serial) { _, range in
+            let x = box.value
+            var j = range.lowerBound
+            while j + 8 <= range.upperBound {
+                if !allBitsZero(loadLanes(x + j)) { storeLanes(Lanes(repeating: 0), x + j) }
+                j += 8
+            }
+            while j < range.upperBound {
+                x[j] = 0
+                j += 1
+            }
+        }
+    }
+
     // MARK: Splitting work over tensors
 
     /// Calls `body(tensor, range)` over every element of tensors with `counts` laid end to end, in parts of
     /// about equal size (multiples of 8 within each tensor) claimed by the pool's threads.
-    static func forEachSpan(counts: [Int], serial: Bool, _ body: @escaping (Int, Range<Int>) -> Void) {
+    fileprivate static func forEachSpan(counts: [Int], serial: Bool, _ body: @escaping (Int, Range<Int>) -> Void) {
         let total = counts.reduce(0, +)
         guard total > 0 else { return }
         let threads = Threads.count
@@ -253,53 +277,119 @@ public enum OptimizerKernels {
     }
 }
 
+/// Zero-filled buffers for large gradients (an embedding table's: 30522 × 128 floats for BERT), recycled
+/// between training steps. Allocating one per step costs a 15.6 MB memset plus a page fault per 4 KB page
+/// (and unmapping it afterwards); a recycled buffer costs one read, and writes only the rows the step used.
+/// Any tensor may be handed back: `recycle` zeroes every non-zero element itself, so a buffer taken from
+/// here is all zeros whatever was done to it before.
+public enum GradientBuffers {
+    /// Buffers below this many elements are not kept (allocating them is cheap).
+    public static let minimumCount = 1 << 20
+    /// At most this many buffers are kept.
+    static let capacity = 4
+    private static let free = Mutex<[[Float]]>([])
+
+    /// `count` zeros: a recycled buffer when one of that size is free, else a new one.
+    static func zeros(_ count: Int) -> [Float] {
+        if count >= minimumCount {
+            let kept = free.withLock { f -> [Float]? in
+                guard let i = f.firstIndex(where: { $0.count == count }) else { return nil }
+                return f.remove(at: i)
+            }
+            if let kept { return kept }
+        }
+        return [Float](repeating: 0, count: count)
+    }
+
+    /// Takes `t`'s storage for later gradients of the same size (when it has at least `minimumCount`
+    /// elements), zeroing it; `t` is left empty. Smaller tensors are just emptied.
+    public static func recycle(_ t: inout Tensor) {
+        var storage = t.storage
+        t = Tensor.zeros([0])
+        guard storage.count >= minimumCount else { return }
+        storage.withUnsafeMutableBufferPointer { OptimizerKernels.zero($0) }  // copies first if still shared
+        free.withLock { f in
+            if f.count < capacity { f.append(storage) }
+        }
+    }
+
+    /// The number of buffers kept now (for tests).
+    public static var keptCount: Int { free.withLock { $0.count } }
+}
+
 /// AdamW's element update on eight lanes, in the reference's order of operations.
-struct AdamWLanes {
-    let decay, beta1, beta2, epsilon, bc2Sqrt, stepSize, oneMinusBeta1, oneMinusBeta2: Float8
+fileprivate struct AdamWLanes {
+    let decay, beta1, beta2, epsilon, bc2Sqrt, stepSize, oneMinusBeta1, oneMinusBeta2: Lanes
 
     init(_ c: AdamWStepConstants) {
-        decay = Float8(repeating: c.decay)
-        beta1 = Float8(repeating: c.beta1)
-        beta2 = Float8(repeating: c.beta2)
-        epsilon = Float8(repeating: c.epsilon)
-        bc2Sqrt = Float8(repeating: c.bc2Sqrt)
-        stepSize = Float8(repeating: c.stepSize)
-        oneMinusBeta1 = Float8(repeating: 1 - c.beta1)
-        oneMinusBeta2 = Float8(repeating: 1 - c.beta2)
+        decay = Lanes(repeating: c.decay)
+        beta1 = Lanes(repeating: c.beta1)
+        beta2 = Lanes(repeating: c.beta2)
+        epsilon = Lanes(repeating: c.epsilon)
+        bc2Sqrt = Lanes(repeating: c.bc2Sqrt)
+        stepSize = Lanes(repeating: c.stepSize)
+        oneMinusBeta1 = Lanes(repeating: 1 - c.beta1)
+        oneMinusBeta2 = Lanes(repeating: 1 - c.beta2)
     }
 
     @inline(__always)
-    func update(_ p: inout Float8, _ m: inout Float8, _ v: inout Float8, _ g: Float8) {
+    func update(_ p: inout Lanes, _ m: inout Lanes, _ v: inout Lanes, _ g: Lanes) {
         p = p * decay
         m = m + oneMinusBeta1 * (g - m)
         v = v * beta2 + oneMinusBeta2 * (g * g)
-        let denom = v.squareRoot() / bc2Sqrt + epsilon
+        // vsqrtps (correctly rounded, as the scalar sqrtss); SIMD's generic squareRoot() goes lane by lane.
+        let denom = _mm256_sqrt_ps(v) / bc2Sqrt + epsilon
         p = p - stepSize * (m / denom)
     }
 }
 
 /// How the AdamW kernel reads a gradient: as stored, or scaled by clipping's coefficient.
-protocol GradientLoad {
-    func callAsFunction(_ g: Float8) -> Float8
+fileprivate protocol GradientLoad {
+    func callAsFunction(_ g: Lanes) -> Lanes
 }
 
-struct RawGradient: GradientLoad {
-    @inline(__always) func callAsFunction(_ g: Float8) -> Float8 { g }
+fileprivate struct RawGradient: GradientLoad {
+    @inline(__always) func callAsFunction(_ g: Lanes) -> Lanes { g }
 }
 
-struct ScaledGradient: GradientLoad {
-    let scale: Float8
-    @inline(__always) func callAsFunction(_ g: Float8) -> Float8 { g * scale + 0 }
+fileprivate struct ScaledGradient: GradientLoad {
+    let scale: Lanes
+    @inline(__always) func callAsFunction(_ g: Lanes) -> Lanes { g * scale + 0 }
 }
 
-@inline(__always) func loadLanes(_ p: UnsafePointer<Float>) -> Float8 {
-    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+// Lane tests through vptest: SIMD's generic mask operations (.!=, any) compile lane by lane through memory.
+
+/// Whether every lane's bits are zero (+0).
+@inline(__always) private func allBitsZero(_ x: Lanes) -> Bool {
+    let i = unsafeBitCast(x, to: SIMD4<Int64>.self)
+    return _mm256_testz_si256(i, i) != 0
 }
 
-@inline(__always) func loadLanes(_ p: UnsafeMutablePointer<Float>) -> Float8 {
-    UnsafeRawPointer(p).loadUnaligned(as: Float8.self)
+/// Whether every lane is +0 or −0 (no bit set but the sign).
+@inline(__always) private func allZeroValues(_ x: Lanes) -> Bool {
+    let i = unsafeBitCast(x, to: SIMD4<Int64>.self)
+    return _mm256_testz_si256(i, SIMD4<Int64>(repeating: 0x7fff_ffff_7fff_ffff)) != 0
 }
 
-@inline(__always) func storeLanes(_ x: Float8, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: x, as: Float8.self)
+/// The bitwise or of two vectors.
+@inline(__always) private func bitOr(_ a: Lanes, _ b: Lanes) -> Lanes {
+    _mm256_or_ps(a, b)
+}
+
+@inline(__always) private func loadLanes(_ p: UnsafePointer<Float>) -> Lanes {
+    UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always) private func loadLanes(_ p: UnsafeMutablePointer<Float>) -> Lanes {
+    UnsafeRawPointer(p).loadUnaligned(as: Lanes.self)
+}
+
+@inline(__always) private func storeLanes(_ x: Lanes, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: x, as: Lanes.self)
+}
+
+/// Carries buffers into the pool's closures; the kernels write disjoint ranges of them.
+private struct SendableBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }

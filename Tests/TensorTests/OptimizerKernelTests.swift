@@ -242,4 +242,46 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         #expect(pa.map(bits) == pb.map(bits))
         #expect(oa.m.map(bits) == ob.m.map(bits) && oa.v.map(bits) == ob.v.map(bits))
     }
+
+    @Test func zeroKernelClearsEveryElement() {
+        var rng = Mix(state: 3)
+        for serial in [true, false] {
+            var x = rng.sparseRows(5003, 16) + [-0.0, .nan, .infinity, 1]
+            x[77] = -0.0
+            x.withUnsafeMutableBufferPointer { OptimizerKernels.zero($0, serial: serial) }
+            #expect(x.allSatisfy { $0.bitPattern == 0 }, "serial \(serial)")
+        }
+    }
+
+    /// A recycled buffer (here full of garbage, as a clipped gradient would be) serves a large embedding's
+    /// backward pass, which must give exactly the scatter-add of the rows; a recycled tensor whose storage is
+    /// still shared leaves the other value unchanged.
+    @Test func embeddingGradientsFromRecycledBuffersAreExact() {
+        let (vocab, dim) = (8192, 128)  // 1 M elements: large enough to be recycled
+        #expect(vocab * dim >= GradientBuffers.minimumCount)
+        var rng = Mix(state: 11)
+        let indices = [5, 8191, 5, 0, 77, 5]
+        let seed = Tensor(shape: [indices.count, dim], scalars: (0..<indices.count * dim).map { _ in rng.gradient() })
+        var expected = [Float](repeating: 0, count: vocab * dim)
+        for (r, i) in indices.enumerated() {
+            for j in 0..<dim { expected[i * dim + j] += seed.scalars[r * dim + j] }
+        }
+        let weight = Tensor(shape: [vocab, dim], scalars: (0..<vocab * dim).map { _ in rng.uniform() })
+        for round in 0..<3 {
+            var garbage = Tensor(shape: [vocab, dim], scalars: (0..<vocab * dim).map { _ in rng.uniform() - 0.5 })
+            let shared = garbage
+            GradientBuffers.recycle(&garbage)
+            #expect(garbage.count == 0)
+            #expect(shared.scalars.contains { $0 != 0 }, "recycling zeroed a value still in use")
+            let tape = GradientTape()
+            let (w, out) = tape.record {
+                let w = tape.watch(weight)
+                return (w, embedding(w, indices: indices))
+            }
+            var dw = tape.gradients(of: out, wrt: [w], seed: seed)[0]
+            #expect(bits(dw) == bits(expected), "round \(round)")
+            GradientBuffers.recycle(&dw)
+        }
+    }
 }
+
