@@ -7,7 +7,6 @@
 // and every lane's arithmetic is the same whatever the width, so a value's result never depends on its
 // position, on the vector width a caller uses (`Float8` or `FloatV`), or on the thread split.
 
-import _Builtin_intrinsics.intel
 
 public typealias Float8 = SIMD8<Float>
 /// The element-wise kernels' vector: sixteen lanes, one zmm register.
@@ -125,15 +124,6 @@ public func verf(_ x: FloatV) -> FloatV {
     p = fma(p, u, FloatV(repeating: 0.00050332665))
     let large = vcopysign(1 - p, x)
     return large.replacing(with: small, where: ax .< 1)
-}
-
-/// 1/d for finite d ≥ 1 without a division (16-lane vdivps was the bottleneck of the tanh GELU, measured by perf):
-/// AVX-512's vrcp14ps (relative error < 2^−14, bit-exactly specified) and one Newton–Raphson step r + r·(1 − d·r),
-/// which squares the error to < 2^−28 before rounding: within 1 ulp of 1/d. d ≥ 2^126 gives 0 or 1/d, never NaN.
-@inline(__always)
-func vrecip(_ d: FloatV) -> FloatV {
-    let r = _mm512_rcp14_ps(d)
-    return fma(r, fma(-d, r, FloatV(repeating: 1)), r)
 }
 
 /// 1 / (1 + e^−x).
