@@ -17,7 +17,8 @@ Prints one line per evaluation and a JSON summary (accuracy per epoch, wall time
 Threads: --threads (default 2, the benchmark setting; Loupe gets LOUPE_THREADS=--threads).
 With --compare-loupe BIN, each round runs `BIN finetune` with the same model, data, steps, batch size and
 maximum length, then this script's PyTorch training, alternating so both see the same machine load; the
-medians of the training examples/s (evaluation excluded in both) and their ratio are printed.
+medians of the training examples/s (evaluation excluded in both) and their ratio are printed. With
+--loupe-before OLD_BIN as well, each round first runs OLD_BIN the same way (a same-run before/after).
 """
 from __future__ import annotations
 
@@ -114,6 +115,8 @@ def parse() -> argparse.Namespace:
     ap.add_argument("--json", help="also write the summary here")
     ap.add_argument("--compare-loupe", metavar="BIN", help="alternate rounds of `BIN finetune` and this script")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--loupe-before", metavar="BIN",
+                    help="with --compare-loupe: also run this (older) loupe binary in each round, for a same-run before/after")
     return ap.parse_args()
 
 
@@ -140,16 +143,28 @@ def main() -> None:
         if args.json:
             Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
         return
-    rows = []
+    rows, befores, loads = [], [], []
     for r in range(args.rounds):
+        load = os.getloadavg()[0]
+        before = run_loupe(args, args.loupe_before)["examples_per_second"] if args.loupe_before else None
         loupe = run_loupe(args, args.compare_loupe)["examples_per_second"]
         torch_rate = train(args)["examples_per_second"]
         rows.append((loupe, torch_rate))
-        print(f"round {r + 1}: Loupe {loupe:.0f} ex/s, PyTorch {torch_rate:.0f} ex/s, ratio {loupe / torch_rate:.2f}", flush=True)
+        befores.append(before)
+        loads.append(round(load, 2))
+        line = f"round {r + 1} (load {load:.2f}): Loupe {loupe:.0f} ex/s, PyTorch {torch_rate:.0f} ex/s, ratio {loupe / torch_rate:.2f}"
+        if before is not None:
+            line += f"; Loupe before {before:.0f} ex/s (ratio {before / torch_rate:.2f}), speed-up {loupe / before:.2f}x"
+        print(line, flush=True)
     lo, pt = statistics.median(x for x, _ in rows), statistics.median(y for _, y in rows)
     result = {"loupe_examples_per_second": round(lo, 1), "pytorch_examples_per_second": round(pt, 1),
-              "ratio": round(lo / pt, 3), "rounds": rows, "threads": args.threads, "max_seq_len": args.max_seq_len,
-              "batch_size": args.batch_size, "steps": args.max_steps, "model": args.model, "torch": torch.__version__}
+              "ratio": round(lo / pt, 3), "rounds": rows, "load_averages": loads, "threads": args.threads,
+              "max_seq_len": args.max_seq_len, "batch_size": args.batch_size, "steps": args.max_steps, "model": args.model,
+              "torch": torch.__version__}
+    if args.loupe_before:
+        bl = statistics.median(befores)
+        result.update({"loupe_before_examples_per_second": round(bl, 1), "loupe_before_rounds": befores,
+                       "before_ratio": round(bl / pt, 3), "speedup": round(lo / bl, 3)})
     print(json.dumps(result))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
