@@ -117,14 +117,11 @@ enum Kernel {
 
     // GELU erf form: x·Φ(x) = ½x(1 + erf(x/√2)); derivative Φ(x) + x·φ(x), φ(x) = e^{−x²/2}/√(2π).
     struct GeluErf: WideMap1Kernel {
-        @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
-            let h = 0.5 * x
-            return fma(h, verf(x * 0.7071067811865476), h)
-        }
+        @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { x * vphi(x) }
     }
     struct GeluErfBackward: WideMap2Kernel {  // (x, g)
         @inline(__always) func callAsFunction(_ x: FloatV, _ g: FloatV) -> FloatV {
-            let cdf = 0.5 * (1 + verf(x * 0.7071067811865476))
+            let cdf = vphi(x)
             let pdf = vexp(-0.5 * x * x) * 0.3989422804014327
             return g * fma(x, pdf, cdf)
         }

@@ -126,6 +126,45 @@ public func verf(_ x: FloatV) -> FloatV {
     return large.replacing(with: small, where: ax .< 1)
 }
 
+/// Φ(x) = ½(1 + erf(x/√2)), the standard normal CDF (GELU's erf form is x·Φ(x)): `verf`'s two approximations with
+/// the ½ (exact) and the 1/√2 (into the coefficients, each rounded once to Float32) folded in, which saves the
+/// FMA-pipe operations that bound GELU here (+5% measured). |x| < √2: ½ + x·D(x²) with D the Cephes erff
+/// polynomial T scaled by 2^−k/(2√2); otherwise 1 − ½·erfc(|x|/√2) (x ≥ 0) or ½·erfc(|x|/√2) with the same
+/// minimax erfc polynomial halved, in u = min(|x|, 3.92·√2)/√2 − 2.46 by one FMA; 0 below −3.92·√2, where
+/// Φ < 1e-8 and GELU must be exactly 0, and 1 above (GELU(x) = x). Max |x·Φ − GELU| ≈ 8e-8·(1 + |x|)
+/// (a Float32 simulation over [−12, 12]; VectorMathAccuracyTests bounds it by 2e-7·(1 + |x|)).
+@inline(__always)
+public func vphi(_ x: FloatV) -> FloatV {
+    let ax = vabs(x)
+    let z = x * x
+    var q = FloatV(repeating: 4.3386865e-07)
+    q = fma(q, z, FloatV(repeating: -8.850097e-06))
+    q = fma(q, z, FloatV(repeating: 0.00011464693))
+    q = fma(q, z, FloatV(repeating: -0.001186782))
+    q = fma(q, z, FloatV(repeating: 0.009973374))
+    q = fma(q, z, FloatV(repeating: -0.06649036))
+    q = fma(q, z, FloatV(repeating: 0.3989423))
+    let small = fma(x, q, FloatV(repeating: 0.5))
+    let t = ax.replacing(with: 5.5437174, where: ax .> 5.5437174)
+    let u = fma(t, FloatV(repeating: 0.70710677), FloatV(repeating: -2.46))
+    var p = FloatV(repeating: 4.562321e-06)
+    p = fma(p, u, FloatV(repeating: -1.2710232e-05))
+    p = fma(p, u, FloatV(repeating: -2.5833022e-05))
+    p = fma(p, u, FloatV(repeating: 0.0001508377))
+    p = fma(p, u, FloatV(repeating: -0.00019556649))
+    p = fma(p, u, FloatV(repeating: -0.00023108357))
+    p = fma(p, u, FloatV(repeating: 0.0014817555))
+    p = fma(p, u, FloatV(repeating: -0.0033988268))
+    p = fma(p, u, FloatV(repeating: 0.0049524126))
+    p = fma(p, u, FloatV(repeating: -0.004916497))
+    p = fma(p, u, FloatV(repeating: 0.0032678812))
+    p = fma(p, u, FloatV(repeating: -0.0013280965))
+    p = fma(p, u, FloatV(repeating: 0.00025166332))
+    var large = (1 - p).replacing(with: p, where: x .< 0)
+    large.replace(with: 0, where: x .< -5.5437174)
+    return large.replacing(with: small, where: ax .< 1.4142135)
+}
+
 /// 1 / (1 + e^−x).
 @inline(__always)
 public func vsigmoid(_ x: FloatV) -> FloatV {
