@@ -1,6 +1,24 @@
 // swift-tools-version:6.0
 // Loupe: a native Swift inference runtime and interpretability engine for transformer NLP models.
+import Foundation
 import PackageDescription
+
+/// The Tensor target's vector instructions, chosen for the machine that builds (as -march=native would, for
+/// these flags only): AVX-512 F/VL/BW/DQ when its /proc/cpuinfo lists them (the project's machines, CI
+/// included: AMD EPYC Zen 4/5), so the element-wise kernels' 16-lane vectors are single instructions;
+/// AVX2 + FMA otherwise, where the same code runs as pairs of 8-lane instructions instead of stopping on an
+/// illegal instruction. LOUPE_AVX512=0 or 1 overrides the detection (for a build meant for another machine).
+let avx512: Bool = {
+    if let forced = ProcessInfo.processInfo.environment["LOUPE_AVX512"] { return forced == "1" }
+    guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") })
+    else { return false }
+    let have = Set(flags.split(separator: " ").map(String.init))
+    return ["avx512f", "avx512vl", "avx512bw", "avx512dq"].allSatisfy(have.contains)
+}()
+let vectorFlags =
+    ["-Xcc", "-mavx2", "-Xcc", "-mfma"]
+    + (avx512 ? ["-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw", "-Xcc", "-mavx512dq"] : [])
 
 let package = Package(
     name: "Loupe",
@@ -23,14 +41,7 @@ let package = Package(
 
         .target(
             name: "Tensor", dependencies: ["CBLAS"],
-            // AVX-512 (F, VL, BW, DQ): the element-wise kernels run on 16-lane vectors (VectorMath.swift). The target
-            // machines (AMD EPYC Zen 4/5, CI included) have it; a CPU without it stops with an illegal instruction.
-            swiftSettings: [
-                .unsafeFlags([
-                    "-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mavx512f", "-Xcc", "-mavx512vl", "-Xcc", "-mavx512bw",
-                    "-Xcc", "-mavx512dq",
-                ])
-            ]),
+            swiftSettings: [.unsafeFlags(vectorFlags)]),  // see `avx512` above
         .target(name: "Tokenizers"),
         .target(name: "Transformer", dependencies: ["Tensor", "Tokenizers", "CHDF5"]),
         .target(name: "Interpret", dependencies: ["Transformer", "Tensor", "Tokenizers"]),
