@@ -70,13 +70,13 @@ struct BenchModel: ParsableCommand {
         for _ in 0..<warmup { w.forward() }
         let raw = RawGEMMs(w.gemms)
         raw.run()
-        // Alternate forward and raw passes so that both see the same machine load.
-        var forwardTimes: [Double] = [], rawTimes: [Double] = []
-        for _ in 0..<runs {
-            forwardTimes.append(seconds { w.forward() })
-            rawTimes.append(seconds { raw.run() })
+        // Forward and raw passes in alternating blocks (both see the same machine load), each forward block after
+        // OpenBLAS's worker threads stopped spinning (see `blockedMedianSeconds`).
+        let (forward, rawTime, forwardMin) = blockedMedianSeconds(warmup: 0, runs: runs, blocks: Swift.min(runs, 5)) {
+            w.forward()
+        } _: {
+            raw.run()
         }
-        let forward = median(forwardTimes), rawTime = median(rawTimes)
         var decode: Decode?
         if case .gpt2(let gpt2) = m.network, decodeTokens > 0 {
             guard seq + decodeTokens <= w.maxPositions else {
@@ -90,7 +90,7 @@ struct BenchModel: ParsableCommand {
             hidden: w.hidden, heads: w.heads, vocabulary: w.vocabulary, parameters: w.parameters,
             threads: Threads.count, blasCore: String(cString: openblas_get_corename()), batch: batch, seq: seq,
             runs: runs, loadSeconds: loadSeconds,
-            forwardMs: forward * 1e3, forwardMinMs: forwardTimes.min()! * 1e3, forwardGflop: forwardFlop / 1e9,
+            forwardMs: forward * 1e3, forwardMinMs: forwardMin * 1e3, forwardGflop: forwardFlop / 1e9,
             forwardGflops: forwardFlop / forward / 1e9, sgemmMs: rawTime * 1e3, sgemmGflops: w.gemmFlop / rawTime / 1e9,
             ratioToSgemm: (forwardFlop / forward) / (w.gemmFlop / rawTime), decode: decode,
             peakRssMB: peakRSSMegabytes(), rssAfterLoadMB: rssAfterLoad)

@@ -41,6 +41,45 @@ func pairedMedianSeconds(warmup: Int = 2, runs: Int, _ a: () -> Void, _ b: () ->
     return (ta[runs / 2], tb[runs / 2])
 }
 
+/// Median wall times in seconds of `a` (Loupe) and `b` (a raw OpenBLAS call), timed in alternating blocks, each
+/// block of `a` after `settle` seconds of sleep. Why the sleep: after a threaded `cblas_sgemm`, OpenBLAS's own
+/// worker threads spin in sched_yield before they park (its THREAD_TIMEOUT) and take the second core from
+/// Loupe's pool, so run right after `b`, `a` ran on one core (128×768×768 at 0.47× raw sgemm in 5 of 9
+/// processes, ~1.0× with OPENBLAS_THREAD_TIMEOUT=4; a 0.25 s pause was not enough here, 1 s was: measured
+/// 2026-11-22). Loupe itself never wakes those threads
+/// (each product runs on its pool with OpenBLAS single-threaded), so `a` is timed as it runs in use, and `b`
+/// right after it with its threads as warm as a caller of OpenBLAS gets them.
+func blockedMedianSeconds(
+    warmup: Int = 2, runs: Int, blocks: Int = 4, settle: Double = 1, _ a: () -> Void, _ b: () -> Void
+) -> (a: Double, b: Double, minA: Double) {
+    // Warm-up: at least `warmup` runs of each and 0.2 s of `a` (a fresh process's pool thread and clock ramp).
+    let start = DispatchTime.now().uptimeNanoseconds
+    var warmed = 0
+    while warmed < warmup || DispatchTime.now().uptimeNanoseconds - start < 200_000_000 {
+        a()
+        warmed += 1
+    }
+    for _ in 0..<warmup { b() }
+    var ta: [Double] = [], tb: [Double] = []
+    let perBlock = Swift.max(1, (runs + blocks - 1) / blocks)
+    while ta.count < runs {
+        Thread.sleep(forTimeInterval: settle)
+        for _ in 0..<Swift.min(perBlock, runs - ta.count) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            a()
+            ta.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        for _ in 0..<perBlock {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            b()
+            tb.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+    }
+    ta.sort()
+    tb.sort()
+    return (ta[ta.count / 2], tb[tb.count / 2], ta[0])
+}
+
 /// The 1-minute load average (Linux), or nil.
 func loadAverage() -> Double? {
     (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8))?.split(separator: " ").first.flatMap { Double($0) }
@@ -105,9 +144,10 @@ struct BenchTensor: ParsableCommand {
             let a = Tensor.randomUniform([m, k], low: -1, high: 1, seed: 1)
             let b = Tensor.randomUniform([k, n], low: -1, high: 1, seed: 2)
             let r = max(3, runs / (m >= 1024 ? 4 : 1))
-            let tTensor = medianSeconds(runs: r) { _ = matmul(a, b) }
             var c = [Float](repeating: 0, count: m * n)
-            let tRaw = medianSeconds(runs: r) {
+            let (tTensor, tRaw, _) = blockedMedianSeconds(runs: r) {
+                _ = matmul(a, b)
+            } _: {
                 a.withUnsafeBufferPointer { pa in
                     b.withUnsafeBufferPointer { pb in
                         c.withUnsafeMutableBufferPointer { pc in
