@@ -48,7 +48,9 @@ func pairedMedianSeconds(warmup: Int = 2, runs: Int, _ a: () -> Void, _ b: () ->
 /// processes, ~1.0× with OPENBLAS_THREAD_TIMEOUT=4; a 0.25 s pause was not enough here, 1 s was: measured
 /// 2026-11-22). Loupe itself never wakes those threads
 /// (each product runs on its pool with OpenBLAS single-threaded), so `a` is timed as it runs in use, and `b`
-/// right after it with its threads as warm as a caller of OpenBLAS gets them.
+/// right after it with its threads as warm as a caller of OpenBLAS gets them. The first call of every block is
+/// not timed: it wakes the parked threads (Loupe's pool or OpenBLAS's), which made the raw reference of the
+/// first shape read 97-118 GFLOP/s instead of ~200.
 func blockedMedianSeconds(
     warmup: Int = 2, runs: Int, blocks: Int = 4, settle: Double = 1, _ a: () -> Void, _ b: () -> Void
 ) -> (a: Double, b: Double, minA: Double) {
@@ -64,11 +66,13 @@ func blockedMedianSeconds(
     let perBlock = Swift.max(1, (runs + blocks - 1) / blocks)
     while ta.count < runs {
         Thread.sleep(forTimeInterval: settle)
+        a()  // untimed: wakes Loupe's parked pool thread
         for _ in 0..<Swift.min(perBlock, runs - ta.count) {
             let t0 = DispatchTime.now().uptimeNanoseconds
             a()
             ta.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        b()  // untimed: wakes OpenBLAS's parked worker threads
         for _ in 0..<perBlock {
             let t0 = DispatchTime.now().uptimeNanoseconds
             b()
