@@ -34,13 +34,23 @@ extension Linear {
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, bias addBias: Bool = true,
         _ epilogue: Epilogue = .identity
     ) {
-        let (out, inner) = (weight.shape[0], weight.shape[1])
-        weight.withUnsafeBufferPointer { w in
-            withOptionalPointer(addBias ? bias : nil) { b in
-                sgemm(
-                    transA: false, transB: true, m: rows, n: out, k: inner, a: x, lda: inner, b: w.baseAddress!,
-                    ldb: inner, c: y, ldc: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
-            }
+        denseRows(x, rows: rows, weight: weight, storedOutByIn: true, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue)
+    }
+}
+
+/// y[rows, out] (leading dimension ldy) = x[rows, in]·op(W) as one `sgemm`, then the bias and the epilogue on
+/// each block of y as soon as it is computed. `storedOutByIn`: W is [out, in] (`Linear`, read transposed in
+/// place), else [in, out] (`Conv1D`).
+private func denseRows(
+    _ x: UnsafePointer<Float>, rows: Int, weight: Tensor, storedOutByIn: Bool, bias: Tensor?,
+    into y: UnsafeMutablePointer<Float>, ldy: Int, _ epilogue: Epilogue
+) {
+    let (out, inner) = storedOutByIn ? (weight.shape[0], weight.shape[1]) : (weight.shape[1], weight.shape[0])
+    weight.withUnsafeBufferPointer { w in
+        withOptionalPointer(bias) { b in
+            sgemm(
+                transA: false, transB: storedOutByIn, m: rows, n: out, k: inner, a: x, lda: inner, b: w.baseAddress!,
+                ldb: weight.shape[1], c: y, ldc: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
         }
     }
 }
@@ -76,14 +86,7 @@ extension Conv1D {
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, bias addBias: Bool = true,
         _ epilogue: Epilogue = .identity
     ) {
-        let (inner, out) = (weight.shape[0], weight.shape[1])
-        weight.withUnsafeBufferPointer { w in
-            withOptionalPointer(addBias ? bias : nil) { b in
-                sgemm(
-                    transA: false, transB: false, m: rows, n: out, k: inner, a: x, lda: inner, b: w.baseAddress!,
-                    ldb: out, c: y, ldc: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
-            }
-        }
+        denseRows(x, rows: rows, weight: weight, storedOutByIn: false, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue)
     }
 }
 
