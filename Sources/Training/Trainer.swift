@@ -265,13 +265,10 @@ public final class Trainer {
         plainOptimizer.learningRate = learningRate
         decayOptimizer.update(&decayed, gradients: decayedGrads, gradientScale: gradientScale)
         plainOptimizer.update(&plain, gradients: plainGrads, gradientScale: gradientScale)
-        // The word-embedding gradient's 15.6 MB buffer serves the next step's backward pass.
-        for k in decayedGrads.indices where decayedGrads[k].count >= GradientBuffers.minimumCount {
-            GradientBuffers.recycle(&decayedGrads[k])
-        }
-        for k in plainGrads.indices where plainGrads[k].count >= GradientBuffers.minimumCount {
-            GradientBuffers.recycle(&plainGrads[k])
-        }
+        // The word-embedding gradient's 15.6 MB buffer serves the next step's backward pass (`recycle` keeps only
+        // buffers of at least `GradientBuffers.minimumCount` and empties the rest, which are dropped here anyway).
+        for k in decayedGrads.indices { GradientBuffers.recycle(&decayedGrads[k]) }
+        for k in plainGrads.indices { GradientBuffers.recycle(&plainGrads[k]) }
         var (di, pi) = (0, 0)
         i = 0
         bert.visitParameters { _, t in
