@@ -264,14 +264,6 @@ final class RawGEMMs {
     }
 }
 
-func seconds(_ body: () -> Void) -> Double {
-    let t0 = DispatchTime.now().uptimeNanoseconds
-    body()
-    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-}
-
-func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
-
 /// The process's peak resident set (Linux `VmHWM`, else getrusage's ru_maxrss) in MB.
 func peakRSSMegabytes() -> Double {
     if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

@@ -8,17 +8,19 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
+/// Wall time of one call of `body`, in seconds.
+func seconds(_ body: () -> Void) -> Double {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+}
+
+func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
 /// Median wall time in seconds of `body` over `runs` runs, after `warmup` unmeasured runs.
 func medianSeconds(warmup: Int = 2, runs: Int, _ body: () -> Void) -> Double {
     for _ in 0..<warmup { body() }
-    var times: [Double] = []
-    for _ in 0..<runs {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-    }
-    times.sort()
-    return times[times.count / 2]
+    return median((0..<runs).map { _ in seconds(body) })
 }
 
 /// Median wall times in seconds of `a` and `b` run alternately `runs` times each, after `warmup` runs of each.
@@ -29,16 +31,10 @@ func pairedMedianSeconds(warmup: Int = 2, runs: Int, _ a: () -> Void, _ b: () ->
     }
     var ta: [Double] = [], tb: [Double] = []
     for _ in 0..<runs {
-        var t0 = DispatchTime.now().uptimeNanoseconds
-        a()
-        ta.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        t0 = DispatchTime.now().uptimeNanoseconds
-        b()
-        tb.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        ta.append(seconds(a))
+        tb.append(seconds(b))
     }
-    ta.sort()
-    tb.sort()
-    return (ta[runs / 2], tb[runs / 2])
+    return (median(ta), median(tb))
 }
 
 /// Median wall times in seconds of `a` (Loupe) and `b` (a raw OpenBLAS call), timed in alternating blocks, each
@@ -67,21 +63,11 @@ func blockedMedianSeconds(
     while ta.count < runs {
         Thread.sleep(forTimeInterval: settle)
         a()  // untimed: wakes Loupe's parked pool thread
-        for _ in 0..<Swift.min(perBlock, runs - ta.count) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            a()
-            ta.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
+        for _ in 0..<Swift.min(perBlock, runs - ta.count) { ta.append(seconds(a)) }
         b()  // untimed: wakes OpenBLAS's parked worker threads
-        for _ in 0..<perBlock {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            b()
-            tb.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
+        for _ in 0..<perBlock { tb.append(seconds(b)) }
     }
-    ta.sort()
-    tb.sort()
-    return (ta[ta.count / 2], tb[tb.count / 2], ta[0])
+    return (median(ta), median(tb), ta.min()!)
 }
 
 /// The 1-minute load average (Linux), or nil.
