@@ -18,7 +18,9 @@ the engines alternate for --rounds rounds, and the table shows medians over roun
 each ratio comes from one run on a shared, noisy machine. PyTorch runs eval() under inference_mode with
 torch.set_num_threads(--threads); ONNX Runtime (when `import onnxruntime` works; `pip install onnxruntime onnx`)
 runs the torch.onnx export with all graph optimisations and intra_op_num_threads=--threads (no decode: the export
-has no KV-cache inputs). Loupe runs with LOUPE_THREADS=--threads. --loupe-before adds a column for another loupe
+has no KV-cache inputs). Loupe runs with LOUPE_THREADS=--threads, BERT classifiers twice: as `loupe predict` runs
+them (the default: the last layer computes only the [CLS] row past its keys and values, since the pooler reads only
+that row; same logits) and with --all-rows (every row of every layer, as transformers computes them). --loupe-before adds a column for another loupe
 binary (an older commit with `bench model`), measured in the same alternating rounds. Needs torch and transformers; see
 Benchmarks/README-models.md for measured tables.
 """
@@ -204,12 +206,12 @@ def run_json(cmd: list, env: dict | None = None) -> dict:
 
 
 def run_engine(engine: str, m: dict, batch: int, seq: int, runs: int, a) -> dict:
-    if engine in ("loupe", "before"):
+    if engine in ("loupe", "before", "all-rows"):
         env = dict(os.environ, LOUPE_THREADS=str(a.threads))
         decode = a.decode if m["kind"] == "gpt2" else 0
-        r = run_json([a.loupe if engine == "loupe" else a.loupe_before, "bench", "model", "--model", m["h5"], "--batch", str(batch), "--seq", str(seq),
+        r = run_json([a.loupe_before if engine == "before" else a.loupe, "bench", "model", "--model", m["h5"], "--batch", str(batch), "--seq", str(seq),
                       "--runs", str(runs), "--warmup", str(a.warmup), "--decode-tokens", str(decode),
-                      "--format", "json"], env)
+                      "--format", "json"] + (["--all-rows"] if engine == "all-rows" else []), env)
         out = {"forward_ms": r["forwardMs"], "peak_rss_mb": r["peakRssMB"], "sgemm_ms": r["sgemmMs"],
                "ratio_to_sgemm": r["ratioToSgemm"]}
         if r.get("decode"):
@@ -282,9 +284,9 @@ def main() -> int:
         if name not in models:
             continue
         key = f"{name} {b}x{t}"
-        results[key] = {e: [] for e in ["loupe", "torch", "before", "ort"]}
+        results[key] = {e: [] for e in ["loupe", "all-rows", "torch", "before", "ort"]}
         for rnd in range(a.rounds):
-            for e in engines + (["ort"] if ort_ok[name] else []):
+            for e in engines + (["all-rows"] if models[name]["kind"] == "bert" else []) + (["ort"] if ort_ok[name] else []):
                 results[key][e].append(run_engine(e, models[name], b, t, a.runs * factor, a))
             print(f"  {key} round {rnd + 1}/{a.rounds}: " + ", ".join(
                 f"{e} {results[key][e][-1]['forward_ms']:.2f} ms" for e in results[key] if results[key][e]),
@@ -305,11 +307,16 @@ def main() -> int:
         row = {"workload": key, "loupe_ms": lo, "torch_ms": pt, "ort_ms": ox, "loupe_over_torch": lo / pt,
                "loupe_over_ort": lo / ox if ox else None, "sgemm_ms": med(r["loupe"], "sgemm_ms"),
                "ratio_to_sgemm": med(r["loupe"], "ratio_to_sgemm"), "rss_loupe_mb": med(r["loupe"], "peak_rss_mb"),
-               "rss_torch_mb": med(r["torch"], "peak_rss_mb"), "before_ms": med(r["before"], "forward_ms")}
+               "rss_torch_mb": med(r["torch"], "peak_rss_mb"), "before_ms": med(r["before"], "forward_ms"),
+               "all_rows_ms": med(r["all-rows"], "forward_ms")}
         table.append(row)
         print(f"{key:18}{lo:10.2f}{pt:12.2f}{lo / pt:7.2f}" + (f"{ox:9.2f}{lo / ox:7.2f}" if ox else f"{'-':>9}{'-':>7}")
               + f"{row['sgemm_ms']:10.2f}{row['ratio_to_sgemm']:11.2f}{row['rss_loupe_mb']:10.0f}"
               + f"{row['rss_torch_mb']:11.0f}")
+        if row["all_rows_ms"]:
+            ar = row["all_rows_ms"]
+            print(f"{'  every row':18}{ar:10.2f}{pt:12.2f}{ar / pt:7.2f}" + (f"{ox:9.2f}{ar / ox:7.2f}" if ox else "")
+                  + f"  (--all-rows: every row of every layer)")
         if row["before_ms"]:
             print(f"{'  before (old binary)':18}{row['before_ms']:10.2f}{pt:12.2f}{row['before_ms'] / pt:7.2f}"
                   f"  ms; new/old time {lo / row['before_ms']:.2f}")

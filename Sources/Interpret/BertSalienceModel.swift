@@ -69,12 +69,12 @@ public struct BertSalienceModel: SalienceModel {
             let x = inputEmbeddings.reshaped([1, t, bert.config.hiddenSize])
             let (xw, l) = tape.record { () -> (Tensor, Tensor?) in
                 let xw = tape.watch(x)
-                return (xw, bert(batch, inputEmbeddings: xw).logits)
+                return (xw, bert(batch, inputEmbeddings: xw, pooledOnly: true).logits)
             }
             logits = l
             inputPass = l.map { (tape, xw, $0) }
         } else {
-            logits = bert(batch).logits
+            logits = bert(batch, pooledOnly: true).logits
             inputPass = nil
         }
         switch model.task {
@@ -182,7 +182,7 @@ public struct BertSalienceModel: SalienceModel {
 
     public func scores(_ embeddings: Tensor) -> Tensor {
         let b = embeddings.shape[0]
-        return pick(bert(batch(rows: b), inputEmbeddings: embeddings).logits!)
+        return pick(bert(batch(rows: b), inputEmbeddings: embeddings, pooledOnly: true).logits!)
     }
 
     public func tokenEmbedding(_ token: SpecialToken) -> Tensor? {
@@ -210,7 +210,7 @@ public struct BertSalienceModel: SalienceModel {
             if case .token(let position, _) = head { positions.append(r.firstIndex(of: position) ?? 0) }
         }
         let batch = TokenBatch(ids: allIDs, typeIDs: allTypes, attentionMask: mask, batchSize: rows.count, length: t)
-        let logits = bert(batch).logits!
+        let logits = bert(batch, pooledOnly: true).logits!
         return pick(logits, position: positions.isEmpty ? nil : positions).scalars.map(Double.init)
     }
 

@@ -103,7 +103,7 @@ public enum Evaluator {
             let rows = Array(order[start..<min(start + batchSize, order.count)])
             let b = data.batch(rows, padID: padID)
             let batch = TokenBatch(ids: b.ids, attentionMask: b.mask, batchSize: rows.count, length: b.length)
-            let logits = bert(batch).logits!  // [B, C]
+            let logits = bert(batch, pooledOnly: true).logits!  // [B, C]
             lossSum += Double(crossEntropy(logits, labels: b.labels).item) * Double(rows.count)
             let c = logits.shape[1]
             logits.withUnsafeBufferPointer { l in

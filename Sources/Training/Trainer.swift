@@ -289,7 +289,7 @@ public final class Trainer {
         var network = Network.bert(bert)
         let watched = network.watchParameters(on: tape)
         guard case .bert(let tracked) = network else { return (.nan, nil) }
-        let loss = tape.record { crossEntropy(tracked(batch, dropout: dropout).logits!, labels: labels) }
+        let loss = tape.record { crossEntropy(tracked(batch, dropout: dropout, pooledOnly: true).logits!, labels: labels) }
         let value = loss.item
         guard value.isFinite else { return (value, nil) }
         return (value, tape.gradients(of: loss, wrt: names.map { watched[$0]! }).map(\.detached))

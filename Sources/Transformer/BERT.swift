@@ -116,39 +116,62 @@ public struct BertLayer: Sendable {
     /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`): Q, K and V projected into
     /// one [B·T, 3H] buffer, attention read from it in place, bias + residual + norm fused after each product.
     /// `keyMask`: additive [B, T] (nil: no padding). Returns the output [B, T, H] and, when asked, the
-    /// probabilities [B, NH, T, T].
-    func inference(_ x: Tensor, keyMask: [Float]?, probabilities wanted: Bool) -> (Tensor, Tensor?) {
+    /// probabilities [B, NH, T, T]. `firstTokenOnly`: only row 0 ([CLS]) of each sequence is computed past the
+    /// key/value projections, output [B, 1, H] (see `Bert.callAsFunction`'s `pooledOnly`).
+    func inference(
+        _ x: Tensor, keyMask: [Float]?, probabilities wanted: Bool, firstTokenOnly: Bool = false
+    ) -> (Tensor, Tensor?) {
         let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
-        let (rows, d, inner) = (b * t, h / heads, intermediate.weight.shape[0])
+        let (d, inner) = (h / heads, intermediate.weight.shape[0])
+        let tq = firstTokenOnly ? 1 : t  // query rows per sequence
+        let (rows, qRows) = (b * t, b * tq)
+        precondition(!(wanted && firstTokenOnly), "BertLayer: probabilities of a first-token-only block")
         var probs: Tensor? = wanted ? Tensor(shape: [b, heads, t, t]) { _ in } : nil  // every entry written below
-        let out = Scratch.with(rows * (4 * h + Swift.max(inner, h))) { ws -> Tensor in
-            let qkv = ws, context = ws + rows * 3 * h, f = context + rows * h  // [B·T, 3H], [B·T, H], [B·T, I]
+        let projections = rows * 3 * h + b * h
+        let out = Scratch.with(projections + qRows * (h + Swift.max(inner, h))) { ws -> Tensor in
+            // qkv: [B·T, 3H] (Q, K, V side by side), or [B·T, 2H] (K, V) then [B, H] (Q) and [B, H] (the [CLS] rows)
+            let qkv = ws, context = ws + projections, f = context + qRows * h  // …, [B·Tq, H], [B·Tq, I]
             let hidden = x.withUnsafeBufferPointer { px -> Tensor in
                 let xp = px.baseAddress!
-                for (i, lin) in [query, key, value].enumerated() {
-                    lin.rows(xp, rows: rows, into: qkv + i * h, ldy: 3 * h)
+                var (q, k, v, residual) = (qkv, qkv + h, qkv + 2 * h, xp)
+                var (ql, kvl) = (
+                    AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h),
+                    AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)
+                )
+                if firstTokenOnly {
+                    let cls = qkv + rows * 2 * h + b * h  // [B, H]
+                    for r in 0..<b { (cls + r * h).update(from: xp + r * t * h, count: h) }
+                    (q, k, v, residual) = (qkv + rows * 2 * h, qkv, qkv + h, UnsafePointer(cls))
+                    ql = AttentionKernel.Layout(batch: h, head: d, row: h)  // [B, 1, H]
+                    kvl = AttentionKernel.Layout(batch: t * 2 * h, head: d, row: 2 * h)  // [B, T, 2H]
+                    query.rows(cls, rows: b, into: q, ldy: h)
+                    key.rows(xp, rows: rows, into: k, ldy: 2 * h)
+                    value.rows(xp, rows: rows, into: v, ldy: 2 * h)
+                } else {
+                    for (i, lin) in [query, key, value].enumerated() {
+                        lin.rows(xp, rows: rows, into: qkv + i * h, ldy: 3 * h)
+                    }
                 }
-                let packed = AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)  // [B, T, 3·NH·D]
                 withOptionalBuffer(keyMask) { mask in
                     withOptionalMutablePointer(&probs) { pp in
                         AttentionKernel.forward(
-                            batch: b, heads: heads, queries: t, keys: t, headSize: d,
-                            scale: 1 / Float(d).squareRoot(), q: qkv, packed, k: qkv + h, packed, v: qkv + 2 * h,
-                            packed, mask: mask, maskBatchStride: t, maskRowStride: 0, context: context,
-                            AttentionKernel.Layout(batch: t * h, head: d, row: h), probabilities: pp)
+                            batch: b, heads: heads, queries: tq, keys: t, headSize: d,
+                            scale: 1 / Float(d).squareRoot(), q: q, ql, k: k, kvl, v: v, kvl, mask: mask,
+                            maskBatchStride: t, maskRowStride: 0, context: context,
+                            AttentionKernel.Layout(batch: tq * h, head: d, row: h), probabilities: pp)
                     }
                 }
-                attentionOutput.rows(context, rows: rows, into: f, ldy: h, bias: false)  // [B·T, H]
-                return tensorRows([b, t, h]) { hp in
-                    attentionNorm.rows(f, addBias: attentionOutput.bias, residual: xp, rows: rows, into: hp)
+                attentionOutput.rows(context, rows: qRows, into: f, ldy: h, bias: false)  // [B·Tq, H]
+                return tensorRows([b, tq, h]) { hp in
+                    attentionNorm.rows(f, addBias: attentionOutput.bias, residual: residual, rows: qRows, into: hp)
                 }
             }
             return hidden.withUnsafeBufferPointer { ph in
                 let hp = ph.baseAddress!
-                intermediate.rows(hp, rows: rows, into: f, ldy: inner, activation.epilogue)  // [B·T, I]
-                output.rows(f, rows: rows, into: context, ldy: h, bias: false)  // [B·T, H]
-                return tensorRows([b, t, h]) { op in
-                    outputNorm.rows(context, addBias: output.bias, residual: hp, rows: rows, into: op)
+                intermediate.rows(hp, rows: qRows, into: f, ldy: inner, activation.epilogue)  // [B·Tq, I]
+                output.rows(f, rows: qRows, into: context, ldy: h, bias: false)  // [B·Tq, H]
+                return tensorRows([b, tq, h]) { op in
+                    outputNorm.rows(context, addBias: output.bias, residual: hp, rows: qRows, into: op)
                 }
             }
         }
@@ -156,17 +179,20 @@ public struct BertLayer: Sendable {
     }
 
     /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
-    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?) -> (Tensor, Tensor) {
-        let q = query(x).splitHeads(heads)  // [B, NH, T, D]
+    /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
+    /// values for every row: the output [B, 1, H] is that row of the full block's output.
+    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor) {
+        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
+        let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
         let k = key(x).splitHeads(heads)  // [B, NH, T, D]
         let v = value(x).splitHeads(heads)  // [B, NH, T, D]
         let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
-        var a = attentionOutput(context.mergeHeads())  // [B, T, H]
+        var a = attentionOutput(context.mergeHeads())  // [B, Tq, H]
         if let dropout { a = dropout(a) }
-        let h = attentionNorm(a + x)  // [B, T, H]
-        var f = output(activation(intermediate(h)))  // [B, T, I] → [B, T, H]
+        let h = attentionNorm(a + xq)  // [B, Tq, H]
+        var f = output(activation(intermediate(h)))  // [B, Tq, I] → [B, Tq, H]
         if let dropout { f = dropout(f) }
-        return (outputNorm(f + h), probs)  // [B, T, H], [B, NH, T, T]
+        return (outputNorm(f + h), probs)  // [B, Tq, H], [B, NH, Tq, T]
     }
 }
 
@@ -196,22 +222,32 @@ public struct Bert: Sendable {
 
     /// The whole forward pass. `inputEmbeddings` replaces the word-embedding lookup (positions and
     /// token types are still added), as `inputs_embeds` in transformers.
+    ///
+    /// `pooledOnly`: the caller reads only `pooled` and `logits` (a classifier's prediction, loss or
+    /// gradients). The pooler reads the [CLS] row alone, so the last layer computes its queries, attention
+    /// output and feed-forward for that row only (keys and values still for every token) and
+    /// `lastHiddenState` is [B, 1, H]: the same logits for about half a BERT-tiny's work (the idea of
+    /// transformers' `logits_to_keep` for causal LMs, applied to the pooler). Ignored when hidden states or
+    /// attentions are requested or the model has no pooler or has an MLM head.
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
-        dropout: Dropout? = nil
+        dropout: Dropout? = nil, pooledOnly: Bool = false
     ) -> ModelOutput {
+        let prune = pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
         let words = inputEmbeddings ?? wordEmbeddings(batch)  // [B, T, H]
         var x = embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
         let mask = batch.additiveKeyMask  // [B, 1, 1, T]
         let keyMask = batch.attentionMask.contains(0) ? mask.scalars : nil  // [B, T]; nil: nothing to mask
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
-        for layer in layers {
+        for (i, layer) in layers.enumerated() {
             var probs: Tensor?
+            let first = prune && i == layers.count - 1
             if dropout == nil && !x.isRecording && !layer.isRecording {
-                (x, probs) = layer.inference(x, keyMask: keyMask, probabilities: options.outputAttentions)
+                (x, probs) = layer.inference(
+                    x, keyMask: keyMask, probabilities: options.outputAttentions, firstTokenOnly: first)
             } else {
-                (x, probs) = layer(x, mask: mask, dropout: dropout)
+                (x, probs) = layer(x, mask: mask, dropout: dropout, firstTokenOnly: first)
             }
             if options.outputHiddenStates { hidden.append(x) }
             if options.outputAttentions { attentions.append(probs!) }

@@ -24,6 +24,11 @@ struct BenchModel: ParsableCommand {
     @Option(help: "Untimed forwards first.") var warmup = 2
     @Option(help: "GPT-2: tokens to decode greedily with the KV cache after the prompt (0: skip).")
     var decodeTokens = 32
+    @Flag(
+        help: ArgumentHelp(
+            "BERT classifiers: compute every row of every layer, as transformers does (default: what `loupe predict` "
+                + "runs, the last layer's [CLS] row only past its keys and values, since the pooler reads only that row)."))
+    var allRows = false
     @Option(help: "Output format: text or json.") var format: OutputFormat = .text
 
     func validate() throws {
@@ -47,6 +52,8 @@ struct BenchModel: ParsableCommand {
         /// OpenBLAS's kernel set (`openblas_get_corename`; OPENBLAS_CORETYPE overrides its detection).
         let blasCore: String
         let batch, seq, runs: Int
+        /// false: a BERT classifier's last layer ran for the [CLS] row only (`Bert.callAsFunction`'s pooledOnly).
+        let allRows: Bool
         let loadSeconds: Double
         let forwardMs, forwardMinMs, forwardGflop, forwardGflops: Double
         /// The forward's dense-layer GEMMs (same shapes, same weights) as raw cblas_sgemm calls.
@@ -63,7 +70,7 @@ struct BenchModel: ParsableCommand {
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         let rssAfterLoad = peakRSSMegabytes()
         _ = Threads.count
-        let w = Workload(m, batch: batch, seq: seq)
+        let w = Workload(m, batch: batch, seq: seq, allRows: allRows)
         guard seq <= w.maxPositions else {
             throw CLIError("--seq \(seq) is longer than the model's \(w.maxPositions) positions")
         }
@@ -89,7 +96,7 @@ struct BenchModel: ParsableCommand {
             model: model.model, architecture: m.architecture.rawValue, task: m.task.rawValue, layers: w.layers,
             hidden: w.hidden, heads: w.heads, vocabulary: w.vocabulary, parameters: w.parameters,
             threads: Threads.count, blasCore: String(cString: openblas_get_corename()), batch: batch, seq: seq,
-            runs: runs, loadSeconds: loadSeconds,
+            runs: runs, allRows: !w.pooledOnly, loadSeconds: loadSeconds,
             forwardMs: forward * 1e3, forwardMinMs: forwardMin * 1e3, forwardGflop: forwardFlop / 1e9,
             forwardGflops: forwardFlop / forward / 1e9, sgemmMs: rawTime * 1e3, sgemmGflops: w.gemmFlop / rawTime / 1e9,
             ratioToSgemm: (forwardFlop / forward) / (w.gemmFlop / rawTime), decode: decode,
@@ -135,7 +142,7 @@ struct BenchModel: ParsableCommand {
                 + "\(r.blasCore) kernels; "
                 + "load \(fmt(r.loadSeconds, 2)) s")
         print(
-            "forward \(r.batch)×\(r.seq): \(fmt(r.forwardMs, 2)) ms (median of \(r.runs), "
+            "forward \(r.batch)×\(r.seq)\(r.allRows ? "" : " (last layer: [CLS] row only)"): \(fmt(r.forwardMs, 2)) ms (median of \(r.runs), "
                 + "min \(fmt(r.forwardMinMs, 2))), "
                 + "\(fmt(r.forwardGflop, 2)) GFLOP, \(fmt(r.forwardGflops)) GFLOP/s")
         print(
@@ -155,6 +162,8 @@ struct BenchModel: ParsableCommand {
 struct Workload {
     let network: Network
     let batch: TokenBatch
+    /// A BERT classifier run as `loupe predict` runs it: the last layer for the [CLS] row only.
+    let pooledOnly: Bool
     let layers, hidden, heads, vocabulary, parameters, maxPositions: Int
     /// The dense layers' GEMMs of a B×T forward and of one B×1 decode step (GPT-2).
     var gemms: [RawGEMMs.Product] = [], decodeGemms: [RawGEMMs.Product] = []
@@ -162,7 +171,7 @@ struct Workload {
     var gemmFlop: Double { gemms.reduce(0) { $0 + 2 * Double($1.m * $1.n * $1.k) } }
     let attentionFlop: Double
 
-    init(_ m: LoadedModel, batch b: Int, seq t: Int) {
+    init(_ m: LoadedModel, batch b: Int, seq t: Int, allRows: Bool) {
         network = m.network
         var params = 0
         for (_, p) in m.network.namedParameters { params += p.count }
@@ -179,9 +188,14 @@ struct Workload {
             let c = bert.config
             (layers, hidden, heads, vocabulary) = (c.numHiddenLayers, c.hiddenSize, c.numAttentionHeads, c.vocabSize)
             maxPositions = c.maxPositionEmbeddings
-            for l in bert.layers {
-                for lin in [l.query, l.key, l.value, l.attentionOutput, l.intermediate, l.output] {
-                    gemms.append(dense(b * t, lin.weight, transposed: true))
+            pooledOnly = !allRows && bert.pooler != nil && bert.mlmHead == nil && !bert.layers.isEmpty
+            for (i, l) in bert.layers.enumerated() {
+                let queryRows = pooledOnly && i == bert.layers.count - 1 ? b : b * t  // rows past K and V
+                for (lin, rows) in [
+                    (l.query, queryRows), (l.key, b * t), (l.value, b * t), (l.attentionOutput, queryRows),
+                    (l.intermediate, queryRows), (l.output, queryRows),
+                ] {
+                    gemms.append(dense(rows, lin.weight, transposed: true))
                 }
             }
             if let p = bert.pooler { gemms.append(dense(b, p.weight, transposed: true)) }
@@ -194,6 +208,7 @@ struct Workload {
             let c = gpt2.config
             (layers, hidden, heads, vocabulary) = (c.nLayer, c.nEmbd, c.nHead, c.vocabSize)
             maxPositions = c.nPositions
+            pooledOnly = false
             for rows in [b * t, b] {
                 var list: [RawGEMMs.Product] = []
                 for blk in gpt2.blocks {
@@ -205,7 +220,8 @@ struct Workload {
                 if rows == b * t { gemms = list } else { decodeGemms = list }
             }
         }
-        attentionFlop = 4 * Double(b * t * t * hidden * layers)
+        // Scores and context: 2 × 2·B·Tq·T·H per layer, Tq = 1 in a [CLS]-only last layer.
+        attentionFlop = 4 * Double(b * t * hidden) * Double(t * layers - (pooledOnly ? t - 1 : 0))
         let v = UInt64(vocabulary)
         let ids = (0..<(b * t)).map { _ in Int(g.next() % v) }
         batch = TokenBatch(ids: ids, batchSize: b, length: t)
@@ -214,7 +230,7 @@ struct Workload {
     /// One forward as a user runs it: BERT with its head; GPT-2 with logits at every position.
     func forward() {
         switch network {
-        case .bert(let bert): _ = bert(batch)
+        case .bert(let bert): _ = bert(batch, pooledOnly: pooledOnly)
         case .gpt2(let gpt2):
             var cache: KVCache? = nil
             _ = gpt2(batch, cache: &cache)

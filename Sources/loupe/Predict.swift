@@ -32,7 +32,7 @@ struct Predict: ParsableCommand {
             let (batch, encodings) = try m.encodeWarning(chunk, truncate: !noTruncate)
             switch (m.network, m.task) {
             case (.bert(let bert), .sequenceClassification):
-                let out = bert(batch).logits!  // [B, C]
+                let out = bert(batch, pooledOnly: true).logits!  // [B, C]
                 for (b, text) in chunk.enumerated() { classification(m, text, out, row: b) }
             case (.bert(let bert), .maskedLM):
                 let out = bert(batch).logits!  // [B, T, V]

@@ -21,11 +21,12 @@ struct ParityCase {
             ids: ids.values, typeIDs: types, attentionMask: mask, batchSize: ids.shape[0], length: ids.shape[1])
     }
 
-    func forward(inputEmbeddings: Tensor? = nil) -> ModelOutput {
-        let options = ForwardOptions(outputHiddenStates: true, outputAttentions: true)
+    /// `pooledOnly`: logits alone, the last layer for [CLS] only (no hidden states or attentions).
+    func forward(inputEmbeddings: Tensor? = nil, pooledOnly: Bool = false) -> ModelOutput {
+        let options = ForwardOptions(outputHiddenStates: !pooledOnly, outputAttentions: !pooledOnly)
         switch model.network {
         case .bert(let bert):
-            return bert(batch, inputEmbeddings: inputEmbeddings, options: options)
+            return bert(batch, inputEmbeddings: inputEmbeddings, options: options, pooledOnly: pooledOnly)
         case .gpt2(let gpt2):
             var cache: KVCache? = nil
             return gpt2(batch, inputEmbeddings: inputEmbeddings, cache: &cache, options: options)
@@ -57,11 +58,11 @@ struct ParityCase {
 
     /// d(Σ_b logit_b) / d(input embeddings) against PyTorch's autograd, ≤ 1e-4 relative to the
     /// gradient's largest entry. `score` picks each row's logit from the output.
-    func checkGradient(score: (Tensor) -> Tensor) throws {
+    func checkGradient(pooledOnly: Bool = false, score: (Tensor) -> Tensor) throws {
         let tape = GradientTape()
         let (x, s) = tape.record { () -> (Tensor, Tensor) in
             let x = tape.watch(wordEmbeddings())
-            return (x, score(forward(inputEmbeddings: x).logits!))
+            return (x, score(forward(inputEmbeddings: x, pooledOnly: pooledOnly).logits!))
         }
         let g = tape.gradients(of: s, wrt: [x])[0]
         let expected = try golden.tensor("/grad_inputs_embeds")
@@ -104,6 +105,21 @@ func pickLogits(_ logits: Tensor, positions: [Int], ids: [Int]) -> Tensor {
         // Class 1 of text 0 plus class 0 of text 1.
         let (ids, _) = try c.targets()
         try c.checkGradient { logits in
+            logits.slice(axis: 0, 0..<1).slice(axis: 1, ids[0]..<(ids[0] + 1)).sum()
+                + logits.slice(axis: 0, 1..<2).slice(axis: 1, ids[1]..<(ids[1] + 1)).sum()
+        }
+    }
+
+    /// What predict, explain and fine-tuning run (`pooledOnly`: the last layer for the [CLS] row alone) gives
+    /// transformers' logits on the fast path and its input gradient on the taped path.
+    @Test func pooledOnlyClassifierMatchesTransformers() throws {
+        let c = try ParityCase("bert_tiny_cls")
+        let out = c.forward(pooledOnly: true)
+        #expect(out.lastHiddenState.shape == [2, 1, 128], "the last layer ran for [CLS] only")
+        #expect(!out.lastHiddenState.isTracked)
+        #expect(maxAbsDiff(out.logits!.scalars, try c.golden.tensor("/logits").scalars) <= 1e-4)
+        let (ids, _) = try c.targets()
+        try c.checkGradient(pooledOnly: true) { logits in
             logits.slice(axis: 0, 0..<1).slice(axis: 1, ids[0]..<(ids[0] + 1)).sum()
                 + logits.slice(axis: 0, 1..<2).slice(axis: 1, ids[1]..<(ids[1] + 1)).sum()
         }
@@ -201,6 +217,34 @@ func pickLogits(_ logits: Tensor, positions: [Int], ids: [Int]) -> Tensor {
         let grads = tape.gradients(of: loss, wrt: names.map { watched[$0]! })
         for (n, g) in zip(names, grads) {
             #expect(g.scalars.contains { $0 != 0 }, "no gradient for \(n)")
+        }
+    }
+
+    /// Fine-tuning's forward (`pooledOnly`: the last layer for [CLS] alone) gives every parameter the gradient of
+    /// the full forward, padding included.
+    @Test func pooledOnlyGivesTheFullForwardsGradients() throws {
+        let model = try LoadedModel.load(fixture("bert_tiny_cls.h5"))
+        let (batch, _, _) = try model.encode(["a gentle and quietly moving film", "bad", "not a fine film at all"])
+        func gradients(pooledOnly: Bool) -> [String: Tensor] {
+            let tape = GradientTape()
+            var net = model.network
+            let (watched, loss) = tape.record { () -> ([String: Tensor], Tensor) in
+                let w = net.watchParameters(on: tape)
+                guard case .bert(let bert) = net else { fatalError() }
+                return (w, crossEntropy(bert(batch, pooledOnly: pooledOnly).logits!, labels: [1, 0, 0]))
+            }
+            let names = Array(watched.keys)
+            return Dictionary(uniqueKeysWithValues: zip(names, tape.gradients(of: loss, wrt: names.map { watched[$0]! })))
+        }
+        let (full, pruned) = (gradients(pooledOnly: false), gradients(pooledOnly: true))
+        #expect(full.count == pruned.count && full.count > 0)
+        let largest = full.values.map { $0.scalars.map(abs).max() ?? 0 }.max()!
+        for (n, g) in full {
+            // key.bias's exact gradient is 0 (a softmax row ignores a constant added to all its scores): both
+            // sides hold rounding noise (~1e-8), so those two are held to the model's largest gradient instead.
+            let scale = n.hasSuffix("key.bias") ? largest : g.scalars.map(abs).max()!
+            #expect(scale > 0, "\(n)")
+            #expect(maxAbsDiff(pruned[n]!.scalars, g.scalars) <= 1e-5 * scale, "\(n)")
         }
     }
 }
