@@ -36,6 +36,7 @@ let package = Package(
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libhdf5-dev).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CMalloc"),  // glibc's <malloc.h>: the loupe binary's allocator tuning
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .target(name: "CTensorBoard", dependencies: ["CProtobufC"]),
 
@@ -49,7 +50,7 @@ let package = Package(
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "CBLAS",
+                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "CBLAS", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -11,6 +11,11 @@ struct Loupe: ParsableCommand {
             Tokenize.self, Predict.self, Generate.self, Embed.self, Explain.self, EvalSaliency.self, Finetune.self,
             Eval.self, Bench.self,
         ])
+
+    static func main() {
+        Allocator.keepFreedMemory()
+        main(nil)
+    }
 }
 
 struct Bench: ParsableCommand {
