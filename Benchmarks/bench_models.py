@@ -22,7 +22,7 @@ has no KV-cache inputs). Loupe runs with LOUPE_THREADS=--threads, BERT classifie
 them (the default: the last layer computes only the [CLS] row past its keys and values, since the pooler reads only
 that row; same logits) and with --all-rows (every row of every layer, as transformers computes them). --loupe-before adds a column for another loupe
 binary (an older commit with `bench model`), measured in the same alternating rounds. Needs torch and transformers; see
-Benchmarks/README-models.md for measured tables.
+README.md ("Benchmarks", "Models") for measured tables.
 """
 from __future__ import annotations
 
