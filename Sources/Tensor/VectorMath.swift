@@ -3,9 +3,10 @@
 // libm's scalar expf/tanhf/erff cost 10–20 ns per element and do not vectorise, which would make
 // GELU, softmax and layer norm an order of magnitude slower than memory bandwidth. These are classic
 // polynomial approximations evaluated sixteen lanes at a time (Package.swift compiles this target with
-// AVX-512, which Zen 4/5 EPYC run at full width); tails run through the same code padded into one vector,
-// and every lane's arithmetic is the same whatever the width, so a value's result never depends on its
-// position, on the vector width a caller uses (`Float8` or `FloatV`), or on the thread split.
+// AVX-512 when the building machine has it, as Zen 4/5 EPYC do, else as pairs of AVX2 instructions); tails
+// run through the same code padded into one vector, and every lane's arithmetic is the same whatever the
+// width, so a value's result never depends on its position, on the vector width a caller uses (`Float8` or
+// `FloatV`), or on the thread split.
 
 
 public typealias Float8 = SIMD8<Float>
