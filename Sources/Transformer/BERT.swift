@@ -227,9 +227,9 @@ public struct Bert: Sendable {
     /// `pooledOnly`: the caller reads only `pooled` and `logits` (a classifier's prediction, loss or
     /// gradients). The pooler reads the [CLS] row alone, so the last layer computes its queries, attention
     /// output and feed-forward for that row only (keys and values still for every token) and
-    /// `lastHiddenState` is [B, 1, H]: the same logits for 0.07 instead of 0.12 GFLOP in a BERT-tiny 1×128 forward
-    /// (the idea of transformers' `logits_to_keep` for causal LMs, applied to the pooler). Ignored when hidden states or
-    /// attentions are requested or the model has no pooler or has an MLM head.
+    /// `lastHiddenState` is [B, 1, H]: the same logits for 0.07 instead of 0.12 GFLOP in a BERT-tiny 1×128
+    /// forward (the idea of transformers' `logits_to_keep` for causal LMs, applied to the pooler). Ignored when
+    /// hidden states or attentions are requested or the model has no pooler or has an MLM head.
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
         dropout: Dropout? = nil, pooledOnly: Bool = false
