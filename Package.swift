@@ -29,6 +29,8 @@ let package = Package(
         .library(name: "Tensor", targets: ["Tensor"]),
         .library(name: "Tokenizers", targets: ["Tokenizers"]),
         .library(name: "Transformer", targets: ["Transformer"]),
+        .library(name: "Interpret", targets: ["Interpret"]),
+        .library(name: "Workbench", targets: ["Workbench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,10 +50,12 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Tensor", "Tokenizers", "CHDF5"]),
         .target(name: "Interpret", dependencies: ["Transformer", "Tensor", "Tokenizers"]),
         .target(name: "Training", dependencies: ["Transformer", "Tensor", "Tokenizers", "CTensorBoard", "CHDF5"]),
+        // The typed operations (requests in, Codable results out) that the CLI and the server share.
+        .target(name: "Workbench", dependencies: ["Transformer", "Interpret", "Training", "Tensor", "Tokenizers"]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "CBLAS", "CMalloc",
+                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "Workbench", "CBLAS", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -60,5 +64,8 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Tensor", "Tokenizers"]),
         .testTarget(name: "InterpretTests", dependencies: ["Interpret", "Transformer", "Tensor", "Tokenizers"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "Tensor", "Tokenizers"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Interpret", "Transformer"]),
+        // Runs the built `loupe` binary (a dependency, so `swift test` builds it) on Tests/Fixtures/cli.
+        .testTarget(name: "CLITests", dependencies: ["loupe"]),
     ]
 )

@@ -8,7 +8,7 @@ import Tensor
 /// `layer` set, that layer's head-averaged raw attention row instead (layer l = the block whose output
 /// is hidden state l, 1…L). Unsigned: attention says where information flows, not in which direction.
 public struct AttentionSalience: SalienceMethod {
-    public static let name = "attention"
+    public static let id = MethodID.attention
     public var layer: Int?
 
     public init(layer: Int? = nil) { self.layer = layer }
@@ -20,7 +20,7 @@ public struct AttentionSalience: SalienceMethod {
         let maps = try model.attentions()
         guard !maps.isEmpty else { throw .noPrediction("the model returned no attention layers") }
         if let layer, !(1...maps.count).contains(layer) {
-            throw .invalidOption("--layer \(layer) is out of range for attention: the model has layers 1…\(maps.count)")
+            throw .layerOutOfRange(layer, 1...maps.count, of: "the model's attention layers")
         }
         let t = model.length
         var layers: [[[Float]]] = []

@@ -29,12 +29,8 @@ public struct BertSalienceModel: SalienceModel {
     let padID: Int?
     public let batchSize: Int
 
-    public var capabilities: Capabilities {
-        var c: Capabilities = [.gradients, .attention, .hiddenStates, .removal]
-        if maskID != nil { c.insert(.maskToken) }
-        if padID != nil { c.insert(.padToken) }
-        return c
-    }
+    /// `LoadedModel.salienceCapabilities`, the one place that says what a checkpoint offers.
+    public let capabilities: Capabilities
 
     /// The prediction's forward pass kept on a tape, for `inputGradient`.
     let inputPass: (tape: GradientTape, x: Tensor, logits: Tensor)?
@@ -51,6 +47,7 @@ public struct BertSalienceModel: SalienceModel {
         }
         guard encoding.count > 0 else { throw .badInput("the text encodes to no tokens") }
         self.bert = bert
+        capabilities = model.salienceCapabilities
         ids = encoding.ids
         typeIDs = encoding.typeIDs
         let t = ids.count
@@ -81,7 +78,7 @@ public struct BertSalienceModel: SalienceModel {
         case .sequenceClassification:
             let row = logits!.scalars
             let labels = model.labels.count == row.count ? model.labels : row.indices.map { "LABEL_\($0)" }
-            let p = softmaxDouble(row)
+            let p = probabilities(row)
             let predicted = p.indices.max { p[$0] < p[$1] }!
             var c = predicted
             if case .label(let name) = target {
@@ -89,12 +86,7 @@ public struct BertSalienceModel: SalienceModel {
                 c = i
             }
             head = .classIndex(c)
-            let f: Double
-            switch score {
-            case .prob: f = p[c]
-            case .logit: f = Double(row[c])
-            case .logprob: f = Foundation.log(p[c])
-            }
+            let f = score.value(logits: row, probabilities: p, index: c)
             var info = ExplainedInput(
                 text: text, tokens: encoding.tokens, offsets: offsets, prediction: Array(zip(labels, p)),
                 target: labels[c], score: score, fixed: fixed, words: words)
@@ -106,7 +98,7 @@ public struct BertSalienceModel: SalienceModel {
             }
             let v = logits!.shape[2]
             let row = Array(logits!.scalars[(position * v)..<((position + 1) * v)])
-            let p = softmaxDouble(row)
+            let p = probabilities(row)
             var id = p.indices.max { p[$0] < p[$1] }!
             if case .label(let token) = target {
                 guard let i = model.tokenizer.convertTokensToIds([token])[0] else {
@@ -146,16 +138,9 @@ public struct BertSalienceModel: SalienceModel {
     /// position of [B, T, V].
     func pick(_ logits: Tensor, position override: [Int]? = nil) -> Tensor {
         let b = logits.shape[0]
-        let kind = input.score
         switch head {
         case .classIndex(let c):
-            let z: Tensor
-            switch kind {
-            case .logit: z = logits
-            case .prob: z = softmax(logits, axis: -1)
-            case .logprob: z = logSoftmax(logits, axis: -1)
-            }
-            return z.slice(axis: 1, c..<(c + 1)).reshaped([b])  // [B]
+            return input.score.select(logits, index: c)  // [B]
         case .token(let position, let id):
             let v = logits.shape[2]
             var rows: [Tensor] = []
@@ -164,13 +149,7 @@ public struct BertSalienceModel: SalienceModel {
                 rows.append(logits.slice(axis: 0, r..<(r + 1)).slice(axis: 1, p..<(p + 1)).reshaped([1, v]))
             }
             let at = rows.count == 1 ? rows[0] : Tensor.concatenate(rows, axis: 0)  // [B, V]
-            let z: Tensor
-            switch kind {
-            case .logit: z = at
-            case .prob: z = softmax(at, axis: -1)
-            case .logprob: z = logSoftmax(at, axis: -1)
-            }
-            return z.slice(axis: 1, id..<(id + 1)).reshaped([b])  // [B]
+            return input.score.select(at, index: id)  // [B]
         }
     }
 
@@ -228,7 +207,7 @@ public struct BertSalienceModel: SalienceModel {
     /// so that later layers and the head cost nothing.
     public func hiddenState(layer: Int, _ embeddings: Tensor) throws(InterpretError) -> Tensor {
         guard layer >= 0 && layer < hiddenStateCount else {
-            throw .invalidOption("--layer \(layer) is out of range: the model has hidden states 0…\(hiddenStateCount - 1)")
+            throw .layerOutOfRange(layer, 0...(hiddenStateCount - 1), of: "the model's hidden states")
         }
         var cut = bert
         cut.layers = Array(bert.layers.prefix(layer))
@@ -237,12 +216,4 @@ public struct BertSalienceModel: SalienceModel {
         cut.mlmHead = nil
         return cut(batch(rows: embeddings.shape[0]), inputEmbeddings: embeddings).lastHiddenState
     }
-}
-
-/// Softmax of one row in Double (for reporting probabilities).
-func softmaxDouble(_ row: [Float]) -> [Double] {
-    let m = Double(row.max() ?? 0)
-    let e = row.map { Foundation.exp(Double($0) - m) }
-    let s = e.reduce(0, +)
-    return e.map { $0 / s }
 }

@@ -1,78 +1,30 @@
-// The method registry and the one-call entry point: options → method → model adapter → Salience.
+// The one-call entry point for a BERT text: options → method → model adapter → Salience; merging word pieces.
 import Foundation
 import Tensor
 import Tokenizers
 import Transformer
 
-/// Every option of `loupe explain`, with LIT/Captum defaults.
+/// Everything an explanation needs besides the model and the text: the method and its options, which output
+/// to explain and how (LIT's interpreter config plus the target).
 public struct ExplainOptions: Sendable {
-    public var method: String
-    /// IG quadrature points; nil = 32, or with `tolerance` the first rule's size, 4 (then refined).
-    public var steps: Int?
-    public var rule = QuadratureRule.gaussLegendre
-    public var baseline = Baseline.zeros
-    public var samples = 256
-    public var seed: UInt64 = 0
+    public var method: MethodID
+    /// The method's options, validated against `method.spec` (absent ones take their defaults).
+    public var config: ConfigValues
     public var target = TargetSpec.predicted
     public var score = ScoreKind.prob
-    public var layer: Int?
-    public var tolerance: Double?
-    public var perturbation = Perturbation.mask
+    /// Merge word pieces into words (scores combined by `method.wordMerge`; perturbation methods switch whole words).
     public var mergeWords = false
-    public var iterations = 1000
-    public var batchSize: Int?
     /// The information method's r (see `InformationSalience.regularization`).
     public var regularization: Tensor?
 
-    public init(method: String) { self.method = method }
-}
-
-/// How word pieces' scores combine into a word's (`--merge-words`).
-public enum WordMerge: Sendable {
-    case sum, l2, mean
-}
-
-public enum Methods {
-    /// The `--method` names, in the order of the documentation.
-    public static let names = [
-        GradientNorm.name, GradientTimesInput.name, IntegratedGradients.name, LIME.name, KernelSHAP.name,
-        Occlusion.name, AttentionSalience.name, InformationSalience.name,
-    ]
-
-    /// The method `options.method` names, configured; a one-line error for an unknown name or a bad value.
-    public static func make(_ o: ExplainOptions) throws(InterpretError) -> any SalienceMethod {
-        switch o.method {
-        case GradientNorm.name: return GradientNorm()
-        case GradientTimesInput.name: return GradientTimesInput()
-        case IntegratedGradients.name:
-            let steps = o.steps ?? (o.tolerance == nil ? 32 : IntegratedGradients.toleranceStart)
-            let ig = IntegratedGradients(
-                steps: steps, rule: o.rule, baseline: o.baseline, tolerance: o.tolerance, batchSize: o.batchSize)
-            try ig.validate()
-            return ig
-        case LIME.name:
-            guard o.samples >= 1 else { throw .invalidOption("--samples must be at least 1, got \(o.samples)") }
-            return LIME(samples: o.samples, seed: o.seed, perturbation: o.perturbation, mergeWords: o.mergeWords)
-        case KernelSHAP.name:
-            guard o.samples >= 1 else { throw .invalidOption("--samples must be at least 1, got \(o.samples)") }
-            return KernelSHAP(samples: o.samples, seed: o.seed, perturbation: o.perturbation, mergeWords: o.mergeWords)
-        case Occlusion.name: return Occlusion(perturbation: o.perturbation, mergeWords: o.mergeWords)
-        case AttentionSalience.name: return AttentionSalience(layer: o.layer)
-        case InformationSalience.name:
-            guard o.iterations >= 1 else { throw .invalidOption("--iterations must be at least 1, got \(o.iterations)") }
-            return InformationSalience(
-                layer: o.layer, iterations: o.iterations, regularization: o.regularization, seed: o.seed)
-        default: throw .unknownMethod(o.method, known: names)
-        }
+    public init(method: MethodID, config: ConfigValues = [:]) {
+        self.method = method
+        self.config = config
     }
 
-    /// How `--merge-words` combines a method's token scores.
-    public static func wordMerge(_ method: String) -> WordMerge {
-        switch method {
-        case GradientNorm.name: return .l2
-        case InformationSalience.name: return .mean
-        default: return .sum
-        }
+    /// The configured method.
+    public func makeMethod() throws(InterpretError) -> any SalienceMethod {
+        try method.make(config, mergeWords: mergeWords, regularization: regularization)
     }
 }
 
@@ -81,13 +33,12 @@ public func salienceModel(
     _ model: LoadedModel, text: String, options: ExplainOptions
 ) throws(InterpretError) -> BertSalienceModel {
     guard case .bert = model.network else {
-        throw .noPrediction(
-            "\(model.url.path): a GPT-2 model is explained token by token: give --prompt (and --max-tokens or --target)")
+        throw .noPrediction("\(model.url.path): a GPT-2 model is explained by sequence salience, token by token")
     }
     let encoding: Encoding
     do { encoding = try model.encode([text], truncate: true).encodings[0] } catch { throw .badInput(error.description) }
     // The gradient methods reuse the prediction's forward pass.
-    let record = options.method == GradientNorm.name || options.method == GradientTimesInput.name
+    let record = options.method.usesInputGradientOnly
     return try BertSalienceModel(
         model: model, text: text, encoding: encoding, target: options.target, score: options.score,
         recordInput: record)
@@ -95,12 +46,12 @@ public func salienceModel(
 
 /// Explains `text` with the options' method: the whole pipeline behind `loupe explain`.
 public func explain(_ model: LoadedModel, text: String, options: ExplainOptions) throws(InterpretError) -> Salience {
-    let method = try Methods.make(options)
+    let method = try options.makeMethod()
     let start = Date()
     let adapter = try salienceModel(model, text: text, options: options)
     var out = try method.explain(adapter)
     if options.mergeWords, let words = adapter.input.words {
-        out = out.mergingWords(words, by: Methods.wordMerge(options.method))
+        out = out.mergingWords(words, by: options.method.wordMerge)
     }
     out.seconds = Date().timeIntervalSince(start)
     return out

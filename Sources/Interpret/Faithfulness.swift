@@ -4,7 +4,7 @@ import Tensor
 import Transformer
 
 /// One method's faithfulness over a data set.
-public struct FaithfulnessRow: Sendable {
+public struct FaithfulnessRow: Codable, Sendable {
     public var method: String
     /// AOPC comprehensiveness: mean over bins of p(ŷ|x) − p(ŷ|x without its top-k% tokens). Higher = more faithful.
     public var comprehensiveness: Double
@@ -15,9 +15,16 @@ public struct FaithfulnessRow: Sendable {
     /// Integrated gradients: mean |δ| and mean |δ| / |F(x) − F(x′)| over the examples.
     public var meanAbsDelta: Double?
     public var meanRelativeDelta: Double?
-    public var examples: Int
+    /// Examples averaged over (the report states it once, so it is not encoded per row).
+    public var examples: Int = 0
     /// Time spent explaining (the erasure forward passes excluded).
     public var seconds: Double
+
+    enum CodingKeys: String, CodingKey {
+        case method, comprehensiveness, sufficiency, seconds
+        case comprehensivenessByBin = "comprehensiveness_by_bin", sufficiencyByBin = "sufficiency_by_bin"
+        case meanAbsDelta = "mean_abs_delta", meanRelativeDelta = "mean_relative_delta"
+    }
 }
 
 public enum Faithfulness {
@@ -52,23 +59,17 @@ public enum Faithfulness {
         return (comp, suff)
     }
 
-    /// Runs each method on each text (explaining the predicted class) and a random attribution, and
-    /// averages comprehensiveness and sufficiency. `progress` is called after each text.
+    /// Runs each method on each text (explaining the predicted class, with `score`) and a random attribution,
+    /// and averages comprehensiveness and sufficiency. `progress` is called after each text.
     public static func evaluate(
-        model: LoadedModel, texts: [String], methods: [String], options: ExplainOptions, seed: UInt64 = 0,
+        model: LoadedModel, texts: [String], methods: [ExplainOptions], score: ScoreKind = .prob, seed: UInt64 = 0,
         progress: (Int) -> Void = { _ in }
     ) throws(InterpretError) -> [FaithfulnessRow] {
         var configured: [(String, any SalienceMethod)] = []
-        for name in methods {
-            var o = options
-            o.method = name
-            o.target = .predicted
-            configured.append((name, try Methods.make(o)))
-        }
-        var probe = options
-        probe.target = .predicted
+        for o in methods { configured.append((o.method.rawValue, try o.makeMethod())) }
+        var probe = ExplainOptions(method: methods.first?.method ?? .gradNorm)
         probe.score = .prob
-        let names = methods + [randomName]
+        let names = configured.map(\.0) + [randomName]
         var comp = [[Double]](repeating: [Double](repeating: 0, count: bins.count), count: names.count)
         var suff = comp
         var deltas = [[Double]](repeating: [], count: names.count)
@@ -78,9 +79,9 @@ public enum Faithfulness {
         var count = 0
         for (i, text) in texts.enumerated() {
             let measure = try salienceModel(model, text: text, options: probe)
-            var explainOptions = options
-            explainOptions.target = .predicted
-            let explained = options.score == .prob ? measure : try salienceModel(model, text: text, options: explainOptions)
+            var explainOptions = probe
+            explainOptions.score = score
+            let explained = score == .prob ? measure : try salienceModel(model, text: text, options: explainOptions)
             for (m, (_, method)) in configured.enumerated() {
                 let start = Date()
                 let s = try method.explain(explained)

@@ -1,4 +1,4 @@
-// GPT-2 as a SalienceModel (the score of one next token), and sequence salience over a generation.
+// GPT-2 as a SalienceModel: the probability, logit or log-probability of one given next token after a prefix.
 import Foundation
 import Tensor
 import Tokenizers
@@ -15,7 +15,8 @@ public struct GPT2SalienceModel: SalienceModel {
     let padID: Int
     public let batchSize: Int
 
-    public var capabilities: Capabilities { [.gradients, .attention, .hiddenStates, .removal, .padToken] }
+    /// `LoadedModel.salienceCapabilities`, the one place that says what a checkpoint offers.
+    public let capabilities: Capabilities
     /// The prediction's forward pass kept on a tape, for `inputGradient` (see `BertSalienceModel`).
     let inputPass: (tape: GradientTape, x: Tensor, logits: Tensor)?
 
@@ -25,13 +26,14 @@ public struct GPT2SalienceModel: SalienceModel {
         offsets: [(start: Int, end: Int)], score: ScoreKind = .prob, recordInput: Bool = false
     ) throws(InterpretError) {
         guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
-            throw .noPrediction("\(model.url.path): sequence salience needs a GPT-2 language model")
+            throw .noPrediction("\(model.url.path): sequence salience needs a GPT-2 language model (causal-lm)")
         }
         guard !ids.isEmpty else { throw .badInput("the prompt encodes to no tokens") }
         guard ids.count <= gpt2.config.nPositions else {
             throw .badInput("\(ids.count) tokens exceed the model's \(gpt2.config.nPositions) positions")
         }
         self.gpt2 = gpt2
+        capabilities = model.salienceCapabilities
         self.ids = ids
         self.targetID = target
         self.padID = model.padID
@@ -56,17 +58,13 @@ public struct GPT2SalienceModel: SalienceModel {
             inputPass = nil
         }
         let logits = out.scalars
-        let p = softmaxDouble(logits)
+        let p = probabilities(logits)
         let top = p.indices.sorted { p[$0] > p[$1] }.prefix(5)
         let decode = { (id: Int) in model.tokenizer.decode([id], skipSpecialTokens: false) }
         var info = ExplainedInput(
             text: text, tokens: tokens, offsets: offsets, prediction: top.map { (decode($0), p[$0]) },
             target: decode(target), score: score, fixed: [], words: nil, readout: t - 1)
-        switch score {
-        case .prob: info.inputScore = p[target]
-        case .logit: info.inputScore = Double(logits[target])
-        case .logprob: info.inputScore = Foundation.log(p[target])
-        }
+        info.inputScore = score.value(logits: logits, probabilities: p, index: target)
         input = info
     }
 
@@ -86,14 +84,7 @@ public struct GPT2SalienceModel: SalienceModel {
     /// Target score from last-position logits [B, 1, V].
     func pick(_ logits: Tensor) -> Tensor {
         let b = logits.shape[0]
-        let rows = logits.reshaped([b, logits.shape[2]])  // [B, V]
-        let z: Tensor
-        switch input.score {
-        case .logit: z = rows
-        case .prob: z = softmax(rows, axis: -1)
-        case .logprob: z = logSoftmax(rows, axis: -1)
-        }
-        return z.slice(axis: 1, targetID..<(targetID + 1)).reshaped([b])  // [B]
+        return input.score.select(logits.reshaped([b, logits.shape[2]]), index: targetID)  // [B, V] → [B]
     }
 
     public func scores(_ embeddings: Tensor) -> Tensor {
@@ -142,7 +133,7 @@ public struct GPT2SalienceModel: SalienceModel {
     /// running only the blocks it needs.
     public func hiddenState(layer: Int, _ embeddings: Tensor) throws(InterpretError) -> Tensor {
         guard layer >= 0 && layer < hiddenStateCount else {
-            throw .invalidOption("--layer \(layer) is out of range: the model has hidden states 0…\(hiddenStateCount - 1)")
+            throw .layerOutOfRange(layer, 0...(hiddenStateCount - 1), of: "the model's hidden states")
         }
         var cut = gpt2
         if layer < gpt2.blocks.count { cut.blocks = Array(gpt2.blocks.prefix(layer + 1)) }
@@ -151,74 +142,5 @@ public struct GPT2SalienceModel: SalienceModel {
             batch(rows: embeddings.shape[0]), inputEmbeddings: embeddings, cache: &cache,
             options: ForwardOptions(outputHiddenStates: true), lastPositionOnly: true)
         return out.hiddenStates[layer]
-    }
-}
-
-/// Salience of each token of a continuation over the prompt and the tokens before it (LIT's sequence
-/// salience): row j explains continuation token j from the prefix prompt + continuation[..<j].
-public struct SequenceSalience: Sendable {
-    public var method: String
-    /// Prompt plus continuation, decoded.
-    public var text: String
-    /// All tokens (decoded one by one) and their spans in `text`.
-    public var tokens: [String]
-    public var offsets: [(start: Int, end: Int)]
-    public var ids: [Int]
-    public var promptLength: Int
-    /// One explanation per continuation token; `steps[j].scores` has promptLength + j entries.
-    public var steps: [Salience]
-    public var seconds: Double = 0
-}
-
-extension SequenceSalience {
-    /// Explains each token of `continuation` (token ids after the prompt's), or of GPT-2's greedy
-    /// continuation of `maxTokens` tokens when `continuation` is nil.
-    public static func explain(
-        model: LoadedModel, prompt: String, continuation: String?, maxTokens: Int, method: any SalienceMethod,
-        score: ScoreKind = .prob
-    ) throws(InterpretError) -> SequenceSalience {
-        guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
-            throw .noPrediction("\(model.url.path): --prompt needs a GPT-2 language model (causal-lm)")
-        }
-        let start = Date()
-        var promptIDs = model.tokenizer.encode(prompt, addSpecialTokens: true).ids
-        if promptIDs.isEmpty, let eos = model.eosID { promptIDs = [eos] }  // as `loupe generate`
-        guard !promptIDs.isEmpty else { throw .badInput("the prompt encodes to no tokens") }
-        var all: [Int]
-        if let continuation {
-            let more = model.tokenizer.encode(continuation, addSpecialTokens: true).ids
-            guard !more.isEmpty else { throw .badInput("--target \"\(continuation)\" encodes to no tokens") }
-            all = promptIDs + more
-        } else {
-            guard maxTokens >= 1 else { throw .invalidOption("--max-tokens must be at least 1, got \(maxTokens)") }
-            all = gpt2.generate(
-                prompts: [promptIDs], config: GenerationConfig(maxNewTokens: maxTokens, eosTokenID: model.eosID),
-                padID: model.padID)[0]
-        }
-        guard all.count <= gpt2.config.nPositions else {
-            throw .badInput("prompt and continuation have \(all.count) tokens; the model has \(gpt2.config.nPositions) positions")
-        }
-        // Display tokens and their spans: decode growing prefixes so that spans index the decoded text.
-        var tokens: [String] = [], offsets: [(start: Int, end: Int)] = []
-        var previous = 0
-        for k in all.indices {
-            tokens.append(model.tokenizer.decode([all[k]], skipSpecialTokens: false))
-            let n = model.tokenizer.decode(Array(all[...k]), skipSpecialTokens: false).unicodeScalars.count
-            offsets.append((previous, max(previous, n)))
-            previous = max(previous, n)
-        }
-        let text = model.tokenizer.decode(all, skipSpecialTokens: false)
-        var steps: [Salience] = []
-        for j in promptIDs.count..<all.count {
-            let m = try GPT2SalienceModel(
-                model: model, ids: Array(all[..<j]), target: all[j], text: text, tokens: Array(tokens[..<j]),
-                offsets: Array(offsets[..<j]), score: score, recordInput: method is GradientNorm || method is GradientTimesInput)
-            steps.append(try method.explain(m))
-        }
-        var out = SequenceSalience(
-            method: type(of: method).name, text: text, tokens: tokens, offsets: offsets, ids: all,
-            promptLength: promptIDs.count, steps: steps)
-        out.seconds = Date().timeIntervalSince(start)
-        return out
     }
 }

@@ -4,7 +4,7 @@ import Tensor
 /// ‖∂F/∂xₜ‖₂ per token (LIT `GradientNorm`; Captum `Saliency(abs=False)` reduced by the L2 norm over
 /// the embedding dimension). Unsigned: it says how sensitive the score is to a token, not in which direction.
 public struct GradientNorm: SalienceMethod {
-    public static let name = "grad-norm"
+    public static let id = MethodID.gradNorm
     public var requirements: Capabilities { .gradients }
     public init() {}
 
@@ -23,7 +23,7 @@ public struct GradientNorm: SalienceMethod {
 /// Σₕ (∂F/∂xₜₕ · xₜₕ) per token (LIT `GradientDotInput`; Captum `InputXGradient` summed over the
 /// embedding dimension). Signed: positive supports the target.
 public struct GradientTimesInput: SalienceMethod {
-    public static let name = "grad-input"
+    public static let id = MethodID.gradInput
     public var requirements: Capabilities { .gradients }
     public init() {}
 

@@ -17,7 +17,7 @@ import Tensor
 /// and the ρ kept at the end is the one saved after the step whose loss was lowest;
 /// scale = 10 × the standard deviation of the word-embedding matrix (its recommended value).
 public struct InformationSalience: SalienceMethod {
-    public static let name = "info"
+    public static let id = MethodID.info
     /// The hidden state Φ: 0 = embedding output … L = last layer; nil = the last layer.
     public var layer: Int?
     public var iterations: Int
@@ -78,11 +78,12 @@ public struct InformationSalience: SalienceMethod {
 
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
-        guard iterations >= 1 else { throw .invalidOption("--iterations must be at least 1, got \(iterations)") }
+        guard iterations >= 1 else {
+            throw .invalidConfig(OptionError(field: "iterations", value: String(iterations), problem: .invalid("at least 1")))
+        }
         let layer = self.layer ?? (model.hiddenStateCount - 1)
         guard layer >= 0 && layer < model.hiddenStateCount else {
-            throw .invalidOption(
-                "--layer \(layer) is out of range: the model has hidden states 0…\(model.hiddenStateCount - 1)")
+            throw .layerOutOfRange(layer, 0...(model.hiddenStateCount - 1), of: "the model's hidden states")
         }
         let x = model.inputEmbeddings
         let (t, h) = (model.length, model.hiddenSize)

@@ -21,7 +21,7 @@ public enum Baseline: String, Sendable, CaseIterable {
 /// computed; Gauss–Legendre doubles) until the completeness gap |δ| = |Σ IG − (F(x) − F(x′))| is at
 /// most tolerance · |F(x) − F(x′)| (paper §3, "completeness"), or `maxSteps` is passed.
 public struct IntegratedGradients: SalienceMethod {
-    public static let name = "ig"
+    public static let id = MethodID.ig
     /// The first rule's size with a tolerance when none is given: on the random-weight BERT-base of the
     /// benchmark, 4 Gauss–Legendre points already reach |delta| ≈ 1e-5·|ΔF| (Benchmarks/README-interpret.md).
     public static let toleranceStart = 4
@@ -56,18 +56,18 @@ public struct IntegratedGradients: SalienceMethod {
         }
     }
 
-    /// Checks the options (one-line errors for the CLI).
+    /// Checks the options against `spec` and the rule's smallest size (errors name the field).
     public func validate() throws(InterpretError) {
-        if quadrature == nil {
-            guard steps >= 1 else { throw .invalidOption("--steps must be at least 1, got \(steps)") }
-            guard steps >= rule.minimumPoints else {
-                throw .invalidOption("--rule \(rule.rawValue) needs --steps ≥ \(rule.minimumPoints), got \(steps)")
-            }
+        var values: ConfigValues = ["rule": .string(rule.rawValue), "baseline": .string(baseline.rawValue)]
+        if quadrature == nil { values["steps"] = .int(steps) }
+        if let tolerance { values["tolerance"] = .double(tolerance) }
+        if let batchSize { values["batch_size"] = .int(batchSize) }
+        do { _ = try Self.spec.validate(values) } catch { throw .invalidConfig(error) }
+        if quadrature == nil && steps < rule.minimumPoints {
+            throw .invalidConfig(
+                OptionError(
+                    field: "steps", value: String(steps), problem: .invalid("≥ \(rule.minimumPoints) for rule \(rule.rawValue)")))
         }
-        if let tolerance, !(tolerance > 0 && tolerance.isFinite) {
-            throw .invalidOption("--tolerance must be a positive number, got \(tolerance)")
-        }
-        if let b = batchSize, b < 1 { throw .invalidOption("--batch-size must be positive, got \(b)") }
     }
 
     /// The baseline x′ [T, H].
@@ -76,7 +76,7 @@ public struct IntegratedGradients: SalienceMethod {
         guard baseline != .zeros else { return Tensor.zeros([t, h]) }
         let token: SpecialToken = baseline == .pad ? .pad : .mask
         guard let e = model.tokenEmbedding(token) else {
-            throw .unsupported(method: Self.name, missing: baseline == .pad ? .padToken : .maskToken)
+            throw .unsupported(method: Self.id.rawValue, missing: baseline == .pad ? .padToken : .maskToken)
         }
         let x = model.inputEmbeddings.scalars, ev = e.scalars
         var out = [Float]()

@@ -12,7 +12,7 @@ import Tensor
 /// `KernelExplainer` does: a size s with probability ∝ (M − 1)/(s(M − s)), a uniform subset of that size,
 /// and its complement (paired sampling), each with weight 1.
 public struct KernelSHAP: SalienceMethod {
-    public static let name = "kernel-shap"
+    public static let id = MethodID.kernelShap
     public var samples: Int
     public var seed: UInt64
     public var perturbation: Perturbation
@@ -34,7 +34,9 @@ public struct KernelSHAP: SalienceMethod {
 
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
-        guard samples >= 1 else { throw .invalidOption("--samples must be at least 1, got \(samples)") }
+        guard samples >= 1 else {
+            throw .invalidConfig(OptionError(field: "samples", value: String(samples), problem: .invalid("at least 1")))
+        }
         let features = FeatureGroups(model.input, mergeWords: mergeWords)
         let m = features.count
         let t = model.length

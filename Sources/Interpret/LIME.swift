@@ -12,7 +12,7 @@ import Tensor
 /// [MASK] (LIT's default mask token) or are removed. Scores are raw coefficients (LIT's UI normalises them
 /// afterwards).
 public struct LIME: SalienceMethod {
-    public static let name = "lime"
+    public static let id = MethodID.lime
     public var samples: Int
     public var seed: UInt64
     public var kernelWidth: Double
@@ -36,8 +36,13 @@ public struct LIME: SalienceMethod {
 
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
-        guard samples >= 1 else { throw .invalidOption("--samples must be at least 1, got \(samples)") }
-        guard kernelWidth > 0 else { throw .invalidOption("the kernel width must be positive, got \(kernelWidth)") }
+        guard samples >= 1 else {
+            throw .invalidConfig(OptionError(field: "samples", value: String(samples), problem: .invalid("at least 1")))
+        }
+        guard kernelWidth > 0 else {
+            throw .invalidConfig(
+                OptionError(field: "kernel_width", value: String(kernelWidth), problem: .invalid("a positive number")))
+        }
         let features = FeatureGroups(model.input, mergeWords: mergeWords)
         let m = features.count
         let t = model.length

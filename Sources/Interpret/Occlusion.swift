@@ -5,7 +5,7 @@ import Tensor
 /// (LIT's leave-one-out; Captum `Occlusion` with a one-token window and the [MASK] embedding as baseline).
 /// Positive: the token supported the target.
 public struct Occlusion: SalienceMethod {
-    public static let name = "occlusion"
+    public static let id = MethodID.occlusion
     public var perturbation: Perturbation
     public var mergeWords: Bool
 

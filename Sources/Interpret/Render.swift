@@ -1,4 +1,4 @@
-// Presenting explanations: JSON objects, terminal colours (LIT's red/green salience map) and a standalone HTML page.
+// Presenting explanations: terminal colours (LIT's red/green salience map) and a standalone HTML page.
 import Foundation
 
 /// How a method's scores map to colours.
@@ -9,14 +9,6 @@ public enum ColourScale: Sendable {
     case unsigned
     /// The information method's σ: smaller σ = more information = greener.
     case inverted
-
-    public init(method: String) {
-        switch method {
-        case GradientNorm.name, AttentionSalience.name: self = .unsigned
-        case InformationSalience.name: self = .inverted
-        default: self = .signed
-        }
-    }
 
     /// Each score as a signed intensity in [−1, 1] (negative = red).
     public func intensities(_ scores: [Double]) -> [Double] {
@@ -35,32 +27,6 @@ public enum ColourScale: Sendable {
 }
 
 extension Salience {
-    /// The JSON object of `loupe explain --format json` (JSONSerialization types).
-    public var jsonObject: [String: Any] {
-        var o: [String: Any] = [
-            "text": text, "method": method, "target": target, "score": score.rawValue, "tokens": tokens,
-            "offsets": offsets.map { [$0.start, $0.end] }, "scores": scores, "seconds": seconds,
-        ]
-        var p: [String: Double] = [:]
-        for (label, probability) in prediction { p[label] = probability }
-        o["prediction"] = p
-        if let delta { o["delta"] = delta }
-        if let steps { o["steps"] = steps }
-        if let evaluations { o["evaluations"] = evaluations }
-        if let converged { o["converged"] = converged }
-        if let inputScore { o["input_score"] = inputScore }
-        if let baselineScore { o["baseline_score"] = baselineScore }
-        if let attention {
-            let t = attention.length
-            func matrix(_ flat: [Float]) -> [[Double]] {
-                (0..<t).map { i in (0..<t).map { Double(flat[i * t + $0]) } }
-            }
-            o["attentions"] = attention.layers.map { $0.map(matrix) }
-            o["rollout"] = matrix(attention.rollout)
-        }
-        return o
-    }
-
     /// Terminal rendering: the prediction on top, then the tokens on coloured backgrounds (24-bit
     /// ANSI), then one line per token with its score.
     public func terminalText(colour: Bool = true) -> String {
@@ -69,12 +35,12 @@ extension Salience {
             lines.append(
                 "prediction: " + prediction.map { "\($0.label) \(String(format: "%.4f", $0.probability))" }.joined(separator: "  "))
         }
-        var header = "target: \(target)  method: \(method)  score: \(score.rawValue)"
+        var header = "target: \(target)  method: \(method.rawValue)  score: \(score.rawValue)"
         if let delta { header += "  delta: \(String(format: "%.3g", delta))" }
         if let steps { header += "  steps: \(steps)" }
         if let converged { header += converged ? "  (converged)" : "  (tolerance not reached)" }
         lines.append(header)
-        lines.append(colouredTokens(tokens, scores: scores, scale: ColourScale(method: method), colour: colour))
+        lines.append(colouredTokens(tokens, scores: scores, scale: method.colourScale, colour: colour))
         let width = min(24, tokens.map(\.count).max() ?? 0)
         for (tok, s) in zip(tokens, scores) {
             lines.append("  " + tok.padding(toLength: max(width, tok.count), withPad: " ", startingAt: 0) + "  " + String(format: "% .6f", s))
@@ -147,11 +113,11 @@ public func htmlPage(_ explanations: [Salience], title: String = "Loupe explanat
             }
             body += "</table>\n"
         }
-        var meta = "target <b>\(htmlEscape(s.target))</b> · method \(htmlEscape(s.method)) · score \(s.score.rawValue)"
+        var meta = "target <b>\(htmlEscape(s.target))</b> · method \(s.method.rawValue) · score \(s.score.rawValue)"
         if let d = s.delta { meta += " · delta \(String(format: "%.3g", d))" }
         if let n = s.steps { meta += " · steps \(n)" }
         body += "<p class=\"meta\">\(meta)</p>\n<div class=\"row\">"
-        body += htmlTokens(s.tokens, scores: s.scores, scale: ColourScale(method: s.method))
+        body += htmlTokens(s.tokens, scores: s.scores, scale: s.method.colourScale)
         body += "</div></section>\n"
     }
     return page(title: title, body: body)
@@ -159,16 +125,27 @@ public func htmlPage(_ explanations: [Salience], title: String = "Loupe explanat
 
 /// A standalone page for GPT-2 sequence salience: one row per continuation token, its prefix coloured.
 public func htmlPage(_ sequence: SequenceSalience, title: String = "Loupe sequence salience") -> String {
-    var body = "<h2>\(htmlEscape(sequence.text))</h2>\n<p class=\"meta\">method \(htmlEscape(sequence.method))</p>\n"
+    htmlPage([sequence], title: title)
+}
+
+/// The same for several prompts, one section each.
+public func htmlPage(_ sequences: [SequenceSalience], title: String = "Loupe sequence salience") -> String {
+    var body = ""
+    for sequence in sequences { body += sequenceSection(sequence) }
+    return page(title: title, body: body)
+}
+
+private func sequenceSection(_ sequence: SequenceSalience) -> String {
+    var body = "<h2>\(htmlEscape(sequence.text))</h2>\n<p class=\"meta\">method \(sequence.method.rawValue)</p>\n"
     for (j, s) in sequence.steps.enumerated() {
         let position = sequence.promptLength + j
         let tokens = s.tokens + [sequence.tokens[position]]
         let scores = s.scores + [0]
         body += "<div class=\"row\">"
-        body += htmlTokens(tokens, scores: scores, scale: ColourScale(method: s.method), highlight: position)
+        body += htmlTokens(tokens, scores: scores, scale: s.method.colourScale, highlight: position)
         body += "</div>\n"
     }
-    return page(title: title, body: body)
+    return body
 }
 
 private func page(title: String, body: String) -> String {
@@ -184,34 +161,13 @@ private func page(title: String, body: String) -> String {
 }
 
 extension SequenceSalience {
-    /// The JSON object of `loupe explain --prompt … --format json`.
-    public var jsonObject: [String: Any] {
-        [
-            "text": text, "method": method, "tokens": tokens, "offsets": offsets.map { [$0.start, $0.end] },
-            "ids": ids, "prompt_tokens": promptLength, "seconds": seconds,
-            "targets": steps.enumerated().map { j, s -> [String: Any] in
-                var o: [String: Any] = [
-                    "position": promptLength + j, "token": tokens[promptLength + j], "scores": s.scores,
-                    "score": s.score.rawValue,
-                ]
-                var p: [String: Double] = [:]
-                for (label, probability) in s.prediction { p[label] = probability }
-                o["prediction"] = p
-                if let d = s.delta { o["delta"] = d }
-                if let n = s.steps { o["steps"] = n }
-                if let v = s.inputScore { o["input_score"] = v }
-                return o
-            },
-        ]
-    }
-
     /// Terminal rendering: one line per continuation token, its prefix coloured, the token in brackets.
     public func terminalText(colour: Bool = true) -> String {
-        var lines = ["method: \(method)"]
+        var lines = ["method: \(method.rawValue)"]
         for (j, s) in steps.enumerated() {
             let token = tokens[promptLength + j]
             lines.append(
-                colouredTokens(s.tokens, scores: s.scores, scale: ColourScale(method: s.method), colour: colour)
+                colouredTokens(s.tokens, scores: s.scores, scale: s.method.colourScale, colour: colour)
                     + " → [\(token)]")
         }
         return lines.joined(separator: "\n")

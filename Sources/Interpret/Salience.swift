@@ -1,4 +1,5 @@
 // The vocabulary shared by every salience method: results, requirements, errors and the method protocol.
+import Foundation
 import Tensor
 
 /// What a method needs from a model, and what a model offers (LIT's `Interpreter.is_compatible`, as a set).
@@ -30,28 +31,44 @@ public struct Capabilities: OptionSet, Sendable, Hashable, CustomStringConvertib
     }
 }
 
-/// Why an explanation could not be computed; one line, naming the option or the input at fault.
+/// Why an explanation could not be computed; one line, naming the option or the input at fault (by its field
+/// name: the CLI and the server say it in their own words).
 public enum InterpretError: Error, Equatable, CustomStringConvertible, Sendable {
     case unknownMethod(String, known: [String])
     case unknownTarget(String, known: [String])
     case unsupported(method: String, missing: Capabilities)
-    case invalidOption(String)
+    /// A method option out of its range or of the wrong type.
+    case invalidConfig(OptionError)
+    /// The model has no score of the kind asked for (e.g. a feature extractor, a masked LM without [MASK]).
     case noPrediction(String)
     case badInput(String)
 
-    public var description: String {
+    /// The message with option fields named by `name` (the CLI passes one that gives `--flag-name`).
+    public func message(naming name: (String) -> String) -> String {
         switch self {
         case .unknownMethod(let m, let known):
             return "unknown method \"\(m)\"; known methods: \(known.joined(separator: ", "))"
         case .unknownTarget(let t, let known):
             return "unknown target \"\(t)\"; the model's labels are: \(known.joined(separator: ", "))"
         case .unsupported(let method, let missing):
-            let hint = missing == .maskToken ? " (use --perturbation remove)" : ""
+            let hint = missing == .maskToken ? " (use \(name("perturbation")) remove)" : ""
             return "\(method) needs \(missing), which this model does not offer\(hint)"
-        case .invalidOption(let detail): return detail
+        case .invalidConfig(let e): return e.message(naming: name)
         case .noPrediction(let detail): return detail
         case .badInput(let detail): return detail
         }
+    }
+
+    public var description: String { message { $0 } }
+}
+
+extension InterpretError {
+    /// A `layer` option outside the layers the model has.
+    static func layerOutOfRange(_ layer: Int, _ range: ClosedRange<Int>, of what: String) -> InterpretError {
+        .invalidConfig(
+            OptionError(
+                field: "layer", value: String(layer),
+                problem: .invalid("in \(range.lowerBound)…\(range.upperBound) (\(what))")))
     }
 }
 
@@ -59,6 +76,26 @@ public enum InterpretError: Error, Equatable, CustomStringConvertible, Sendable 
 /// model the target token's probability, logit or log-probability (LIT's LM salience uses the log-likelihood).
 public enum ScoreKind: String, Sendable, CaseIterable {
     case prob, logit, logprob
+
+    /// The explained number of column `index` of logits [B, N] (classes or vocabulary), differentiable: [B].
+    public func select(_ logits: Tensor, index: Int) -> Tensor {
+        let z: Tensor
+        switch self {
+        case .logit: z = logits
+        case .prob: z = softmax(logits, axis: -1)
+        case .logprob: z = logSoftmax(logits, axis: -1)
+        }
+        return z.slice(axis: 1, index..<(index + 1)).reshaped([logits.shape[0]])  // [B]
+    }
+
+    /// The same number of one row, from its logits and their `probabilities`.
+    public func value(logits: [Float], probabilities p: [Double], index: Int) -> Double {
+        switch self {
+        case .prob: return p[index]
+        case .logit: return Double(logits[index])
+        case .logprob: return log(p[index])
+        }
+    }
 }
 
 /// How per-dimension attributions [T, H] become one number per token.
@@ -82,7 +119,7 @@ public struct AttentionMaps: Sendable {
 
 /// One explanation: a score per token of the explained input, with what produced it.
 public struct Salience: Sendable {
-    public var method: String
+    public var method: MethodID
     public var text: String
     /// Model tokens (or words, after `merged`), [CLS]/[SEP] included.
     public var tokens: [String]
@@ -115,7 +152,7 @@ public struct Salience: Sendable {
     public var seconds: Double = 0
 
     public init(
-        method: String, text: String, tokens: [String], offsets: [(start: Int, end: Int)], scores: [Double],
+        method: MethodID, text: String, tokens: [String], offsets: [(start: Int, end: Int)], scores: [Double],
         prediction: [(label: String, probability: Double)], target: String, score: ScoreKind
     ) {
         self.method = method
@@ -131,8 +168,8 @@ public struct Salience: Sendable {
 
 /// A salience method: declares what it needs from a model and explains one input.
 public protocol SalienceMethod: Sendable {
-    /// The CLI name (`--method`).
-    static var name: String { get }
+    /// The method's id (`loupe explain --method`, a request's `method`).
+    static var id: MethodID { get }
     /// What the model must offer; `isCompatible` checks it.
     var requirements: Capabilities { get }
     /// Explains the model's target score on its input.
@@ -140,7 +177,7 @@ public protocol SalienceMethod: Sendable {
 }
 
 extension SalienceMethod {
-    public var name: String { Self.name }
+    public var id: MethodID { Self.id }
 
     /// Whether `model` offers everything this method needs (LIT `Interpreter.is_compatible`).
     public func isCompatible(with model: some SalienceModel) -> Bool {
@@ -150,14 +187,14 @@ extension SalienceMethod {
     /// Throws `.unsupported` naming what is missing.
     func checkCompatible(with model: some SalienceModel) throws(InterpretError) {
         let missing = requirements.subtracting(model.capabilities)
-        if !missing.isEmpty { throw .unsupported(method: Self.name, missing: missing) }
+        if !missing.isEmpty { throw .unsupported(method: Self.id.rawValue, missing: missing) }
     }
 
     /// A `Salience` for `model`'s input with this method's name, to be filled in.
     func salience(for model: some SalienceModel, scores: [Double]) -> Salience {
         let i = model.input
         return Salience(
-            method: Self.name, text: i.text, tokens: i.tokens, offsets: i.offsets, scores: scores,
+            method: Self.id, text: i.text, tokens: i.tokens, offsets: i.offsets, scores: scores,
             prediction: i.prediction, target: i.target, score: i.score)
     }
 }

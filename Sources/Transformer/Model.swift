@@ -19,7 +19,7 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
         case .wrongArchitecture(let file, let expected, let found):
             return "\(file): this command needs a \(expected) model, but the file holds \(found)"
         case .inputTooLong(let index, let tokens, let limit):
-            return "input \(index + 1) has \(tokens) tokens, more than the model's \(limit) positions (drop --no-truncate to truncate)"
+            return "input \(index + 1) has \(tokens) tokens, more than the model's \(limit) positions"
         }
     }
 }

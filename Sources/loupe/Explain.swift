@@ -2,133 +2,92 @@
 import ArgumentParser
 import Foundation
 import Interpret
-import Tensor
 import Transformer
+import Workbench
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Explain a prediction: which tokens the score depends on.",
         discussion: """
-            Methods: \(Methods.names.joined(separator: ", ")).
             BERT classifiers explain a class (the predicted one unless --target LABEL); masked LMs the filler of \
-            the first [MASK]; GPT-2 (--prompt) each token of its greedy continuation (--max-tokens) or of \
+            the first [MASK]; GPT-2 (--prompt or --text) each token of its greedy continuation (--max-tokens) or of \
             --target TEXT, over the prompt and the tokens before it.
+
+            Methods and their options:
+            \(methodHelp())
             """)
 
     @OptionGroup var model: ModelOption
-    @Option(help: "The method: \(Methods.names.joined(separator: ", ")).") var method: String
-    @Option(help: "A text to explain (repeat for several).") var text: [String] = []
-    @Option(help: "A file with one text per line, or a TSV with a `sentence` column.") var input: String?
-    @Option(help: "GPT-2: the prompt whose continuation is explained.") var prompt: String?
-    @Option(help: "GPT-2: how many tokens to generate and explain.") var maxTokens = 10
+    @Option(help: "The method: \(MethodID.allCases.map(\.rawValue).joined(separator: ", ")).") var method: String
+    @Option(help: "A text to explain (repeat for several; ids 0, 1, …).") var text: [String] = []
+    @Option(help: "A file of examples: JSON Lines, a TSV with a `sentence` column, or one text per line.")
+    var input: String?
+    @Option(help: "GPT-2: the prompt whose continuation is explained (as --text).") var prompt: String?
+    @Option(help: ArgumentHelp(ExplainRequest.spec["max_tokens"]!.summary)) var maxTokens = 10
     @Option(help: "The label to explain (default: the predicted one); GPT-2: the continuation text.") var target: String?
-    @Option(help: "The explained score: prob (default, as LIT), logit, or logprob.") var score = "prob"
-    @Option(help: "IG: quadrature points (default 32; with --tolerance the first rule's, default 4).") var steps: Int?
-    @Option(help: "IG: \(QuadratureRule.allCases.map(\.rawValue).joined(separator: ", ")).") var rule = "gauss-legendre"
-    @Option(help: "IG baseline: zeros, pad or mask.") var baseline = "zeros"
-    @Option(help: "IG: refine the rule until |delta| ≤ tolerance·|F(x) − F(baseline)|.") var tolerance: Double?
-    @Option(help: "IG: interpolation points per forward pass (default: about 2,048 tokens per batch).") var batchSize: Int?
-    @Option(help: "LIME / KernelSHAP: perturbed samples.") var samples = 256
-    @Option(help: "Seed of LIME, KernelSHAP and the information method.") var seed: UInt64 = 0
-    @Option(help: "LIME / KernelSHAP / occlusion: hide tokens with [MASK] (mask) or delete them (remove).")
-    var perturbation = "mask"
-    @Option(help: "info: hidden state (0 = embeddings … L, default L); attention: show layer l's raw attention.")
-    var layer: Int?
-    @Option(help: "info: Adam steps.") var iterations = 1000
+    @Option(help: ArgumentHelp(ExplainRequest.spec["score"]!.summary)) var score = "prob"
+    @Option(help: ArgumentHelp(fieldHelp("steps"))) var steps: Int?
+    @Option(help: ArgumentHelp(fieldHelp("rule"))) var rule: String?
+    @Option(help: ArgumentHelp(fieldHelp("baseline"))) var baseline: String?
+    @Option(help: ArgumentHelp(fieldHelp("tolerance"))) var tolerance: Double?
+    @Option(help: ArgumentHelp(fieldHelp("batch_size"))) var batchSize: Int?
+    @Option(help: ArgumentHelp(fieldHelp("samples"))) var samples: Int?
+    @Option(help: ArgumentHelp(fieldHelp("seed"))) var seed: UInt64?
+    @Option(help: ArgumentHelp(fieldHelp("perturbation"))) var perturbation: String?
+    @Option(help: ArgumentHelp(fieldHelp("layer"))) var layer: Int?
+    @Option(help: ArgumentHelp(fieldHelp("iterations"))) var iterations: Int?
     @Option(help: "info: texts (a file as --input) whose hidden states give the per-dimension std r.")
     var reference: String?
-    @Flag(help: "Merge word pieces into words.") var mergeWords = false
-    @Option(help: "text (coloured), json (one object per input) or html (a standalone page).") var format = "text"
+    @Flag(help: ArgumentHelp(ExplainRequest.spec["merge_words"]!.summary)) var mergeWords = false
+    @Option(help: "text (coloured), json (one object per input, with its id) or html (a standalone page).")
+    var format = "text"
     @Option(help: "html: the page to write (default loupe-explain.html).") var output: String?
     @Flag(help: "text: no colours.") var noColor = false
 
-    func options() throws -> ExplainOptions {
-        var o = ExplainOptions(method: method)
-        guard Methods.names.contains(method) else {
-            throw CLIError(InterpretError.unknownMethod(method, known: Methods.names).description)
-        }
-        guard let s = ScoreKind(rawValue: score) else {
-            throw CLIError("unknown --score \"\(score)\"; use prob, logit or logprob")
-        }
-        guard let r = QuadratureRule(rawValue: rule) else {
-            throw CLIError("unknown --rule \"\(rule)\"; use \(QuadratureRule.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        guard let b = Baseline(rawValue: baseline) else { throw CLIError("unknown --baseline \"\(baseline)\"; use zeros, pad or mask") }
-        guard let p = Perturbation(rawValue: perturbation) else {
-            throw CLIError("unknown --perturbation \"\(perturbation)\"; use mask or remove")
-        }
-        if let steps, steps < 1 { throw CLIError("--steps must be at least 1, got \(steps)") }
-        guard samples >= 1 else { throw CLIError("--samples must be at least 1, got \(samples)") }
-        guard maxTokens >= 1 else { throw CLIError("--max-tokens must be at least 1, got \(maxTokens)") }
-        guard ["text", "json", "html"].contains(format) else { throw CLIError("unknown --format \"\(format)\"; use text, json or html") }
-        o.score = s
-        o.rule = r
-        o.baseline = b
-        o.perturbation = p
-        o.steps = steps
-        o.samples = samples
-        o.seed = seed
-        o.tolerance = tolerance
-        o.batchSize = batchSize
-        o.layer = layer
-        o.iterations = iterations
-        o.mergeWords = mergeWords
-        if prompt == nil, let target { o.target = .label(target) }
-        _ = try interpret { () throws(InterpretError) in try Methods.make(o) }
-        return o
+    /// The method options given on the command line, as spec values (those the method does not take are ignored).
+    func config(for id: MethodID) -> ConfigValues {
+        let given: [(String, ConfigValue?)] = [
+            ("steps", steps.map(ConfigValue.int)), ("rule", rule.map(ConfigValue.string)),
+            ("baseline", baseline.map(ConfigValue.string)), ("tolerance", tolerance.map(ConfigValue.double)),
+            ("batch_size", batchSize.map(ConfigValue.int)), ("samples", samples.map(ConfigValue.int)),
+            ("seed", seed.map { .int(Int(truncatingIfNeeded: $0)) }), ("perturbation", perturbation.map(ConfigValue.string)),
+            ("layer", layer.map(ConfigValue.int)), ("iterations", iterations.map(ConfigValue.int)),
+        ]
+        var values = ConfigValues()
+        for (name, value) in given where id.spec[name] != nil { values[name] = value }
+        return values
     }
 
     func run() throws {
-        var o = try options()
         let sources = [text.isEmpty ? nil : "--text", input == nil ? nil : "--input", prompt == nil ? nil : "--prompt"]
         guard sources.compactMap({ $0 }).count == 1 else { throw CLIError("give one of --text, --input or --prompt") }
+        guard ["text", "json", "html"].contains(format) else { throw CLIError("unknown --format \"\(format)\"; use text, json or html") }
+        let id = try methodID(method)
+        let examples = try ExampleOptions.parse(
+            input.map { ["--input", $0] } ?? (prompt.map { [$0] } ?? text).flatMap { ["--text", $0] }
+        ).all()
+        var request = ExplainRequest(examples: examples, method: id, config: config(for: id))
+        request.target = target
+        request.maxTokens = maxTokens
+        request.mergeWords = mergeWords
+        if let reference { request.reference = try ExampleOptions.parse(["--input", reference]).all() }
+        guard let s = ScoreKind(rawValue: score) else {
+            throw CLIError(OptionError(field: "score", value: score, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue))).message(naming: flag))
+        }
+        request.score = s
         let m = try model.load()
+        let explanations = try library { () throws(WorkbenchError) in try Workbench.explain(request, model: m) }
         let colour = !noColor && isatty(1) == 1
-        if let prompt {
-            let method = try interpret { () throws(InterpretError) in try Methods.make(o) }
-            let seq = try interpret { () throws(InterpretError) in
-                try SequenceSalience.explain(
-                    model: m, prompt: prompt, continuation: target, maxTokens: maxTokens, method: method, score: o.score)
+        switch format {
+        case "json": for e in explanations { try printJSON(e) }
+        case "html":
+            let sequences = explanations.compactMap { $0.sequence }
+            try writeAtomically(sequences.isEmpty ? htmlPage(explanations.compactMap { $0.salience }) : htmlPage(sequences))
+        default:
+            for e in explanations {
+                if let s = e.salience { print(s.terminalText(colour: colour) + "\n") }
+                if let q = e.sequence { print(q.terminalText(colour: colour)) }
             }
-            switch format {
-            case "json": printJSON(seq.jsonObject)
-            case "html": try writeAtomically(htmlPage(seq))
-            default: print(seq.terminalText(colour: colour))
-            }
-            return
-        }
-        let texts = try TextInputOptions.parse(input.map { ["--input", $0] } ?? text.flatMap { ["--text", $0] }).texts()
-        if method == InformationSalience.name {
-            o.regularization = try regularization(m, texts: texts, options: o)
-        }
-        var pages: [Salience] = []
-        for t in texts {
-            let s = try interpret { () throws(InterpretError) in try Interpret.explain(m, text: t, options: o) }
-            switch format {
-            case "json": printJSON(s.jsonObject)
-            case "html": pages.append(s)
-            default: print(s.terminalText(colour: colour) + "\n")
-            }
-        }
-        if format == "html" { try writeAtomically(htmlPage(pages)) }
-    }
-
-    /// r for the information method: the std of the hidden state over the --reference texts, or over
-    /// the inputs when there are several; nil (self-normalised loss, as the reference code) otherwise.
-    func regularization(_ m: LoadedModel, texts: [String], options o: ExplainOptions) throws -> Tensor? {
-        let samples: [String]
-        if let reference {
-            samples = try TextInputOptions.parse(["--input", reference]).texts()
-        } else if texts.count > 1 {
-            samples = texts
-        } else {
-            return nil
-        }
-        return try interpret { () throws(InterpretError) -> Tensor in
-            var adapters: [any SalienceModel] = []
-            for s in samples { adapters.append(try salienceModel(m, text: s, options: o)) }
-            let layer = o.layer ?? (adapters.first?.hiddenStateCount ?? 1) - 1
-            return try InformationSalience.regularization(layer: layer, samples: adapters)
         }
     }
 
@@ -143,7 +102,22 @@ struct Explain: ParsableCommand {
     }
 }
 
-/// Runs library code, turning its typed errors into one-line CLI errors.
-func interpret<R>(_ body: () throws(InterpretError) -> R) throws -> R {
-    do { return try body() } catch { throw CLIError(error.description) }
+/// A method option's help, from the specs of the methods that take it.
+func fieldHelp(_ name: String) -> String {
+    let users = MethodID.allCases.filter { $0.spec[name] != nil }
+    var seen: [String] = []
+    for id in users where !seen.contains(id.spec[name]!.summary) { seen.append(id.spec[name]!.summary) }
+    return seen.joined(separator: " ")
+}
+
+/// Every method with its one-line summary and its options (from the specs).
+func methodHelp() -> String {
+    MethodID.allCases.map { id in
+        let options = id.spec.fields.map { f -> String in
+            let range = f.choices.map { $0.joined(separator: "|") } ?? f.kind.rawValue
+            let value = f.defaultValue.map { "\($0)" } ?? f.defaultNote ?? "unset"
+            return "\(flag(f.name)) \(range) (default \(value))"
+        }
+        return "  \(id.rawValue): \(id.summary)" + (options.isEmpty ? "" : "\n      " + options.joined(separator: ", "))
+    }.joined(separator: "\n")
 }

@@ -2,58 +2,51 @@
 import ArgumentParser
 import Foundation
 import Transformer
+import Workbench
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue a prompt with GPT-2 (greedy unless a sampling option is given).")
 
     @OptionGroup var model: ModelOption
-    @Option(help: "The text to continue.") var prompt: String
-    @Option(help: "How many new tokens at most.") var maxTokens = 20
-    @Option(help: "Sampling temperature (> 0).") var temperature: Float?
-    @Option(help: "Sample among the k most likely tokens.") var topK: Int?
-    @Option(help: "Sample from the smallest set of tokens whose probability reaches p (0 < p ≤ 1).") var topP: Float?
-    @Option(help: "Seed of the sampler.") var seed: UInt64 = 0
+    @Option(help: "The text to continue.") var prompt: String?
+    @Option(help: "A file of prompts, as other commands' --input (JSON Lines, TSV or one per line; - reads stdin).")
+    var input: String?
+    @Option(help: ArgumentHelp(GenerateRequest.spec["max_tokens"]!.summary)) var maxTokens = 20
+    @Option(help: ArgumentHelp(GenerateRequest.spec["temperature"]!.summary)) var temperature: Float?
+    @Option(help: ArgumentHelp(GenerateRequest.spec["top_k"]!.summary)) var topK: Int?
+    @Option(help: ArgumentHelp(GenerateRequest.spec["top_p"]!.summary)) var topP: Float?
+    @Option(help: ArgumentHelp(GenerateRequest.spec["seed"]!.summary)) var seed: UInt64 = 0
     @Flag(help: "Refuse a prompt longer than the model's positions instead of keeping its end.") var noTruncate = false
-    @Option(help: "Output format: text (streamed) or json ({\"ids\": [...], \"text\": ...}).") var format: Format = .text
+    @Option(help: "Output format: text (streamed) or json ({\"id\", \"ids\": [...], \"text\": ...}).") var format: Format = .text
 
     func validate() throws {
-        guard maxTokens > 0 else { throw ValidationError("--max-tokens must be positive, got \(maxTokens)") }
-        if let t = temperature, !(t > 0) { throw ValidationError("--temperature must be > 0, got \(t)") }
-        if let k = topK, k <= 0 { throw ValidationError("--top-k must be positive, got \(k)") }
-        if let p = topP, !(p > 0 && p <= 1) { throw ValidationError("--top-p must be in (0, 1], got \(p)") }
+        guard (prompt == nil) != (input == nil) else { throw ValidationError("give --prompt or --input") }
     }
 
     func run() throws {
         let m = try model.load()
-        guard case .gpt2(let gpt2) = m.network, m.task == .causalLM else {
-            throw CLIError("\(model.model): `generate` needs a GPT-2 language model, the file holds a \(m.architecture.rawValue) \(m.task.rawValue) model")
-        }
-        var ids = m.tokenizer.encode(prompt, addSpecialTokens: true).ids
-        if ids.isEmpty { ids = [m.eosID ?? 0] }  // an empty prompt starts from <|endoftext|>, as GPT-2 was trained
-        let room = gpt2.config.nPositions - 1
-        if ids.count > room {
-            if noTruncate { throw CLIError("the prompt has \(ids.count) tokens; the model has \(gpt2.config.nPositions) positions") }
-            warn("the prompt has \(ids.count) tokens; keeping its last \(room)")
-            ids = Array(ids.suffix(room))
-        }
-        let config = GenerationConfig(
-            maxNewTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed, eosTokenID: m.eosID)
-        if format == .text { FileHandle.standardOutput.write(Data(prompt.utf8)) }
-        var produced: [Int] = []
-        let out = gpt2.generate(prompts: [ids], config: config, padID: m.padID) { step in
-            guard format == .text else { return }
-            // Decode the whole continuation and print what is new, so multi-byte characters split over
-            // byte-level tokens come out whole.
-            let before = m.tokenizer.decode(produced, skipSpecialTokens: false)
-            produced.append(step[0])
-            let after = m.tokenizer.decode(produced, skipSpecialTokens: false)
-            if after.hasPrefix(before) { FileHandle.standardOutput.write(Data(after.dropFirst(before.count).utf8)) }
-        }
-        if format == .json {
-            printJSON(["ids": out[0], "text": m.tokenizer.decode(out[0], skipSpecialTokens: false)])
-        } else {
-            print("")
+        var request = GenerateRequest(examples: [])
+        request.maxTokens = maxTokens
+        request.temperature = temperature
+        request.topK = topK
+        request.topP = topP
+        request.seed = seed
+        request.truncate = !noTruncate
+        try library { () throws(WorkbenchError) in try request.validateOptions() }
+        let examples = try ExampleOptions.parse(prompt.map { ["--text", $0] } ?? ["--input", input!])
+        try examples.batches(of: 1) { batch in
+            request.examples = batch
+            if format == .text { FileHandle.standardOutput.write(Data(batch[0].text.utf8)) }
+            let out = try library { () throws(WorkbenchError) in
+                try Workbench.generate(request, model: m) { _, piece in
+                    if format == .text { FileHandle.standardOutput.write(Data(piece.utf8)) }
+                }
+            }
+            for g in out {
+                if let n = g.truncatedPrompt { warn("the prompt has \(n) tokens; kept its last \(m.maxLength - 1)") }
+                if format == .json { try printJSON(g) } else { print("") }
+            }
         }
     }
 }

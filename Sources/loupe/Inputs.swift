@@ -1,8 +1,9 @@
-// Options and input handling shared by the model commands: --model, --text/--input, --format.
+// What the model commands share: --model, the examples (--text / --input), JSON printing, and errors in flag words.
 import ArgumentParser
 import Foundation
-import Tokenizers
+import Interpret
 import Transformer
+import Workbench
 
 /// A failure the user can fix, printed as one line and exiting non-zero.
 struct CLIError: Error, CustomStringConvertible {
@@ -10,66 +11,76 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "A Loupe .h5 weight file or a Hugging Face model directory.")
-    var model: String
+/// A library option field as this tool spells it: `max_tokens` → `--max-tokens`.
+func flag(_ field: String) -> String { "--" + field.replacingOccurrences(of: "_", with: "-") }
 
-    func load(task: Checkpoint.Task? = nil) throws -> LoadedModel {
-        do {
-            return try LoadedModel.load(URL(fileURLWithPath: model), task: task)
-        } catch {
-            throw CLIError(error.description)
-        }
-    }
+/// Runs a library call, turning its typed error into one line that names our flags.
+func library<R>(_ body: () throws(WorkbenchError) -> R) throws -> R {
+    do { return try body() } catch { throw CLIError(error.message(naming: flag)) }
 }
 
-struct TextInputOptions: ParsableArguments {
-    @Option(name: .long, help: "A text to run (repeat for several).")
+struct ModelOption: ParsableArguments {
+    @Option(name: .long, help: "A Loupe .h5 weight file, a Hugging Face model directory or a fine-tuning run directory.")
+    var model: String
+
+    func load() throws -> LoadedModel { try library { () throws(WorkbenchError) in try Workbench.loadModel(model) } }
+}
+
+struct ExampleOptions: ParsableArguments {
+    @Option(name: .long, help: "A text to run (repeat for several; ids 0, 1, …).")
     var text: [String] = []
 
     @Option(
         name: .long,
-        help: "A file with one text per line, or a TSV whose header has a `sentence` column (GLUE format).")
+        help: ArgumentHelp(
+            "A file of examples: JSON Lines ({\"id\", \"text\", \"label\"}, by a .jsonl name or --input-format), a TSV "
+                + "whose header has a `sentence` column (GLUE; `idx` gives ids), or one text per line; - reads stdin."))
     var input: String?
+
+    @Option(help: "How to read --input: text, tsv or jsonl (default: .jsonl names are JSON Lines, else by the first line).")
+    var inputFormat: DatasetFormat?
 
     func validate() throws {
         if text.isEmpty && input == nil { throw ValidationError("give --text or --input") }
         if !text.isEmpty && input != nil { throw ValidationError("give --text or --input, not both") }
     }
 
-    /// The texts, from the flags or the file (strict UTF-8: a bad byte names the file and line).
-    func texts() throws -> [String] {
-        guard let input else { return text }
-        let lines: [String]
-        do { lines = try TextFile.readLines(input) } catch { throw CLIError(error.description) }
-        var rows = lines
-        if rows.last == "" { rows.removeLast() }
-        guard let header = rows.first else { throw CLIError("\(input): the file is empty") }
-        let columns = header.split(separator: "\t", omittingEmptySubsequences: false)
-        if columns.count > 1 {
-            guard let col = columns.firstIndex(of: "sentence") else {
-                throw CLIError("\(input):1: a TSV needs a `sentence` column; the header has \(columns)")
-            }
-            return try rows.dropFirst().enumerated().map { i, line in
-                let fields = line.split(separator: "\t", omittingEmptySubsequences: false)
-                guard col < fields.count else {
-                    throw CLIError("\(input):\(i + 2): missing the `sentence` column (\(fields.count) fields)")
-                }
-                return String(fields[col])
-            }
+    /// Calls `body` with consecutive batches of at most `size` examples, reading the file as it goes.
+    func batches(of size: Int, _ body: ([Example]) throws -> Void) throws {
+        guard let input else { return try body(Example.list(text)) }
+        var reader = try dataset { () throws(DatasetError) in try ExampleReader(path: input, format: inputFormat) }
+        while true {
+            let batch = try dataset { () throws(DatasetError) in try reader.readAll(limit: size) }
+            if batch.isEmpty { return }
+            try body(batch)
         }
-        return rows
+    }
+
+    /// Every example (for operations that need them together).
+    func all(limit: Int? = nil) throws -> [Example] {
+        var out: [Example] = []
+        try batches(of: 1024) { out += $0 }
+        return limit.map { Array(out.prefix($0)) } ?? out
     }
 }
+
+func dataset<R>(_ body: () throws(DatasetError) -> R) throws -> R {
+    do { return try body() } catch { throw CLIError(error.description) }
+}
+
+extension DatasetFormat: ExpressibleByArgument {}
+extension MethodID: ExpressibleByArgument {}
+extension ScoreKind: ExpressibleByArgument {}
 
 enum Format: String, ExpressibleByArgument, CaseIterable {
     case text, json
 }
 
 /// Prints one JSON object per line (JSON Lines), keys sorted so output is stable.
-func printJSON(_ object: Any) {
-    let data = try! JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-    print(String(decoding: data, as: UTF8.self))
+func printJSON(_ value: some Encodable, pretty: Bool = false) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
 /// A warning on stderr, so that stdout stays machine-readable.
@@ -77,25 +88,11 @@ func warn(_ message: String) {
     FileHandle.standardError.write(Data("loupe: warning: \(message)\n".utf8))
 }
 
-extension LoadedModel {
-    /// `encode` that warns on stderr about each truncated text.
-    func encodeWarning(_ texts: [String], truncate: Bool) throws -> (TokenBatch, [Encoding]) {
-        do {
-            let (batch, encodings, truncated) = try encode(texts, truncate: truncate)
-            for (i, cut) in truncated.enumerated() where cut {
-                warn("input \(i + 1) is longer than \(maxLength) tokens and was truncated (--no-truncate refuses it)")
-            }
-            return (batch, encodings)
-        } catch {
-            throw CLIError(error.description)
-        }
-    }
+func warnTruncated(_ id: String, _ model: LoadedModel) {
+    warn("input \(id) is longer than \(model.maxLength) tokens and was truncated (--no-truncate refuses it)")
 }
 
-/// Softmax of one row, in Double for printing.
-func probabilities(_ logits: ArraySlice<Float>) -> [Double] {
-    let m = Double(logits.max() ?? 0)
-    let e = logits.map { exp(Double($0) - m) }
-    let s = e.reduce(0, +)
-    return e.map { $0 / s }
+/// The method named `name` (an unknown one lists the known methods).
+func methodID(_ name: String) throws -> MethodID {
+    do throws(InterpretError) { return try MethodID(named: name) } catch { throw CLIError(error.message(naming: flag)) }
 }

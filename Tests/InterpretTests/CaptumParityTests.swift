@@ -18,7 +18,7 @@ struct CaptumCase {
     }
 
     func adapter(_ score: ScoreKind) throws -> BertSalienceModel {
-        var o = ExplainOptions(method: "grad-norm")
+        var o = ExplainOptions(method: .gradNorm)
         o.score = score
         o.target = .label("positive")
         return try salienceModel(model, text: CaptumCase.text, options: o)

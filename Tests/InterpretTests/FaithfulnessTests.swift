@@ -39,9 +39,11 @@ import Transformer
         }
         let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
         let texts = rows.prefix(40).map { String($0.split(separator: "\t")[0]) }
-        var o = ExplainOptions(method: "ig")
-        o.steps = 16
-        let result = try Faithfulness.evaluate(model: m, texts: texts, methods: ["grad-norm", "grad-input", "ig"], options: o)
+        let methods = [
+            ExplainOptions(method: .gradNorm), ExplainOptions(method: .gradInput),
+            ExplainOptions(method: .ig, config: ["steps": .int(16)]),
+        ]
+        let result = try Faithfulness.evaluate(model: m, texts: texts, methods: methods)
         let by = Dictionary(uniqueKeysWithValues: result.map { ($0.method, $0) })
         let random = by["random"]!.comprehensiveness
         #expect(by["grad-input"]!.comprehensiveness > random)

@@ -7,29 +7,31 @@ import Transformer
 @Suite struct RenderTests {
     @Test func jsonHasOneScorePerModelToken() throws {
         let m = try LoadedModel.load(fixture("bert_tiny_cls.h5"))
-        var o = ExplainOptions(method: "ig")
-        o.steps = 4
+        let o = ExplainOptions(method: .ig, config: ["steps": .int(4)])
         let s = try explain(m, text: "a charming , affecting film", options: o)
-        let json = s.jsonObject
+        let encoder = JSONEncoder()
+        let json = try JSONSerialization.jsonObject(with: encoder.encode(s)) as! [String: Any]
         let tokens = json["tokens"] as! [String]
         #expect(tokens.first == "[CLS]" && tokens.last == "[SEP]")
         #expect((json["scores"] as! [Double]).count == tokens.count)
         #expect((json["offsets"] as! [[Int]]).count == tokens.count)
         #expect(Set((json["prediction"] as! [String: Double]).keys) == ["negative", "positive"])
         #expect(json["delta"] != nil && json["method"] as? String == "ig")
-        let data = try JSONSerialization.data(withJSONObject: json)
-        #expect(!data.isEmpty)
-        let noDelta = try explain(m, text: "a film", options: ExplainOptions(method: "grad-norm")).jsonObject
-        #expect(noDelta["delta"] == nil)
+        // Decoding gives the same explanation back (vectors are not encoded).
+        let back = try JSONDecoder().decode(Salience.self, from: encoder.encode(s))
+        #expect(back.scores == s.scores && back.tokens == s.tokens && back.delta == s.delta && back.method == .ig)
+        let noDelta = try explain(m, text: "a film", options: ExplainOptions(method: .gradNorm))
+        let noDeltaJSON = try JSONSerialization.jsonObject(with: encoder.encode(noDelta)) as! [String: Any]
+        #expect(noDeltaJSON["delta"] == nil)
     }
 
     /// Word pieces merge into words: sums for grad × input, L2 for the gradient norm; [CLS]/[SEP] stay.
     @Test func mergingWordPieces() throws {
         let m = try LoadedModel.load(fixture("bert_tiny_cls.h5"))
         let text = "often affecting"
-        let pieces = try explain(m, text: text, options: ExplainOptions(method: "grad-input"))
+        let pieces = try explain(m, text: text, options: ExplainOptions(method: .gradInput))
         #expect(pieces.tokens == ["[CLS]", "often", "af", "##f", "##e", "##c", "##t", "##ing", "[SEP]"])
-        var o = ExplainOptions(method: "grad-input")
+        var o = ExplainOptions(method: .gradInput)
         o.mergeWords = true
         let words = try explain(m, text: text, options: o)
         #expect(words.tokens == ["[CLS]", "often", "affecting", "[SEP]"])
@@ -39,19 +41,19 @@ import Transformer
         #expect(relativeError(words.scores, pieces.mergingWords([1..<2, 2..<8], by: .sum).scores) <= 1e-4)
         let merged = pieces.mergingWords([1..<2, 2..<8], by: .sum)
         #expect(merged.scores[2] == pieces.scores[2...7].reduce(0, +))
-        let norms = try explain(m, text: text, options: ExplainOptions(method: "grad-norm"))
+        let norms = try explain(m, text: text, options: ExplainOptions(method: .gradNorm))
         let mergedNorms = norms.mergingWords([1..<2, 2..<8], by: .l2)
         #expect(mergedNorms.scores[2] == norms.scores[2...7].map { $0 * $0 }.reduce(0, +).squareRoot())
         #expect(mergedNorms.tokens == words.tokens)
         // Perturbation methods switch whole words on and off.
-        o.method = "occlusion"
+        o.method = .occlusion
         let occ = try explain(m, text: text, options: o)
         #expect(occ.tokens.count == 4 && occ.scores[0] == 0 && occ.scores[3] == 0)
     }
 
     @Test func coloursAndPage() {
         var s = Salience(
-            method: "grad-input", text: "a <b>", tokens: ["a", "<b>"], offsets: [(0, 1), (2, 5)], scores: [0.5, -1],
+            method: .gradInput, text: "a <b>", tokens: ["a", "<b>"], offsets: [(0, 1), (2, 5)], scores: [0.5, -1],
             prediction: [("positive", 0.7), ("negative", 0.3)], target: "positive", score: .prob)
         #expect(ColourScale.signed.intensities(s.scores) == [0.5, -1])
         let ansi = s.terminalText(colour: true)

@@ -32,7 +32,7 @@ import Transformer
     @Test func stepGradientsMatchTheFullSequence() throws {
         let m = try gpt2()
         guard case .gpt2(let net) = m.network else { Issue.record("not GPT-2"); return }
-        var options = ExplainOptions(method: "grad-input")
+        var options = ExplainOptions(method: .gradInput)
         options.score = .logit
         let s = try SequenceSalience.explain(
             model: m, prompt: "Hello world", continuation: nil, maxTokens: 4, method: GradientTimesInput(), score: .logit)

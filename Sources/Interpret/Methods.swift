@@ -1,0 +1,154 @@
+// The salience methods as types: their ids, each one's config spec, and the one switch that builds a method from a config.
+import Tensor
+
+/// Every salience method Loupe implements, by the id requests and `loupe explain --method` use.
+public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    case gradNorm = "grad-norm"
+    case gradInput = "grad-input"
+    case ig
+    case lime
+    case kernelShap = "kernel-shap"
+    case occlusion
+    case attention
+    case info
+
+    public var description: String { rawValue }
+
+    /// The method id named `name`, or `InterpretError.unknownMethod` listing the known ones.
+    public init(named name: String) throws(InterpretError) {
+        guard let id = MethodID(rawValue: name) else { throw .unknownMethod(name, known: MethodID.allCases.map(\.rawValue)) }
+        self = id
+    }
+
+    /// One line for help texts and the UI.
+    public var summary: String {
+        switch self {
+        case .gradNorm: return "‖∂score/∂embedding‖ per token (LIT's GradientNorm)"
+        case .gradInput: return "∂score/∂embedding · embedding, summed per token (Captum's InputXGradient)"
+        case .ig: return "integrated gradients along a straight path from a baseline (Sundararajan et al. 2017)"
+        case .lime: return "a weighted ridge surrogate on token-masked samples (Ribeiro et al. 2016, as LIT)"
+        case .kernelShap: return "Shapley values by weighted least squares on coalitions (Lundberg & Lee 2017)"
+        case .occlusion: return "the score drop when each token alone is hidden"
+        case .attention: return "the readout token's attention, rolled out through the layers (Abnar & Zuidema 2020)"
+        case .info: return "information-based salience of a hidden state (Guan et al. 2019)"
+        }
+    }
+
+    /// The method's options (LIT's `config_spec`); `make` validates against it.
+    public var spec: ConfigSpec {
+        switch self {
+        case .gradNorm, .gradInput: return ConfigSpec([])
+        case .ig: return IntegratedGradients.spec
+        case .lime, .kernelShap: return ConfigSpec([Fields.samples, Fields.seed, Fields.perturbation])
+        case .occlusion: return ConfigSpec([Fields.perturbation])
+        case .attention: return ConfigSpec([Fields.attentionLayer])
+        case .info: return ConfigSpec([Fields.infoLayer, Fields.iterations, Fields.seed])
+        }
+    }
+
+    /// What the method needs from a model with its default options (LIT's `is_compatible`).
+    public var requirements: Capabilities {
+        (try? make(ConfigValues()).requirements) ?? []
+    }
+
+    /// How `mergeWords` combines this method's token scores into a word's.
+    public var wordMerge: WordMerge {
+        switch self {
+        case .gradNorm: return .l2
+        case .info: return .mean
+        default: return .sum
+        }
+    }
+
+    /// How its scores map to colours.
+    public var colourScale: ColourScale {
+        switch self {
+        case .gradNorm, .attention: return .unsigned
+        case .info: return .inverted
+        default: return .signed
+        }
+    }
+
+    /// Whether the method reads only the gradient at the input, so the prediction's forward pass can be kept
+    /// on a tape and reused.
+    public var usesInputGradientOnly: Bool { self == .gradNorm || self == .gradInput }
+
+    /// The method configured by `values` (validated against `spec`); `mergeWords` groups word pieces for the
+    /// perturbation methods, `regularization` is the information method's r.
+    public func make(
+        _ values: ConfigValues, mergeWords: Bool = false, regularization: Tensor? = nil
+    ) throws(InterpretError) -> any SalienceMethod {
+        let c: ValidatedConfig
+        do { c = try spec.validate(values) } catch { throw .invalidConfig(error) }
+        switch self {
+        case .gradNorm: return GradientNorm()
+        case .gradInput: return GradientTimesInput()
+        case .ig:
+            let tolerance = c.double("tolerance")
+            let ig = IntegratedGradients(
+                steps: c.int("steps") ?? (tolerance == nil ? 32 : IntegratedGradients.toleranceStart),
+                rule: c.choice("rule") ?? .gaussLegendre, baseline: c.choice("baseline") ?? .zeros,
+                tolerance: tolerance, batchSize: c.int("batch_size"))
+            try ig.validate()
+            return ig
+        case .lime:
+            return LIME(
+                samples: c.int("samples")!, seed: UInt64(c.int("seed")!), perturbation: c.choice("perturbation")!,
+                mergeWords: mergeWords)
+        case .kernelShap:
+            return KernelSHAP(
+                samples: c.int("samples")!, seed: UInt64(c.int("seed")!), perturbation: c.choice("perturbation")!,
+                mergeWords: mergeWords)
+        case .occlusion: return Occlusion(perturbation: c.choice("perturbation")!, mergeWords: mergeWords)
+        case .attention: return AttentionSalience(layer: c.int("layer"))
+        case .info:
+            return InformationSalience(
+                layer: c.int("layer"), iterations: c.int("iterations")!, regularization: regularization,
+                seed: UInt64(c.int("seed")!))
+        }
+    }
+}
+
+/// Fields shared by several methods, declared once.
+enum Fields {
+    static let samples = ConfigField(
+        "samples", .int, default: .int(256), minimum: 1, help: "LIME / KernelSHAP: perturbed samples.")
+    static let seed = ConfigField(
+        "seed", .int, default: .int(0), minimum: 0, help: "Seed of LIME, KernelSHAP and the information method.")
+    static let perturbation = ConfigField(
+        "perturbation", .choice, default: .string(Perturbation.mask.rawValue),
+        choices: Perturbation.allCases.map(\.rawValue),
+        help: "LIME / KernelSHAP / occlusion: hide tokens with [MASK] (mask) or delete them (remove).")
+    static let attentionLayer = ConfigField(
+        "layer", .int, defaultNote: "rollout over all layers", minimum: 1,
+        help: "attention: show layer l's raw attention (1 … L) instead of the rollout.")
+    static let infoLayer = ConfigField(
+        "layer", .int, defaultNote: "the last hidden state", minimum: 0,
+        help: "info: the hidden state explained (0 = embeddings … L).")
+    static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
+}
+
+extension IntegratedGradients {
+    public static let spec = ConfigSpec([
+        ConfigField(
+            "steps", .int, defaultNote: "32; with tolerance the first rule's, 4", minimum: 1,
+            help: "IG: quadrature points."),
+        ConfigField(
+            "rule", .choice, default: .string(QuadratureRule.gaussLegendre.rawValue),
+            choices: QuadratureRule.allCases.map(\.rawValue), help: "IG: the quadrature rule."),
+        ConfigField(
+            "baseline", .choice, default: .string(Baseline.zeros.rawValue), choices: Baseline.allCases.map(\.rawValue),
+            help: "IG: the baseline embeddings."),
+        ConfigField(
+            "tolerance", .double, defaultNote: "none: a fixed rule", minimum: 0, exclusiveMinimum: true,
+            help: "IG: refine the rule until |delta| ≤ tolerance·|F(x) − F(baseline)|."),
+        ConfigField(
+            "batch_size", .int, defaultNote: "about 2,048 tokens per batch", minimum: 0, exclusiveMinimum: true,
+            help: "IG: interpolation points per forward pass."),
+    ])
+}
+
+/// How word pieces' scores combine into a word's (`mergeWords`).
+public enum WordMerge: Sendable {
+    case sum, l2, mean
+}

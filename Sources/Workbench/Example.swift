@@ -1,0 +1,253 @@
+// Datasets: `Example {id, text, label?}` read from text files, GLUE TSVs and JSON Lines, streamed with file:line errors.
+import Foundation
+import Tokenizers
+
+/// One input of every operation. `id` is stable: given by the file (JSON Lines `id`, GLUE `idx`), else the
+/// 0-based row number (the header of a TSV is not a row); every result carries it.
+public struct Example: Codable, Sendable, Hashable {
+    public var id: String
+    public var text: String
+    /// The gold label as the file spells it: a class name or a class index ("0", "1" in GLUE).
+    public var label: String?
+    /// The example this one was derived from (an edit or a counterfactual), as LIT keeps it.
+    public var parent: String?
+
+    public init(id: String, text: String, label: String? = nil, parent: String? = nil) {
+        self.id = id
+        self.text = text
+        self.label = label
+        self.parent = parent
+    }
+
+    /// Examples from texts given directly (e.g. repeated `--text`): ids "0", "1", …
+    public static func list(_ texts: [String]) -> [Example] {
+        texts.enumerated().map { Example(id: String($0.offset), text: $0.element) }
+    }
+
+    enum CodingKeys: String, CodingKey { case id, text, label, parent }
+
+    /// JSON Lines accept a number or a string for `id` and `label` (`{"id": 3, "label": 1}` is common).
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func loose(_ key: CodingKeys) throws -> String? {
+            guard c.contains(key) else { return nil }
+            if try c.decodeNil(forKey: key) { return nil }
+            if let i = try? c.decode(Int.self, forKey: key) { return String(i) }
+            if let s = try? c.decode(String.self, forKey: key) { return s }
+            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "expected a string or an integer")
+        }
+        id = try loose(.id) ?? ""
+        text = try c.decode(String.self, forKey: .text)
+        label = try loose(.label)
+        parent = try loose(.parent)
+    }
+}
+
+/// How a file holds examples.
+public enum DatasetFormat: String, Codable, Sendable, CaseIterable {
+    /// One text per line; ids are line numbers from 0.
+    case text
+    /// A header naming a `sentence` column (and optionally `label`, `idx`), TAB-separated fields (GLUE).
+    case tsv
+    /// One JSON object per line: `{"id": …, "text": …, "label": …}`; `id` and `label` optional.
+    case jsonl
+
+    /// The format a path's name says (.jsonl, .ndjson → JSON Lines); else nil, and the first line decides.
+    public static func guess(path: String) -> DatasetFormat? {
+        let lower = path.lowercased()
+        return lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") ? .jsonl : nil
+    }
+}
+
+/// Why a dataset could not be read; each case names the file, and the 1-based line where one is at fault.
+public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case empty(path: String)
+    case invalidUTF8(path: String, line: Int)
+    case badHeader(path: String, detail: String)
+    case missingField(path: String, line: Int, field: String, detail: String)
+    case badJSON(path: String, line: Int, detail: String)
+    case badLabel(path: String, line: Int, label: String, known: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let reason): return "\(path): \(reason)"
+        case .empty(let path): return "\(path): the file is empty"
+        case .invalidUTF8(let path, let line): return "\(path):\(line): invalid UTF-8"
+        case .badHeader(let path, let detail): return "\(path):1: \(detail)"
+        case .missingField(let path, let line, let field, let detail): return "\(path):\(line): missing `\(field)` (\(detail))"
+        case .badJSON(let path, let line, let detail): return "\(path):\(line): \(detail)"
+        case .badLabel(let path, let line, let label, let known):
+            return "\(path):\(line): label \(String(reflecting: label)) is not one of \(known)"
+        }
+    }
+}
+
+/// Reads examples one at a time from a file (or standard input, path "-"), holding one line in memory: a 1 GB
+/// file is never read at once. Lines end at "\n" (a "\r" before it is dropped); every line must be UTF-8.
+public struct ExampleReader {
+    public let path: String
+    public private(set) var format: DatasetFormat
+    /// The 1-based line of the last example returned.
+    public private(set) var line = 0
+    private var lines: LineReader
+    private var columns: (text: Int, label: Int?, idx: Int?, count: Int)?
+    private var row = 0
+    /// A line read ahead (the format probe, or the look-ahead past a blank line), with its number.
+    private var pending: (bytes: [UInt8], number: Int)?
+
+    public init(path: String, format: DatasetFormat? = nil) throws(DatasetError) {
+        self.path = path
+        lines = try LineReader(path: path)
+        if let f = format ?? DatasetFormat.guess(path: path) {
+            self.format = f
+        } else {
+            // As before JSON Lines existed: a first line with a TAB is a TSV header, anything else a text.
+            guard let first = try lines.next() else { throw .empty(path: path) }
+            pending = first
+            self.format = first.bytes.contains(0x09) ? .tsv : .text
+        }
+        if self.format == .tsv {
+            guard let header = try take() else { throw .empty(path: path) }
+            let names = try decode(header.bytes, line: 1).split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard let text = names.firstIndex(of: "sentence") else {
+                throw .badHeader(path: path, detail: "a TSV needs a `sentence` column; the header has \(names)")
+            }
+            columns = (text, names.firstIndex(of: "label"), names.firstIndex(of: "idx"), names.count)
+        }
+    }
+
+    /// The next example, or nil at the end. A blank last line is not an example (of a text file, neither
+    /// are blank lines at the end); a blank line inside a JSON Lines file is skipped.
+    public mutating func next() throws(DatasetError) -> Example? {
+        while true {
+            guard let (bytes, number) = try take() else { return nil }
+            line = number
+            if bytes.isEmpty, try isAtEnd() { return nil }
+            let text = try decode(bytes, line: line)
+            defer { row += 1 }
+            switch format {
+            case .text: return Example(id: String(row), text: text)
+            case .tsv:
+                let c = columns!
+                let fields = text.split(separator: "\t", omittingEmptySubsequences: false)
+                guard c.text < fields.count else {
+                    throw .missingField(path: path, line: line, field: "sentence", detail: "\(fields.count) fields")
+                }
+                let label = c.label.flatMap { $0 < fields.count ? String(fields[$0]).trimmingCharacters(in: .whitespaces) : nil }
+                let idx = c.idx.flatMap { $0 < fields.count ? String(fields[$0]).trimmingCharacters(in: .whitespaces) : nil }
+                return Example(id: idx ?? String(row), text: String(fields[c.text]), label: label)
+            case .jsonl:
+                if text.allSatisfy(\.isWhitespace) {
+                    row -= 1
+                    continue
+                }
+                var e: Example
+                do { e = try JSONDecoder().decode(Example.self, from: Data(bytes)) } catch let error as DecodingError {
+                    throw .badJSON(path: path, line: line, detail: describe(error))
+                } catch {
+                    throw .badJSON(path: path, line: line, detail: "not a JSON object")
+                }
+                if e.id.isEmpty { e.id = String(row) }
+                return e
+            }
+        }
+    }
+
+    /// The line read ahead, else the next one.
+    private mutating func take() throws(DatasetError) -> (bytes: [UInt8], number: Int)? {
+        if let p = pending {
+            pending = nil
+            return p
+        }
+        return try lines.next()
+    }
+
+    /// Every remaining example (for data sets that fit in memory).
+    public mutating func readAll(limit: Int? = nil) throws(DatasetError) -> [Example] {
+        var out: [Example] = []
+        while limit.map({ out.count < $0 }) ?? true, let e = try next() { out.append(e) }
+        return out
+    }
+
+    /// Whether only blank lines remain (then a blank line ends a text or TSV file instead of being an example).
+    private mutating func isAtEnd() throws(DatasetError) -> Bool {
+        guard format != .jsonl else { return false }
+        guard let following = try lines.next() else { return true }
+        pending = following
+        return false
+    }
+
+    private func decode(_ bytes: [UInt8], line: Int) throws(DatasetError) -> String {
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8(path: path, line: line) }
+        return s
+    }
+
+    private func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "missing `\(key.stringValue)`"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c):
+            let field = c.codingPath.last?.stringValue ?? "the line"
+            return field == "the line" ? "expected a JSON object" : "`\(field)`: \(c.debugDescription)"
+        case .dataCorrupted(let c):
+            if let field = c.codingPath.last?.stringValue { return "`\(field)`: \(c.debugDescription)" }
+            return "invalid JSON"
+        @unknown default: return "invalid JSON"
+        }
+    }
+}
+
+/// Lines of a file read in 64 KB blocks.
+struct LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var eof = false
+    private var lineNumber = 0
+
+    init(path: String) throws(DatasetError) {
+        if path == "-" {
+            handle = FileHandle.standardInput
+            return
+        }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw .unreadable(path: path, reason: "no such file")
+        }
+        if isDir.boolValue { throw .unreadable(path: path, reason: "is a directory") }
+        guard let h = FileHandle(forReadingAtPath: path) else { throw .unreadable(path: path, reason: "permission denied") }
+        handle = h
+    }
+
+    /// The next line's bytes without its "\n" (and "\r") and its 1-based number, or nil at the end.
+    mutating func next() throws(DatasetError) -> (bytes: [UInt8], number: Int)? {
+        while true {
+            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+                var end = nl
+                if end > start && buffer[end - 1] == 0x0D { end -= 1 }
+                let out = Array(buffer[start..<end])
+                start = nl + 1
+                lineNumber += 1
+                return (out, lineNumber)
+            }
+            if eof {
+                guard start < buffer.count else { return nil }
+                var end = buffer.count
+                if buffer[end - 1] == 0x0D { end -= 1 }
+                let out = Array(buffer[start..<end])
+                start = buffer.count
+                lineNumber += 1
+                return (out, lineNumber)
+            }
+            if start > 0 {
+                buffer.removeFirst(start)
+                start = 0
+            }
+            let chunk: Data?
+            do { chunk = try handle.read(upToCount: 1 << 16) } catch {
+                throw .unreadable(path: "input", reason: error.localizedDescription)
+            }
+            if let chunk, !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { eof = true }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+// The typed library API shared by the CLI and the server: model loading, and the namespace of every operation.
+//
+// Each operation is a function of a `Codable, Sendable` request and a loaded model returning `Codable` results
+// that carry their example's id: tokenize, predict, embed, generate, explain, evaluate, evalSaliency. Front
+// ends parse their input into a request, call one function and encode or render the result.
+import Foundation
+import Tokenizers
+import Transformer
+
+public enum Workbench {
+    /// Loads a checkpoint: a Loupe .h5 file, a Hugging Face directory, or a fine-tuning run directory (its best.h5).
+    public static func loadModel(_ path: String) throws(WorkbenchError) -> LoadedModel {
+        var url = URL(fileURLWithPath: path)
+        let best = url.appendingPathComponent("best.h5")
+        let fm = FileManager.default
+        if fm.fileExists(atPath: best.path), !fm.fileExists(atPath: url.appendingPathComponent("config.json").path) {
+            url = best
+        }
+        return try modelling { () throws(ModelError) in try LoadedModel.load(url) }
+    }
+
+    /// The class names of a classifier with `count` classes: the checkpoint's, else LABEL_0, LABEL_1, …
+    static func labels(_ model: LoadedModel, count: Int) -> [String] {
+        model.labels.count == count ? model.labels : (0..<count).map { "LABEL_\($0)" }
+    }
+
+    /// Encodes a batch, refusing (truncate false) or cutting over-long examples; which were cut.
+    static func encode(
+        _ model: LoadedModel, _ examples: [Example], truncate: Bool
+    ) throws(WorkbenchError) -> (batch: TokenBatch, encodings: [Encoding], truncated: [Bool]) {
+        if !truncate {
+            for e in examples {
+                let n = model.tokenizer.encode(e.text, addSpecialTokens: true).count
+                if n > model.maxLength { throw .inputTooLong(id: e.id, tokens: n, limit: model.maxLength) }
+            }
+        }
+        return try modelling { () throws(ModelError) in try model.encode(examples.map(\.text), truncate: true) }
+    }
+}
