@@ -118,17 +118,31 @@ struct Finetune: ParsableCommand {
                 formatDuration(s.trainSeconds), s.examplesPerSecond, formatDuration(s.wallSeconds), s.bestAccuracy ?? .nan,
                 trainer.run.best.path))
         if let summaryJson {
-            var obj: [String: Any] = [
-                "steps": s.steps, "epochs": s.epochsCompleted, "train_seconds": s.trainSeconds, "wall_seconds": s.wallSeconds,
-                "examples_per_second": s.examplesPerSecond, "stopped_early": s.stoppedEarly,
-            ]
-            if let f = s.final { obj["final_accuracy"] = f.accuracy; obj["final_f1"] = f.f1 }
-            if let b = s.bestAccuracy { obj["best_accuracy"] = b; obj["best_step"] = s.bestStep ?? 0 }
-            if let d = try? JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys, .prettyPrinted]) {
-                if !FileManager.default.createFile(atPath: summaryJson, contents: d) {
-                    warn("cannot write \(summaryJson)")
-                }
+            var summary = RunSummary(
+                steps: s.steps, epochs: s.epochsCompleted, trainSeconds: s.trainSeconds, wallSeconds: s.wallSeconds,
+                examplesPerSecond: s.examplesPerSecond, stoppedEarly: s.stoppedEarly)
+            if let f = s.final { (summary.finalAccuracy, summary.finalF1) = (f.accuracy, f.f1) }
+            if let b = s.bestAccuracy { (summary.bestAccuracy, summary.bestStep) = (b, s.bestStep ?? 0) }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            do { try encoder.encode(summary).write(to: URL(fileURLWithPath: summaryJson), options: .atomic) } catch {
+                warn("cannot write \(summaryJson): \(error.localizedDescription)")
             }
         }
+    }
+}
+
+/// The --summary-json file: the run's headline figures.
+struct RunSummary: Encodable {
+    var steps, epochs: Int
+    var trainSeconds, wallSeconds, examplesPerSecond: Double
+    var stoppedEarly: Bool
+    var finalAccuracy, finalF1, bestAccuracy: Double?
+    var bestStep: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case steps, epochs, trainSeconds = "train_seconds", wallSeconds = "wall_seconds"
+        case examplesPerSecond = "examples_per_second", stoppedEarly = "stopped_early", finalAccuracy = "final_accuracy"
+        case finalF1 = "final_f1", bestAccuracy = "best_accuracy", bestStep = "best_step"
     }
 }
