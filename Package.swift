@@ -48,10 +48,15 @@ let package = Package(
         .target(name: "Transformer", dependencies: ["Tensor", "Tokenizers", "CHDF5"]),
         .target(name: "Interpret", dependencies: ["Transformer", "Tensor", "Tokenizers"]),
         .target(name: "Training", dependencies: ["Transformer", "Tensor", "Tokenizers", "CTensorBoard", "CHDF5"]),
+        // The measuring code of `loupe bench` (typed requests in, Codable reports out), kept out of the CLI and
+        // out of the product libraries; Benchmarks/*.py run the reference sides.
+        .target(
+            name: "LoupeBenchmarks", dependencies: ["Tensor", "Tokenizers", "Transformer", "CBLAS"],
+            path: "Benchmarks/Swift"),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "CBLAS", "CMalloc",
+                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "LoupeBenchmarks", "CBLAS", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
