@@ -4,11 +4,10 @@ import Foundation
 import PackageDescription
 
 /// The Tensor target's vector instructions, chosen for the machine that builds (as -march=native would, for
-/// these flags only): AVX-512 F/VL/BW/DQ when its /proc/cpuinfo lists them (AMD EPYC Zen 4/5; the project's
-/// machines have had it on some days and not on others), so the element-wise kernels' 16-lane vectors are
-/// single instructions; AVX2 + FMA otherwise, where the same code runs as pairs of 8-lane instructions
-/// instead of stopping on an illegal instruction. LOUPE_AVX512=0 or 1 overrides the detection (for a build
-/// meant for another machine).
+/// these flags only): AVX-512 F/VL/BW/DQ when its /proc/cpuinfo lists them (e.g. AMD EPYC Zen 4/5), so the
+/// element-wise kernels' 16-lane vectors are single instructions; AVX2 + FMA otherwise, where the same code
+/// runs as pairs of 8-lane instructions instead of stopping on an illegal instruction. LOUPE_AVX512=0 or 1
+/// overrides the detection (for a build meant for another machine).
 let avx512: Bool = {
     if let forced = ProcessInfo.processInfo.environment["LOUPE_AVX512"] { return forced == "1" }
     guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
