@@ -4,11 +4,10 @@ import Foundation
 import PackageDescription
 
 /// The Tensor target's vector instructions, chosen for the machine that builds (as -march=native would, for
-/// these flags only): AVX-512 F/VL/BW/DQ when its /proc/cpuinfo lists them (AMD EPYC Zen 4/5; the project's
-/// machines have had it on some days and not on others), so the element-wise kernels' 16-lane vectors are
-/// single instructions; AVX2 + FMA otherwise, where the same code runs as pairs of 8-lane instructions
-/// instead of stopping on an illegal instruction. LOUPE_AVX512=0 or 1 overrides the detection (for a build
-/// meant for another machine).
+/// these flags only): AVX-512 F/VL/BW/DQ when its /proc/cpuinfo lists them (e.g. AMD EPYC Zen 4/5), so the
+/// element-wise kernels' 16-lane vectors are single instructions; AVX2 + FMA otherwise, where the same code
+/// runs as pairs of 8-lane instructions instead of stopping on an illegal instruction. LOUPE_AVX512=0 or 1
+/// overrides the detection (for a build meant for another machine).
 let avx512: Bool = {
     if let forced = ProcessInfo.processInfo.environment["LOUPE_AVX512"] { return forced == "1" }
     guard let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
@@ -52,10 +51,16 @@ let package = Package(
         .target(name: "Training", dependencies: ["Transformer", "Tensor", "Tokenizers", "CTensorBoard", "CHDF5"]),
         // The typed operations (requests in, Codable results out) that the CLI and the server share.
         .target(name: "Workbench", dependencies: ["Transformer", "Interpret", "Training", "Tensor", "Tokenizers"]),
+        // The measuring code of `loupe bench` (typed requests in, Codable reports out), kept out of the CLI and
+        // out of the product libraries; Benchmarks/*.py run the reference sides.
+        .target(
+            name: "LoupeBenchmarks", dependencies: ["Tensor", "Tokenizers", "Transformer", "CBLAS"],
+            path: "Benchmarks/Swift"),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "Workbench", "CBLAS", "CMalloc",
+                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "Workbench", "LoupeBenchmarks", "CBLAS",
+                "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -21,9 +21,9 @@ public enum Threads {
 /// (rows, for a column vector) per thread, each block one single-threaded OpenBLAS call; one pool
 /// instead of OpenBLAS's and Loupe's competing for two cores. The blocks depend only on the shape and
 /// `Threads.count`, not on whether the pool is free (a busy pool runs them in turn on this thread):
-/// OpenBLAS's last bits depend on the partition (measured here: 128×768×768 split in two column
-/// blocks, or run on 2 threads, differs from one call), and bit-exact resumption of training needs
-/// the same bits every time. `parallel: false` makes one call on this thread (for callers that
+/// OpenBLAS's last bits depend on the partition (a product split in two column blocks, or run on
+/// 2 threads, can differ from one call), and bit-exact resumption of training needs the same bits
+/// every time. `parallel: false` makes one call on this thread (for callers that
 /// already run products side by side). `epilogue(rows, columns)` runs on each block of C right
 /// after its product, on the thread that computed it, while the block is in cache (bias, GELU).
 public func sgemm(

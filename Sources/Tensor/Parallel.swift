@@ -2,8 +2,8 @@
 //
 // Everything parallel in Loupe runs here, and OpenBLAS runs single-threaded inside it. Two pools on two
 // cores fight: OpenBLAS's helper threads spin (calling sched_yield) for a while after every threaded
-// call, so a second pool's threads (GCD's) had to wait for the kernel to switch them in; a profile of a
-// BERT-tiny forward spent ~20% of its samples in the scheduler. One pool of `Threads.count − 1` helpers
+// call, so a second pool's threads (GCD's) wait for the kernel to switch them in, and a forward pass
+// spends a large share of its time in the scheduler. One pool of `Threads.count − 1` helpers
 // plus the calling thread avoids that and costs ~1 µs per loop while the helpers spin; they spin for
 // 100 µs after each loop (the gap between two loops of a forward pass is shorter) and then sleep on a
 // semaphore, so an idle process uses no CPU.
@@ -23,7 +23,7 @@ public enum Parallel {
 
     /// Runs `body` with OpenBLAS calls single-threaded (from any thread), then restores `Threads.count`.
     /// Another thread's BLAS call made meanwhile also runs on one thread: slower, never wrong. The switch
-    /// costs ~5 ns (measured here: openblas_set_num_threads(1) then (2)).
+    /// (openblas_set_num_threads) is negligible next to any product worth running on the pool.
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
         let threads = Threads.count
         guard threads > 1 else { return try body() }

@@ -2,8 +2,8 @@
 //
 // A forward pass needs a few megabytes of intermediate rows (projections, attention context, the
 // feed-forward activation). Allocating them per pass would map and zero new pages every time once
-// glibc's heap trims them (≈ 0.25 µs per 4 KB page: 70 µs for a BERT-tiny pass that otherwise takes
-// well under a millisecond). `Scratch.with` hands out a buffer from a small pool and takes it back.
+// glibc's heap trims them, a cost per page that is large next to a small model's whole pass.
+// `Scratch.with` hands out a buffer from a small pool and takes it back.
 
 import Synchronization
 

@@ -132,8 +132,8 @@ enum Kernel {
     // ½(1 + tanh(u)) = σ(2u) = 1/(1 + e^{−2u}), so the forward is x/(1 + e^{−2u}): one exp and one division
     // instead of tanh's exp, division and polynomial. Where −2u > 88, σ(2u) < 1e-38 is taken as 0 (x ≲ −10: the
     // result is ∓0, and NaN for −inf as in PyTorch); x above ~10 gives x.
-    // (A division-free reciprocal, vrcp14ps + one Newton step, was tried: as fast on one thread, but the clang
-    // intrinsic stayed out of line in the copy of the loop that runs on the worker pool, halving 2-thread speed.)
+    // (The division stays: a division-free reciprocal, vrcp14ps + one Newton step, gains nothing on one thread,
+    // and the clang intrinsic stays out of line in the copy of the loop that runs on the worker pool.)
     struct GeluTanh: WideMap1Kernel {
         @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
             // y = −2u = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)

@@ -1,7 +1,7 @@
 // Vectorised exp, tanh and erf on 16 float lanes (one AVX-512 register), and the raw-buffer map kernels.
 //
-// libm's scalar expf/tanhf/erff cost 10–20 ns per element and do not vectorise, which would make
-// GELU, softmax and layer norm an order of magnitude slower than memory bandwidth. These are classic
+// libm's scalar expf/tanhf/erff do not vectorise, and a call per element would keep GELU, softmax and
+// layer norm far below memory bandwidth. These are classic
 // polynomial approximations evaluated sixteen lanes at a time (Package.swift compiles this target with
 // AVX-512 when the building machine has it, as Zen 4/5 EPYC do, else as pairs of AVX2 instructions); tails
 // run through the same code padded into one vector, and every lane's arithmetic is the same whatever the
@@ -36,7 +36,7 @@ public typealias FloatV = SIMD16<Float>
 /// e^x, Cephes expf: x = n·ln2 + r, |r| ≤ ln2/2, degree-6 polynomial, 2^n by exponent bits.
 /// Relative error ≤ 2 ulp (VectorMathAccuracyTests); +inf above 88.7, NaN for NaN, and 0 below −125.5·ln2 ≈ −86.99
 /// (2^n for n = −126 has no normal exponent in the scaling below: e^x < 2^−125.5 flushes to zero).
-@_transparent  // @inline(__always) left it out of line inside GELU's erf (a call per vector)
+@_transparent  // @inline(__always) can leave it out of line inside GELU's erf (a call per vector)
 public func vexp(_ x: FloatV) -> FloatV {
     let hi = FloatV(repeating: 88.72283935546875)
     return vexpBoundedAbove(x.replacing(with: hi, where: x .> hi))
@@ -92,9 +92,9 @@ public func vtanh(_ x: FloatV) -> FloatV {
 /// u = min(|x|, 3.92) − 2.46: a minimax fit of erfc on [1, 3.92] (Lawson's iteration in Float64,
 /// coefficients rounded to Float32; fit error 2.9e-8), and erf(x) rounds to ±1 in Float32 beyond 3.92.
 /// Subtracting a value ≤ 0.16 from 1 keeps the Float32 rounding of the polynomial at ~1e-8.
-/// Measured max |error| vs Float64 erf over a dense grid: 1.3e-7 (VectorMathAccuracyTests).
-/// (Eigen's / XLA's rational x·P(x²)/Q(x²) was tried first: it is ~2× cheaper than the old A&S 7.1.26 +
-/// exp form but has 3.3e-7 max |error| in Float32, above this library's 2.5e-7 bound, and exceeds 1.)
+/// Max |error| vs Float64 erf over a dense grid: 1.3e-7 (VectorMathAccuracyTests).
+/// (Eigen's / XLA's rational x·P(x²)/Q(x²) is cheaper but not used: in Float32 its error is above this
+/// library's 2.5e-7 bound, and it exceeds 1.)
 @inline(__always)
 public func verf(_ x: FloatV) -> FloatV {
     let ax = vabs(x)
@@ -129,7 +129,7 @@ public func verf(_ x: FloatV) -> FloatV {
 
 /// Φ(x) = ½(1 + erf(x/√2)), the standard normal CDF (GELU's erf form is x·Φ(x)): `verf`'s two approximations with
 /// the ½ (exact) and the 1/√2 (into the coefficients, each rounded once to Float32) folded in, which saves the
-/// FMA-pipe operations that bound GELU here (+5% measured). |x| < √2: ½ + x·D(x²) with D the Cephes erff
+/// FMA-pipe operations that bound GELU. |x| < √2: ½ + x·D(x²) with D the Cephes erff
 /// polynomial T scaled by 2^−k/(2√2); otherwise 1 − ½·erfc(|x|/√2) (x ≥ 0) or ½·erfc(|x|/√2) with the same
 /// minimax erfc polynomial halved, in u = min(|x|, 3.92·√2)/√2 − 2.46 by one FMA; 0 below −3.92·√2, where
 /// Φ < 1e-8 and GELU must be exactly 0, and 1 above (GELU(x) = x). Max |x·Φ − GELU| ≈ 8e-8·(1 + |x|)

@@ -3,10 +3,9 @@
 // Every forward and backward allocates its activations afresh (a BERT-base layer's are 0.4–1.5 MB each). glibc
 // serves such blocks with mmap until its dynamic threshold has grown past them, and returns the top of the heap to
 // the kernel whenever more than 128 KB–64 MB lies free there (M_TRIM_THRESHOLD, raised only with the mmap
-// threshold): each pass then page-faults its activations back in, zero-filled by the kernel. Measured with
-// `perf stat` on 12 grad×input explanations of BERT-base (Benchmarks/bench_interpret.py's text): 651 k page
-// faults and 4.64 s without this, 147 k (most of them the weights' first touch) and 3.87 s with it. The cost is
-// that the process keeps its peak heap until it exits, which its peak RSS already counts.
+// threshold): each pass then page-faults its activations back in, zero-filled by the kernel, and those faults
+// dominate the process's page faults (Benchmarks/RESULTS.md has the counts). The cost is that the process keeps
+// its peak heap until it exits, which its peak RSS already counts.
 import CMalloc
 import Foundation
 
