@@ -1,6 +1,6 @@
 // A strict reader for GPT-2's `encoder.json` / `vocab.json`: one JSON object mapping token → integer id.
 //
-// Hand-written rather than JSONSerialization so that errors carry file, line and column, and so that a
+// Hand-written rather than Foundation's JSON parser so that errors carry file, line and column, and so that a
 // 1 MB vocabulary loads in milliseconds.
 
 enum JSONVocab {

@@ -76,11 +76,9 @@ public struct RunDirectory: Sendable {
 
     // MARK: metrics.jsonl
 
-    /// Appends one JSON object as a line (keys sorted) and flushes it to the file.
-    func appendMetrics(_ object: [String: Any]) throws(TrainingError) {
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-            throw .write("\(metrics.path): cannot encode \(object)")
-        }
+    /// Appends one record as a line of JSON (keys sorted) and flushes it to the file.
+    func appendMetrics(_ record: EvaluationRecord) throws(TrainingError) {
+        guard let data = record.json else { throw .write("\(metrics.path): cannot encode \(record)") }
         if !FileManager.default.fileExists(atPath: metrics.path) && !FileManager.default.createFile(atPath: metrics.path, contents: nil) {
             throw .write("\(metrics.path): cannot create the file")
         }
@@ -98,11 +96,11 @@ public struct RunDirectory: Sendable {
     /// evaluation appears once.
     func truncateMetrics(after step: Int) throws(TrainingError) {
         guard let data = FileManager.default.contents(atPath: metrics.path) else { return }
+        // Only `step` is read, so lines of older runs with other keys are kept or dropped by step alike.
+        struct Step: Decodable { var step: Int }
         let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let s = obj["step"] as? Int
-            else { return false }
-            return s <= step
+            guard let s = try? JSONDecoder().decode(Step.self, from: Data(line.utf8)) else { return false }
+            return s.step <= step
         }
         let text = kept.map { $0 + "\n" }.joined()
         do { try Data(text.utf8).write(to: metrics, options: .atomic) } catch {
@@ -116,7 +114,7 @@ public struct RunDirectory: Sendable {
     /// With `state`, the training state and the AdamW moments go in too (`/training`, `/optimizer`).
     func save(
         _ bert: Bert, template: Checkpoint, to file: URL, state: TrainingState?, optimizer: OptimizerState?,
-        metrics: [String: Any]? = nil
+        metrics: EvaluationRecord? = nil
     ) throws(TrainingError) {
         var tensors: [String: Tensor] = [:]
         var b = bert
@@ -134,7 +132,7 @@ public struct RunDirectory: Sendable {
             guard let json = try? enc.encode(state) else { throw .write("\(file.path): cannot encode the training state") }
             extras.strings.append(("/training", "state", String(decoding: json, as: UTF8.self)))
         }
-        if let metrics, let json = try? JSONSerialization.data(withJSONObject: metrics, options: [.sortedKeys]) {
+        if let json = metrics?.json {
             extras.strings.append(("/training", "metrics", String(decoding: json, as: UTF8.self)))
         }
         if let optimizer {
@@ -184,6 +182,39 @@ public struct RunDirectory: Sendable {
         } catch {
             throw .resume(path: file.path, detail: "\(error)")
         }
+    }
+}
+
+/// One evaluation: a line of metrics.jsonl, and `/training` `metrics` of best.h5. The JSON keys are the
+/// snake_case names runs have always written, which scripts and earlier runs' readers expect.
+struct EvaluationRecord: Codable, Sendable, Equatable {
+    var step: Int
+    /// Epochs done, fractional within the epoch (rounded to 3 decimals).
+    var epoch: Double
+    var accuracy: Double
+    var f1: Double
+    var macroF1: Double
+    /// By class index.
+    var precision: [Double]
+    var recall: [Double]
+    var learningRate: Double
+    var trainSeconds: Double
+    var examplesPerSecond: Double
+    /// Whether this evaluation improved on the best accuracy (and wrote best.h5).
+    var best: Bool
+    /// Mean dev loss; nil (the key left out) when unknown or not finite, as JSON has no NaN.
+    var loss: Double?
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, accuracy, f1, macroF1 = "macro_f1", precision, recall, learningRate = "learning_rate"
+        case trainSeconds = "train_seconds", examplesPerSecond = "examples_per_second", best, loss
+    }
+
+    /// One line of compact JSON, keys sorted; nil if a value cannot be written (a NaN accuracy).
+    var json: Data? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try? encoder.encode(self)
     }
 }
 

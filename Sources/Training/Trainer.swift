@@ -316,14 +316,12 @@ public final class Trainer {
         if step == totalSteps || state.epoch == o.epochs || state.stoppedEarly { state.finished = true }
         let epoch = Double(state.epoch) + Double(state.batchInEpoch) / Double(max(batchesPerEpoch, 1))
         let lr = schedule.learningRate(at: max(step - 1, 0))
-        var record: [String: Any] = [
-            "step": step, "epoch": (epoch * 1000).rounded() / 1000, "accuracy": m.accuracy, "f1": m.f1, "macro_f1": m.macroF1,
-            "precision": m.perClass.map(\.precision), "recall": m.perClass.map(\.recall), "learning_rate": Double(lr),
-            "train_seconds": (state.trainSeconds * 1000).rounded() / 1000,
-            "examples_per_second": (Double(state.examplesSeen) / max(state.trainSeconds, 1e-9)).rounded(),
-            "best": improved,
-        ]
-        if let loss = m.loss, loss.isFinite { record["loss"] = loss }
+        let record = EvaluationRecord(
+            step: step, epoch: (epoch * 1000).rounded() / 1000, accuracy: m.accuracy, f1: m.f1, macroF1: m.macroF1,
+            precision: m.perClass.map(\.precision), recall: m.perClass.map(\.recall), learningRate: Double(lr),
+            trainSeconds: (state.trainSeconds * 1000).rounded() / 1000,
+            examplesPerSecond: (Double(state.examplesSeen) / max(state.trainSeconds, 1e-9)).rounded(),
+            best: improved, loss: m.loss.flatMap { $0.isFinite ? $0 : nil })
         try run.appendMetrics(record)
         try tensorBoard?.scalars(
             [("eval/accuracy", Float(m.accuracy)), ("eval/f1", Float(m.f1)), ("eval/loss", Float(m.loss ?? .nan))], step: step)

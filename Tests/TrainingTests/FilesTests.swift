@@ -130,6 +130,13 @@ import Transformer
         #expect(acc.step == 4 && Double(acc.scalars.first { $0.tag == "eval/accuracy" }!.value) == Double(Float(s.final!.accuracy)))
         let lines = try String(contentsOf: run.metrics, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 1 && lines[0].contains("\"accuracy\""))
+        // Compact JSON with the snake_case keys scripts read, in sorted order.
+        let line = String(try #require(lines.first))
+        let keys = ["accuracy", "best", "epoch", "examples_per_second", "f1", "learning_rate", "loss", "macro_f1", "precision", "recall", "step", "train_seconds"]
+        #expect(try JSONValue(parsing: Data(line.utf8)).object.map { $0.keys.sorted() } == keys)
+        let positions = keys.compactMap { line.range(of: "\"\($0)\":")?.lowerBound }
+        #expect(positions.count == keys.count && positions == positions.sorted() && !line.contains(" "), "\(line)")
+        #expect(try JSONValue(parsing: Data(line.utf8))["step"] == .number(4))
     }
 }
 

@@ -20,12 +20,12 @@ extension Checkpoint {
     static func loadHuggingFace(_ root: URL, task requested: Task?) throws(WeightError) -> Checkpoint {
         // sentence-transformers: modules.json names the Transformer module's subdirectory ("" = the root).
         var modelDir = root
-        var modules: [[String: Any]]? = nil
+        var modules: [SentenceTransformersModule]? = nil
         let modulesPath = root.appendingPathComponent("modules.json").path
         if FileManager.default.fileExists(atPath: modulesPath) {
             modules = try readJSONList(modulesPath)
-            if let transformer = modules?.first(where: { moduleKind($0) == "Transformer" }),
-                let sub = transformer["path"] as? String, !sub.isEmpty
+            if let transformer = modules?.first(where: { $0.kind == "Transformer" }), let sub = transformer.path,
+                !sub.isEmpty
             {
                 modelDir = root.appendingPathComponent(sub)
             }
@@ -36,7 +36,7 @@ extension Checkpoint {
                 file: modelDir.path, detail: "no config.json: not a Hugging Face model directory")
         }
         let configJSON = try readJSONObject(configPath)
-        guard let modelType = configJSON["model_type"] as? String else {
+        guard let modelType = configJSON["model_type"]?.string else {
             throw .badConfig(file: configPath, detail: "no \"model_type\"")
         }
         guard let architecture = Architecture(rawValue: modelType) else {
@@ -113,10 +113,11 @@ extension Checkpoint {
     /// convert.py infer_task: sentence-transformers → feature extraction; else the first recognised
     /// `architectures` entry; else (no `architectures`) the key set decides.
     private static func inferTask(
-        _ arch: Architecture, _ json: [String: Any], names: [String], sentenceTransformers: Bool, configFile: String
+        _ arch: Architecture, _ json: [String: JSONValue], names: [String], sentenceTransformers: Bool,
+        configFile: String
     ) throws(WeightError) -> Task {
         if sentenceTransformers { return .featureExtraction }
-        let listed = json["architectures"] as? [String] ?? []
+        let listed = json["architectures"]?.strings ?? []
         if let task = listed.lazy.compactMap({ architectureTasks[$0] }).first { return task }
         if !listed.isEmpty {
             throw .badConfig(
@@ -137,15 +138,10 @@ extension Checkpoint {
         }
     }
 
-    /// The last component of a modules.json `type`, e.g. "Pooling" for "sentence_transformers.models.Pooling".
-    private static func moduleKind(_ module: [String: Any]) -> String {
-        String((module["type"] as? String ?? "").split(separator: ".").last ?? "")
-    }
-
     /// convert.py sentence_transformers_info: the Pooling module's single mode (default mean), L2 normalisation
     /// when a Normalize module is listed, sentence_bert_config.json `max_seq_length`. Other modules are refused.
     private static func sentenceTransformersInfo(
-        _ root: URL, _ modules: [[String: Any]]
+        _ root: URL, _ modules: [SentenceTransformersModule]
     ) throws(WeightError) -> (Pooling, Bool, Int?) {
         var pooling = Pooling.mean
         var normalize = false
@@ -155,10 +151,10 @@ extension Checkpoint {
             ("pooling_mode_weightedmean_tokens", .weightedMean), ("pooling_mode_lasttoken", .lastToken),
         ]
         for module in modules {
-            switch moduleKind(module) {
+            switch module.kind {
             case "Transformer": continue
             case "Pooling":
-                let cfgPath = root.appendingPathComponent(module["path"] as? String ?? "")
+                let cfgPath = root.appendingPathComponent(module.path ?? "")
                     .appendingPathComponent("config.json").path
                 guard FileManager.default.fileExists(atPath: cfgPath) else { continue }
                 let cfg = try readJSONObject(cfgPath)
@@ -173,28 +169,41 @@ extension Checkpoint {
             default:
                 throw .unsupportedFile(
                     file: root.appendingPathComponent("modules.json").path,
-                    detail: "module type \"\(module["type"] as? String ?? "?")\" is not supported "
+                    detail: "module type \"\(module.type ?? "?")\" is not supported "
                         + "(only Transformer, Pooling, Normalize)")
             }
         }
         var maxSeqLength: Int? = nil
         let sbc = root.appendingPathComponent("sentence_bert_config.json").path
-        if FileManager.default.fileExists(atPath: sbc), let n = try readJSONObject(sbc)["max_seq_length"] as? NSNumber,
-            !isBool(n), n.doubleValue == n.doubleValue.rounded(), n.intValue > 0
-        {
-            maxSeqLength = n.intValue
+        if FileManager.default.fileExists(atPath: sbc), let n = try readJSONObject(sbc)["max_seq_length"]?.int, n > 0 {
+            maxSeqLength = n
         }
         return (pooling, normalize, maxSeqLength)
     }
 
-    /// modules.json: a JSON list of module objects.
-    private static func readJSONList(_ path: String) throws(WeightError) -> [[String: Any]] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .unreadable(file: path, detail: "cannot read the file")
-        }
-        guard let list = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
+    /// modules.json: a JSON list of module objects (invalid JSON is reported with its position).
+    private static func readJSONList(_ path: String) throws(WeightError) -> [SentenceTransformersModule] {
+        guard let list = try readJSON(path).array, case let objects = list.compactMap(\.object),
+            objects.count == list.count
+        else {
             throw .badConfig(file: path, detail: "expected a JSON list of module objects")
         }
-        return list
+        return objects.map(SentenceTransformersModule.init)
     }
+}
+
+/// One entry of sentence-transformers' modules.json; a `type` or `path` that is not a string counts as absent.
+struct SentenceTransformersModule: Equatable {
+    /// e.g. "sentence_transformers.models.Pooling".
+    var type: String?
+    /// The module's subdirectory ("" = the model's root).
+    var path: String?
+
+    init(_ object: [String: JSONValue]) {
+        type = object["type"]?.string
+        path = object["path"]?.string
+    }
+
+    /// The last component of `type`, e.g. "Pooling" for "sentence_transformers.models.Pooling".
+    var kind: String { String((type ?? "").split(separator: ".").last ?? "") }
 }

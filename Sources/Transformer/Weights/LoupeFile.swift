@@ -47,7 +47,7 @@ extension Checkpoint {
 
         var labels: [String]? = nil
         if let text = try f.stringAttribute("labels") {
-            guard let list = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String] else {
+            guard let list = try? decodeJSON([String].self, from: Data(text.utf8)) else {
                 throw .badAttribute(file: path, name: "labels", detail: "expected a JSON list of strings")
             }
             labels = list

@@ -148,7 +148,10 @@ private struct Writer {
         try stringAttribute("config", String(decoding: configJSON, as: UTF8.self), on: "/")
         try stringAttribute("task", c.task.rawValue, on: "/")
         if c.task == .sequenceClassification, let labels = c.labels {
-            let json = (try? JSONSerialization.data(withJSONObject: labels, options: [.withoutEscapingSlashes])) ?? Data("[]".utf8)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.withoutEscapingSlashes]  // convert.py's json.dumps leaves '/' alone too
+            let json: Data
+            do { json = try enc.encode(labels) } catch { throw .io(file: path, detail: "encoding the labels: \(error)") }
             try stringAttribute("labels", String(decoding: json, as: UTF8.self), on: "/")
         }
         if let pooling = c.pooling {

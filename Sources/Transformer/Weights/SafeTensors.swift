@@ -116,13 +116,14 @@ final class SafeTensorsFile {
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
         let raw: RawHeader
         do {
-            raw = try JSONDecoder().decode(RawHeader.self, from: headerBytes)
+            raw = try decodeJSON(RawHeader.self, from: headerBytes)
         } catch let e as DecodingError {
-            if case .dataCorrupted(let c) = e, c.codingPath.isEmpty {
-                // JSONSerialization says where: "Invalid value around character 66."
-                var detail = c.debugDescription
-                do { _ = try JSONSerialization.jsonObject(with: headerBytes) } catch { detail = jsonErrorDetail(error) }
-                throw fail("header is not valid JSON (\(detail))")
+            // JSONDecoder finds a malformed string or number only when it decodes it, perhaps under a tensor
+            // name, and never says where: a syntax error anywhere is reported with its position in the header.
+            if case .dataCorrupted(let c) = e, let syntax = JSONSyntaxError(locating: headerBytes) ?? (
+                c.codingPath.isEmpty ? JSONSyntaxError(headerBytes, e) : nil)
+            {
+                throw fail("header is not valid JSON (\(syntax))")
             }
             let path = Self.codingPath(of: e)
             throw fail("header: \(describeDecodingError(e))", path.first)
@@ -274,7 +275,9 @@ struct SafeTensorsSet {
     /// tensors that first mention it); every listed tensor must be in the shard the index names.
     init(index indexPath: String, directory: URL) throws(WeightError) {
         let json = try readJSONObject(indexPath, error: { .safetensors(file: $0, key: nil, detail: $1) })
-        guard let weightMap = json["weight_map"] as? [String: String] else {
+        guard let entries = json["weight_map"]?.object, case let weightMap = entries.compactMapValues(\.string),
+            weightMap.count == entries.count
+        else {
             throw .safetensors(file: indexPath, key: nil, detail: "no \"weight_map\" object of name -> shard file")
         }
         var shardIndex: [String: Int] = [:]
@@ -312,7 +315,18 @@ struct SafeTensorsSet {
 /// top-level value is `error(file, detail)` (`.badConfig` unless the caller says otherwise).
 func readJSONObject(
     _ path: String, error makeError: (String, String) -> WeightError = { .badConfig(file: $0, detail: $1) }
-) throws(WeightError) -> [String: Any] {
+) throws(WeightError) -> [String: JSONValue] {
+    guard let object = try readJSON(path, error: makeError).object else {
+        throw makeError(path, "expected a JSON object")
+    }
+    return object
+}
+
+/// A JSON file, any top-level value. A missing file is `.fileNotFound`; invalid JSON is
+/// `error(file, "not valid JSON (line 1, column 20, byte 19: expected a value)")`.
+func readJSON(
+    _ path: String, error makeError: (String, String) -> WeightError = { .badConfig(file: $0, detail: $1) }
+) throws(WeightError) -> JSONValue {
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -320,20 +334,11 @@ func readJSONObject(
         if !FileManager.default.fileExists(atPath: path) { throw .fileNotFound(file: path) }
         throw .unreadable(file: path, detail: oneLine(error.localizedDescription))
     }
-    let object: Any
     do {
-        object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        return try JSONValue(parsing: data)
     } catch {
-        throw makeError(path, "not valid JSON (\(jsonErrorDetail(error)))")
+        throw makeError(path, "not valid JSON (\(error))")
     }
-    guard let dict = object as? [String: Any] else { throw makeError(path, "expected a JSON object") }
-    return dict
-}
-
-/// JSONSerialization's own account of a syntax error ("Invalid value around character 19."), on one line.
-func jsonErrorDetail(_ error: any Error) -> String {
-    let ns = error as NSError
-    return oneLine(ns.userInfo[NSDebugDescriptionErrorKey] as? String ?? ns.localizedDescription)
 }
 
 /// Every float16 bit pattern widened to Float (Swift's `Float(Float16)`: IEEE 754 conversion, exact). A table

@@ -80,17 +80,15 @@ extension TokenizerSpec {
         // tokenizer_config.json, else special_tokens_map.json; a string or an AddedToken {"content": ...}.
         func special(_ name: String, _ fallback: String) -> String {
             for source in [tc[name], stm[name]] {
-                let value = (source as? String) ?? ((source as? [String: Any])?["content"] as? String)
+                let value = source?.string ?? source?["content"]?.string
                 if let value, !value.isEmpty { return value }
             }
             return fallback
         }
         // HF writes 1e30 for "no limit": anything but a positive integer below 2^62 falls back to the positions.
         var maxLength = positions
-        if let n = tc["model_max_length"] as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded(),
-            n.doubleValue > 0, n.doubleValue < 4.6e18
-        {
-            maxLength = n.intValue
+        if let n = tc["model_max_length"]?.number, n == n.rounded(), n > 0, n < 4.6e18 {
+            maxLength = Int(n)
         }
 
         switch architecture {
@@ -100,13 +98,13 @@ extension TokenizerSpec {
             let settings = ["do_lower_case", "strip_accents", "tokenize_chinese_chars"]
             let needJSON = !dir.exists("vocab.txt") || !settings.allSatisfy { tc.keys.contains($0) }
             let tj = needJSON ? try dir.json("tokenizer.json") : nil
-            var norm = tj?["normalizer"] as? [String: Any] ?? [:]
-            if norm["type"] as? String != "BertNormalizer" { norm = [:] }
+            var norm = tj?["normalizer"]?.object ?? [:]
+            if norm["type"]?.string != "BertNormalizer" { norm = [:] }
             let vocab: [String]
             if dir.exists("vocab.txt") {
                 // transformers load_vocab: one token per line, newline stripped (Python universal newlines).
                 vocab = try dir.lines("vocab.txt")
-            } else if let tj, (tj["model"] as? [String: Any])?["type"] as? String == "WordPiece" {
+            } else if let tj, tj["model"]?["type"]?.string == "WordPiece" {
                 vocab = try tokenizerJSONVocab(tj, file: dir.path("tokenizer.json"))
             } else {
                 throw .badTokenizer(
@@ -117,32 +115,33 @@ extension TokenizerSpec {
                 : truthy(norm["strip_accents"], nilIfNull: true)
             return TokenizerSpec(
                 type: .wordpiece, vocab: vocab,
-                doLowerCase: truthy(tc.keys.contains("do_lower_case") ? tc["do_lower_case"] : norm["lowercase"] ?? true)
-                    ?? false,
+                doLowerCase: truthy(
+                    tc.keys.contains("do_lower_case") ? tc["do_lower_case"] : norm["lowercase"] ?? .bool(true)) ?? false,
                 stripAccents: strip,
                 tokenizeChineseChars: truthy(
                     tc.keys.contains("tokenize_chinese_chars")
-                        ? tc["tokenize_chinese_chars"] : norm["handle_chinese_chars"] ?? true) ?? false,
+                        ? tc["tokenize_chinese_chars"] : norm["handle_chinese_chars"] ?? .bool(true)) ?? false,
                 unkToken: special("unk_token", "[UNK]"), clsToken: special("cls_token", "[CLS]"),
                 sepToken: special("sep_token", "[SEP]"), padToken: special("pad_token", "[PAD]"),
                 maskToken: special("mask_token", "[MASK]"), modelMaxLength: maxLength)
         case .gpt2:
             let vocab: [String]
             let merges: [String]
-            var tj: [String: Any]? = nil
+            var tj: [String: JSONValue]? = nil
             if dir.exists("vocab.json") && dir.exists("merges.txt") {
                 let vj = try dir.json("vocab.json") ?? [:]
                 vocab = try vocabFromIDs(vj, file: dir.path("vocab.json"))
                 merges = try readMergesTxt(dir.lines("merges.txt"), file: dir.path("merges.txt"))
-            } else if let j = try dir.json("tokenizer.json"), let model = j["model"] as? [String: Any],
-                model["type"] as? String == "BPE"
+            } else if let j = try dir.json("tokenizer.json"), let model = j["model"]?.object,
+                model["type"]?.string == "BPE"
             {
                 tj = j
                 vocab = try tokenizerJSONVocab(j, file: dir.path("tokenizer.json"))
-                merges = try (model["merges"] as? [Any] ?? []).map { (m) throws(WeightError) -> String in
-                    if let s = m as? String { return s }
-                    if let pair = m as? [String], pair.count == 2 { return pair.joined(separator: " ") }
-                    throw .badTokenizer(file: dir.path("tokenizer.json"), detail: "model.merges entry \(m) is not \"a b\" or [a, b]")
+                merges = try (model["merges"]?.array ?? []).map { (m) throws(WeightError) -> String in
+                    if let s = m.string { return s }
+                    if let pair = m.strings, pair.count == 2 { return pair.joined(separator: " ") }
+                    throw .badTokenizer(
+                        file: dir.path("tokenizer.json"), detail: "model.merges entry \(m.jsonText) is not \"a b\" or [a, b]")
                 }
             } else {
                 throw .badTokenizer(
@@ -152,8 +151,8 @@ extension TokenizerSpec {
             var addPrefix = tc["add_prefix_space"].flatMap { truthy($0, nilIfNull: true) }
             if addPrefix == nil {
                 if tj == nil { tj = try dir.json("tokenizer.json") }
-                let pre = tj?["pre_tokenizer"] as? [String: Any] ?? [:]
-                addPrefix = pre["type"] as? String == "ByteLevel" ? truthy(pre["add_prefix_space"] ?? false) : false
+                let pre = tj?["pre_tokenizer"]?.object ?? [:]
+                addPrefix = pre["type"]?.string == "ByteLevel" ? truthy(pre["add_prefix_space"] ?? .bool(false)) : false
             }
             return TokenizerSpec(
                 type: .bpe, vocab: vocab, merges: merges, unkToken: special("unk_token", "<|endoftext|>"),
@@ -174,7 +173,7 @@ private struct HFTokenizerFiles {
         return FileManager.default.fileExists(atPath: path(name), isDirectory: &isDir) && !isDir.boolValue
     }
     /// The file's JSON object, or nil when the file is absent.
-    func json(_ name: String) throws(WeightError) -> [String: Any]? {
+    func json(_ name: String) throws(WeightError) -> [String: JSONValue]? {
         guard exists(name) else { return nil }
         return try readJSONObject(path(name), error: { .badTokenizer(file: $0, detail: $1) })
     }
@@ -223,28 +222,27 @@ private func readMergesTxt(_ lines: [String], file: String) throws(WeightError) 
 }
 
 /// tokenizer.json `model.vocab` plus `added_tokens` (an added token keeps the id of an existing entry).
-private func tokenizerJSONVocab(_ tj: [String: Any], file: String) throws(WeightError) -> [String] {
-    var vocab = (tj["model"] as? [String: Any])?["vocab"] as? [String: Any] ?? [:]
-    for case let added as [String: Any] in tj["added_tokens"] as? [Any] ?? [] {
-        if let content = added["content"] as? String, vocab[content] == nil { vocab[content] = added["id"] }
+private func tokenizerJSONVocab(_ tj: [String: JSONValue], file: String) throws(WeightError) -> [String] {
+    var vocab = tj["model"]?["vocab"]?.object ?? [:]
+    for case let added? in (tj["added_tokens"]?.array ?? []).map(\.object) {
+        if let content = added["content"]?.string, vocab[content] == nil { vocab[content] = added["id"] }
     }
     if vocab.isEmpty { throw .badTokenizer(file: file, detail: "model.vocab is empty") }
     return try vocabFromIDs(vocab, file: file)
 }
 
 /// token → id maps (vocab.json, tokenizer.json): ids must be exactly 0..<n, one token each.
-private func vocabFromIDs(_ map: [String: Any], file: String) throws(WeightError) -> [String] {
+private func vocabFromIDs(_ map: [String: JSONValue], file: String) throws(WeightError) -> [String] {
     var byID = [String?](repeating: nil, count: map.count)
     for (token, value) in map.sorted(by: { $0.key < $1.key }) {
-        guard let n = value as? NSNumber, !isBool(n), n.doubleValue == n.doubleValue.rounded(),
-            n.intValue >= 0
-        else {
-            throw .badTokenizer(file: file, detail: "token \"\(token)\" has invalid id \(value)")
+        guard let n = value.number, n == n.rounded(), n >= 0 else {
+            throw .badTokenizer(file: file, detail: "token \"\(token)\" has invalid id \(value.jsonText)")
         }
-        let id = n.intValue
-        guard id < map.count else {
-            throw .badTokenizer(file: file, detail: "token ids are not 0..\(map.count - 1) (\"\(token)\" has id \(id))")
+        guard n < Double(map.count) else {
+            throw .badTokenizer(
+                file: file, detail: "token ids are not 0..\(map.count - 1) (\"\(token)\" has id \(value.jsonText))")
         }
+        let id = Int(n)
         if let other = byID[id] {
             throw .badTokenizer(file: file, detail: "id \(id) is used by both \"\(other)\" and \"\(token)\"")
         }
@@ -253,21 +251,7 @@ private func vocabFromIDs(_ map: [String: Any], file: String) throws(WeightError
     return byID.map { $0! }  // n distinct ids in 0..<n: every slot is filled
 }
 
-/// Python truthiness of a JSON value (`bool(x)`); nil for JSON null when `nilIfNull`.
-func truthy(_ value: Any?, nilIfNull: Bool = false) -> Bool? {
-    guard let value, !(value is NSNull) else { return nilIfNull ? nil : false }
-    if let n = value as? NSNumber { return n.doubleValue != 0 }
-    if let s = value as? String { return !s.isEmpty }
-    if let a = value as? [Any] { return !a.isEmpty }
-    if let d = value as? [String: Any] { return !d.isEmpty }
-    return true
-}
-
-/// Whether a JSONSerialization number is a JSON `true` / `false`.
-func isBool(_ n: NSNumber) -> Bool {
-    #if canImport(Darwin)
-        return CFGetTypeID(n) == CFBooleanGetTypeID()
-    #else
-        return type(of: n) != NSNumber.self && String(cString: n.objCType) == "c"
-    #endif
+/// Python truthiness of a JSON value (`bool(x)`), an absent one counting as null; nil for null when `nilIfNull`.
+func truthy(_ value: JSONValue?, nilIfNull: Bool = false) -> Bool? {
+    (value ?? .null).truthy(nilIfNull: nilIfNull)
 }
