@@ -229,41 +229,80 @@ public struct Bert: Sendable {
 }
 
 extension Bert {
-    /// Builds the model from validated checkpoint tensors (names without the `bert.` prefix).
+    /// BERT's module tree, declared once: every tensor a checkpoint for `c` and `task` may hold, with
+    /// transformers' `modeling_bert.py` names, in checkpoint order.
+    public static func parameterTable(_ c: BertConfig, task: Checkpoint.Task) -> ParameterTable<Bert> {
+        let (h, i, v) = (c.hiddenSize, c.intermediateSize, c.vocabSize)
+        let (classify, mlm) = (task == .sequenceClassification, task == .maskedLM)
+        return ParameterTable { root in
+            let e = root("embeddings", \.embeddings)
+            e.tensor("word_embeddings.weight", \.wordEmbeddings, [v, h], .embedding, paddingRow: c.padTokenId)
+            e.tensor("position_embeddings.weight", \.positionEmbeddings, [c.maxPositionEmbeddings, h], .embedding)
+            e.tensor("token_type_embeddings.weight", \.tokenTypeEmbeddings, [c.typeVocabSize, h], .embedding)
+            e.layerNorm("LayerNorm", \.layerNorm, h)
+            for n in 0..<c.numHiddenLayers {
+                let l = root("encoder.layer.\(n)", \.layers[n])
+                l.linear("attention.self.query", \.query, out: h, in: h)
+                l.linear("attention.self.key", \.key, out: h, in: h)
+                l.linear("attention.self.value", \.value, out: h, in: h)
+                l.linear("attention.output.dense", \.attentionOutput, out: h, in: h)
+                l.layerNorm("attention.output.LayerNorm", \.attentionNorm, h)
+                l.linear("intermediate.dense", \.intermediate, out: i, in: h)
+                l.linear("output.dense", \.output, out: h, in: i)
+                l.layerNorm("output.LayerNorm", \.outputNorm, h)
+            }
+            // The task's own head is required; another task's head is allowed (loupe_h5.expected_tensors).
+            let pooler = root.part(.pooler, required: classify, heldWhenStored: true)
+            pooler.linear("pooler.dense", \.pooler!, out: h, in: h)
+            root.part(.classifier, required: classify).linear("classifier", \.classifier!, out: c.numLabels, in: h)
+            let cls = root.part(.maskedLMHead, required: mlm)("cls.predictions", \.mlmHead!)
+            cls.linear("transform.dense", \.transform, out: h, in: h)
+            cls.layerNorm("transform.LayerNorm", \.norm, h)
+            cls.tensor("bias", \.bias, [v], .bias)
+            // The decoder is stored only when untied (CheckpointNames: "drop if tied"); the head reads the
+            // word embeddings in its place.
+            cls.required(mlm && !c.tieWordEmbeddings).tensor("decoder.weight", nil, [v, h], .weight)
+            let nsp = root.part(.nextSentenceHead, required: false)
+            nsp.tensor("cls.seq_relationship.weight", nil, [2, h], .weight)
+            nsp.tensor("cls.seq_relationship.bias", nil, [2], .bias)
+        }
+    }
+
+    /// Whether this model has `part`.
+    func holds(_ part: ModelPart) -> Bool {
+        switch part {
+        case .body: true
+        case .pooler: pooler != nil
+        case .classifier: classifier != nil
+        case .maskedLMHead: mlmHead != nil
+        case .nextSentenceHead, .lmHead: false
+        }
+    }
+
+    /// Builds the model from validated checkpoint tensors (names without the `bert.` prefix): the parts its
+    /// task needs, plus the pooler when the checkpoint has one.
     init(config: BertConfig, task: Checkpoint.Task, labels: [String], reader p: ParameterReader) throws(WeightError) {
-        self.config = config
-        self.task = task
-        self.labels = labels
-        let eps = Float(config.layerNormEps)
         guard let activation = Activation(huggingFace: config.hiddenAct) else {
             throw WeightError.badConfig(file: p.file, detail: "hidden_act \"\(config.hiddenAct)\" is not supported")
         }
+        let table = Bert.parameterTable(config, task: task)
+        let parts = table.partsToLoad(stored: p.tensors)
+        let eps = Float(config.layerNormEps)
+        self.config = config
+        self.task = task
+        self.labels = labels
         embeddings = BertEmbeddings(
-            wordEmbeddings: try p("embeddings.word_embeddings.weight"),
-            positionEmbeddings: try p("embeddings.position_embeddings.weight"),
-            tokenTypeEmbeddings: try p("embeddings.token_type_embeddings.weight"),
-            layerNorm: try p.layerNorm("embeddings.LayerNorm", eps: eps))
-        var layers: [BertLayer] = []
-        for i in 0..<config.numHiddenLayers {
-            let n = "encoder.layer.\(i)"
-            layers.append(
-                BertLayer(
-                    query: try p.linear("\(n).attention.self.query"), key: try p.linear("\(n).attention.self.key"),
-                    value: try p.linear("\(n).attention.self.value"),
-                    attentionOutput: try p.linear("\(n).attention.output.dense"),
-                    attentionNorm: try p.layerNorm("\(n).attention.output.LayerNorm", eps: eps),
-                    intermediate: try p.linear("\(n).intermediate.dense"), output: try p.linear("\(n).output.dense"),
-                    outputNorm: try p.layerNorm("\(n).output.LayerNorm", eps: eps), heads: config.numAttentionHeads,
-                    activation: activation))
-        }
-        self.layers = layers
-        pooler = p.tensors["pooler.dense.weight"] != nil ? try p.linear("pooler.dense") : nil
-        classifier = task == .sequenceClassification ? try p.linear("classifier") : nil
-        mlmHead =
-            task == .maskedLM
-            ? BertMLMHead(
-                transform: try p.linear("cls.predictions.transform.dense"),
-                norm: try p.layerNorm("cls.predictions.transform.LayerNorm", eps: eps),
-                bias: try p("cls.predictions.bias"), activation: activation) : nil
+            wordEmbeddings: .unloaded, positionEmbeddings: .unloaded, tokenTypeEmbeddings: .unloaded,
+            layerNorm: .unloaded(eps: eps))
+        let layer = BertLayer(
+            query: .unloaded, key: .unloaded, value: .unloaded, attentionOutput: .unloaded,
+            attentionNorm: .unloaded(eps: eps), intermediate: .unloaded, output: .unloaded,
+            outputNorm: .unloaded(eps: eps), heads: config.numAttentionHeads, activation: activation)
+        layers = Array(repeating: layer, count: config.numHiddenLayers)
+        pooler = parts.contains(.pooler) ? .unloaded : nil
+        classifier = parts.contains(.classifier) ? .unloaded : nil
+        let head = BertMLMHead(transform: .unloaded, norm: .unloaded(eps: eps), bias: .unloaded, activation: activation)
+        mlmHead = parts.contains(.maskedLMHead) ? head : nil
+        try table.load(into: &self, parts: parts, from: p)
     }
 }

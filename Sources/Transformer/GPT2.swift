@@ -216,29 +216,59 @@ public struct GPT2: Sendable {
 }
 
 extension GPT2 {
-    /// Builds the model from validated checkpoint tensors (names without the `transformer.` prefix).
+    /// GPT-2's module tree, declared once: every tensor a checkpoint for `c` and `task` may hold, with
+    /// transformers' `modeling_gpt2.py` names, in checkpoint order (a block's two norms first, as
+    /// loupe_h5.expected_tensors lists them). Conv1D weights are stored [in, out].
+    public static func parameterTable(_ c: GPT2Config, task: Checkpoint.Task) -> ParameterTable<GPT2> {
+        let (e, i, v) = (c.nEmbd, c.innerSize, c.vocabSize)
+        return ParameterTable { root in
+            root.tensor("wte.weight", \.wte, [v, e], .embedding)
+            root.tensor("wpe.weight", \.wpe, [c.nPositions, e], .embedding)
+            for n in 0..<c.nLayer {
+                let b = root("h.\(n)", \.blocks[n])
+                b.layerNorm("ln_1", \.ln1, e)
+                b.layerNorm("ln_2", \.ln2, e)
+                b.conv1D("attn.c_attn", \.attention, in: e, out: 3 * e)
+                b.conv1D("attn.c_proj", \.attentionProjection, in: e, out: e)
+                b.conv1D("mlp.c_fc", \.fc, in: e, out: i)
+                b.conv1D("mlp.c_proj", \.projection, in: i, out: e)
+            }
+            root.layerNorm("ln_f", \.lnF, e)
+            // Tied to wte unless stored; an untied head is required for causal-lm.
+            root.part(.lmHead, required: task == .causalLM && !c.tieWordEmbeddings, heldWhenStored: true)
+                .tensor("lm_head.weight", \.lmHead!, [v, e], .weight)
+        }
+    }
+
+    /// Whether this model has `part`.
+    func holds(_ part: ModelPart) -> Bool {
+        switch part {
+        case .body: true
+        case .lmHead: lmHead != nil
+        case .pooler, .classifier, .maskedLMHead, .nextSentenceHead: false
+        }
+    }
+
+    /// Builds the model from validated checkpoint tensors (names without the `transformer.` prefix), with the
+    /// LM head when the checkpoint stores one.
     init(config: GPT2Config, task: Checkpoint.Task, reader p: ParameterReader) throws(WeightError) {
-        self.config = config
-        self.task = task
-        let eps = Float(config.layerNormEpsilon)
         guard let activation = Activation(huggingFace: config.activationFunction) else {
             throw WeightError.badConfig(
                 file: p.file, detail: "activation_function \"\(config.activationFunction)\" is not supported")
         }
-        wte = try p("wte.weight")
-        wpe = try p("wpe.weight")
-        var blocks: [GPT2Block] = []
-        for i in 0..<config.nLayer {
-            let n = "h.\(i)"
-            blocks.append(
-                GPT2Block(
-                    ln1: try p.layerNorm("\(n).ln_1", eps: eps), attention: try p.conv1D("\(n).attn.c_attn"),
-                    attentionProjection: try p.conv1D("\(n).attn.c_proj"), ln2: try p.layerNorm("\(n).ln_2", eps: eps),
-                    fc: try p.conv1D("\(n).mlp.c_fc"), projection: try p.conv1D("\(n).mlp.c_proj"), heads: config.nHead,
-                    activation: activation))
-        }
-        self.blocks = blocks
-        lnF = try p.layerNorm("ln_f", eps: eps)
-        lmHead = p.tensors["lm_head.weight"]
+        let table = GPT2.parameterTable(config, task: task)
+        let parts = table.partsToLoad(stored: p.tensors)
+        let eps = Float(config.layerNormEpsilon)
+        self.config = config
+        self.task = task
+        wte = .unloaded
+        wpe = .unloaded
+        let block = GPT2Block(
+            ln1: .unloaded(eps: eps), attention: .unloaded, attentionProjection: .unloaded, ln2: .unloaded(eps: eps),
+            fc: .unloaded, projection: .unloaded, heads: config.nHead, activation: activation)
+        blocks = Array(repeating: block, count: config.nLayer)
+        lnF = .unloaded(eps: eps)
+        lmHead = parts.contains(.lmHead) ? .unloaded : nil
+        try table.load(into: &self, parts: parts, from: p)
     }
 }
