@@ -2,7 +2,7 @@
 //
 // Dimension legend: B batch, T tokens, H hidden, NH heads, D = H/NH head size, I intermediate,
 // V vocabulary, C classes, L layers. The module tree mirrors Hugging Face's state-dict names
-// (transformers `modeling_bert.py`), so each module reads `its.prefix.weight`.
+// (transformers `modeling_bert.py`); `Bert.parameterTable` declares them once.
 import Tensor
 
 public struct BertEmbeddings: Sendable {
@@ -64,6 +64,25 @@ public struct BertLayer: Sendable {
             || attentionNorm.isRecording || intermediate.isRecording || output.isRecording || outputNorm.isRecording
     }
 
+    /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
+    /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
+    /// values for every row: the output [B, 1, H] is that row of the full block's output.
+    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor) {
+        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
+        let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
+        let k = key(x).splitHeads(heads)  // [B, NH, T, D]
+        let v = value(x).splitHeads(heads)  // [B, NH, T, D]
+        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
+        var a = attentionOutput(context.mergeHeads())  // [B, Tq, H]
+        if let dropout { a = dropout(a) }
+        let h = attentionNorm(a + xq)  // [B, Tq, H]
+        var f = output(activation(intermediate(h)))  // [B, Tq, I] → [B, Tq, H]
+        if let dropout { f = dropout(f) }
+        return (outputNorm(f + h), probs)  // [B, Tq, H], [B, NH, Tq, T]
+    }
+}
+
+extension BertLayer {
     /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`): Q, K and V projected into
     /// one [B·T, 3H] buffer, attention read from it in place, bias + residual + norm fused after each product.
     /// `keyMask`: additive [B, T] (nil: no padding). Returns the output [B, T, H] and, when asked, the
@@ -129,23 +148,6 @@ public struct BertLayer: Sendable {
         }
         return (out, probs)
     }
-
-    /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
-    /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
-    /// values for every row: the output [B, 1, H] is that row of the full block's output.
-    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor) {
-        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
-        let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
-        let k = key(x).splitHeads(heads)  // [B, NH, T, D]
-        let v = value(x).splitHeads(heads)  // [B, NH, T, D]
-        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
-        var a = attentionOutput(context.mergeHeads())  // [B, Tq, H]
-        if let dropout { a = dropout(a) }
-        let h = attentionNorm(a + xq)  // [B, Tq, H]
-        var f = output(activation(intermediate(h)))  // [B, Tq, I] → [B, Tq, H]
-        if let dropout { f = dropout(f) }
-        return (outputNorm(f + h), probs)  // [B, Tq, H], [B, NH, Tq, T]
-    }
 }
 
 /// `BertOnlyMLMHead`: transform (dense, GELU, LayerNorm), then the tied decoder plus a bias.
@@ -178,9 +180,9 @@ public struct Bert: Sendable {
     /// `pooledOnly`: the caller reads only `pooled` and `logits` (a classifier's prediction, loss or
     /// gradients). The pooler reads the [CLS] row alone, so the last layer computes its queries, attention
     /// output and feed-forward for that row only (keys and values still for every token) and
-    /// `lastHiddenState` is [B, 1, H]: the same logits for 0.07 instead of 0.12 GFLOP in a BERT-tiny 1×128
-    /// forward (the idea of transformers' `logits_to_keep` for causal LMs, applied to the pooler). Ignored when
-    /// hidden states or attentions are requested or the model has no pooler or has an MLM head.
+    /// `lastHiddenState` is [B, 1, H]: the same logits for less work (the idea of transformers' `logits_to_keep`
+    /// for causal LMs, applied to the pooler). Ignored when hidden states or attentions are requested or the
+    /// model has no pooler or has an MLM head.
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
         dropout: Dropout? = nil, pooledOnly: Bool = false

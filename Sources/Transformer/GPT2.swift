@@ -2,7 +2,8 @@
 //
 // Dimension legend: B batch, T new tokens, P cached (past) tokens, S = P + T keys, H hidden (n_embd),
 // NH heads, D = H/NH, V vocabulary, L layers. Names mirror transformers `modeling_gpt2.py`
-// (`h.N.attn.c_attn`, `h.N.mlp.c_fc`, ...); its Conv1D weights are stored [in, out].
+// (`h.N.attn.c_attn`, `h.N.mlp.c_fc`, ...), declared once in `GPT2.parameterTable`; its Conv1D weights are
+// stored [in, out].
 import Tensor
 
 public struct GPT2Block: Sendable {
@@ -40,7 +41,9 @@ public struct GPT2Block: Sendable {
         ln1.isRecording || attention.isRecording || attentionProjection.isRecording || ln2.isRecording
             || fc.isRecording || projection.isRecording
     }
+}
 
+extension GPT2Block {
     /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`). With a cache, this layer's
     /// new keys and values are appended to it (positions P..<S, room reserved by the caller) and attention
     /// reads them there; without one it reads them in place from the [B·T, 3H] projection. `mask`: additive
