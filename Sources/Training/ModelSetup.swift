@@ -82,9 +82,7 @@ public enum ModelSetup {
             labels: labels)
         var rng = RandomGenerator(seed: seed)
         var tensors: [String: Tensor] = [:]
-        for (name, shape) in bertParameterShapes(config) {
-            tensors[name] = initialValue(name, shape, padRow: config.padTokenId, rng: &rng)
-        }
+        for p in classifierParameters(config) { tensors[p.name] = initialValue(p, rng: &rng) }
         do {
             return try Checkpoint(config: .bert(config), task: .sequenceClassification, labels: labels, tokenizer: spec, tensors: tensors)
         } catch { throw .model("\(preset.rawValue): \(error.description)") }
@@ -103,11 +101,11 @@ public enum ModelSetup {
         let config = classifierConfig(base, labels: names)
         var rng = RandomGenerator(seed: seed)
         var tensors: [String: Tensor] = [:]
-        for (name, shape) in bertParameterShapes(config) {
-            if let t = c.tensors[name], keepHead || !name.hasPrefix("classifier.") {
-                tensors[name] = t
+        for p in classifierParameters(config) {
+            if let t = c.tensors[p.name], keepHead || p.part != .classifier {
+                tensors[p.name] = t
             } else {
-                tensors[name] = initialValue(name, shape, padRow: config.padTokenId, rng: &rng)
+                tensors[p.name] = initialValue(p, rng: &rng)
             }
         }
         do {
@@ -116,41 +114,27 @@ public enum ModelSetup {
         } catch { throw .model(error.description) }
     }
 
-    /// Every BertForSequenceClassification parameter (keys without `bert.`) with its shape, in the order of
-    /// `Bert.visitParameters`.
-    static func bertParameterShapes(_ c: BertConfig) -> [(String, [Int])] {
-        let (h, i) = (c.hiddenSize, c.intermediateSize)
-        var out: [(String, [Int])] = [
-            ("embeddings.word_embeddings.weight", [c.vocabSize, h]),
-            ("embeddings.position_embeddings.weight", [c.maxPositionEmbeddings, h]),
-            ("embeddings.token_type_embeddings.weight", [c.typeVocabSize, h]),
-            ("embeddings.LayerNorm.weight", [h]), ("embeddings.LayerNorm.bias", [h]),
-        ]
-        for l in 0..<c.numHiddenLayers {
-            let n = "encoder.layer.\(l)"
-            for (m, o, k) in [
-                ("attention.self.query", h, h), ("attention.self.key", h, h), ("attention.self.value", h, h),
-                ("attention.output.dense", h, h), ("intermediate.dense", i, h), ("output.dense", h, i),
-            ] {
-                out.append(("\(n).\(m).weight", [o, k]))
-                out.append(("\(n).\(m).bias", [o]))
-                if m == "attention.output.dense" {
-                    out += [("\(n).attention.output.LayerNorm.weight", [h]), ("\(n).attention.output.LayerNorm.bias", [h])]
-                }
-            }
-            out += [("\(n).output.LayerNorm.weight", [h]), ("\(n).output.LayerNorm.bias", [h])]
-        }
-        out += [("pooler.dense.weight", [h, h]), ("pooler.dense.bias", [h])]
-        out += [("classifier.weight", [c.numLabels, h]), ("classifier.bias", [c.numLabels])]
-        return out
+    /// Every BertForSequenceClassification parameter (keys without `bert.`), in the order of
+    /// `Bert.visitParameters`: the tensors a classification checkpoint must hold.
+    static func classifierParameters(_ c: BertConfig) -> [ParameterDeclaration<Bert>] {
+        Bert.parameterTable(c, task: .sequenceClassification).entries.filter(\.isRequired)
     }
 
-    /// transformers `_init_weights` for one parameter, by name.
-    static func initialValue(_ name: String, _ shape: [Int], padRow: Int?, rng: inout RandomGenerator) -> Tensor {
-        if name.contains("LayerNorm.") { return name.hasSuffix(".weight") ? Tensor.ones(shape) : Tensor.zeros(shape) }
-        if name.hasSuffix(".bias") { return Tensor.zeros(shape) }
+    /// `classifierParameters` as names and shapes.
+    static func bertParameterShapes(_ c: BertConfig) -> [(String, [Int])] {
+        classifierParameters(c).map { ($0.name, $0.shape) }
+    }
+
+    /// transformers `_init_weights` for one parameter, by kind.
+    static func initialValue(_ p: ParameterDeclaration<Bert>, rng: inout RandomGenerator) -> Tensor {
+        let shape = p.shape
+        switch p.kind {
+        case .normWeight: return Tensor.ones(shape)
+        case .normBias, .bias: return Tensor.zeros(shape)
+        case .weight, .embedding: break
+        }
         var t = Tensor.randomNormal(shape, mean: 0, std: 0.02, generator: &rng)
-        if name == "embeddings.word_embeddings.weight", let pad = padRow, pad < shape[0] {
+        if let pad = p.paddingRow, pad < shape[0] {
             // nn.Embedding(padding_idx=pad_token_id): `_init_weights` zeroes the padding row.
             t.withUnsafeMutableBufferPointer { b in
                 for j in 0..<shape[1] { b[pad * shape[1] + j] = 0 }

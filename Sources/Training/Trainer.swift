@@ -107,11 +107,10 @@ public final class Trainer {
         padID = model.padID
         self.trainSet = EncodedDataset(train, tokenizer: model.tokenizer, maxLength: min(o.maxSeqLength, model.maxLength))
         self.devSet = EncodedDataset(dev, tokenizer: model.tokenizer, maxLength: min(o.maxSeqLength, model.maxLength))
-        var names: [String] = []
-        var b = bert
-        b.visitParameters { name, _ in names.append(name) }
+        let parameters = bert.heldParameters  // in visiting order
+        let names = parameters.map(\.name)
         self.names = names
-        let decays = names.map { !($0.hasSuffix(".bias") || $0.contains("LayerNorm.")) }
+        let decays = parameters.map(\.kind.takesWeightDecay)
         self.decays = decays
         decayOptimizer = AdamW(learningRate: o.learningRate, weightDecay: o.weightDecay)
         plainOptimizer = AdamW(learningRate: o.learningRate, weightDecay: 0)

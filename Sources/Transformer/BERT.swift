@@ -2,57 +2,8 @@
 //
 // Dimension legend: B batch, T tokens, H hidden, NH heads, D = H/NH head size, I intermediate,
 // V vocabulary, C classes, L layers. The module tree mirrors Hugging Face's state-dict names
-// (transformers `modeling_bert.py`), so each module reads `its.prefix.weight`.
+// (transformers `modeling_bert.py`); `Bert.parameterTable` declares them once.
 import Tensor
-
-/// A padded batch of token ids, row-major [B, T], as a tokenizer produces it.
-public struct TokenBatch: Sendable {
-    public var ids: [Int]  // [B, T]
-    public var typeIDs: [Int]  // [B, T]
-    public var attentionMask: [Int]  // [B, T], 1 = a real token, 0 = padding
-    public let batchSize: Int
-    public let length: Int
-
-    public init(ids: [Int], typeIDs: [Int]? = nil, attentionMask: [Int]? = nil, batchSize: Int, length: Int) {
-        precondition(ids.count == batchSize * length, "TokenBatch: \(ids.count) ids for [\(batchSize), \(length)]")
-        self.ids = ids
-        self.typeIDs = typeIDs ?? [Int](repeating: 0, count: ids.count)
-        self.attentionMask = attentionMask ?? [Int](repeating: 1, count: ids.count)
-        self.batchSize = batchSize
-        self.length = length
-    }
-
-    /// The additive mask HF adds to attention scores: 0 where attended, float32's lowest where
-    /// padded (transformers `_prepare_4d_attention_mask`: (1 − mask)·finfo.min).
-    public var additiveKeyMask: Tensor {
-        Tensor(shape: [batchSize, 1, 1, length], scalars: attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 })
-    }
-}
-
-/// What a forward pass returns: interpretability asks for more than the logits.
-public struct ModelOutput: Sendable {
-    public var lastHiddenState: Tensor  // [B, T, H]
-    /// Embedding output followed by every layer's output (L + 1 tensors), when requested.
-    public var hiddenStates: [Tensor]
-    /// Each layer's attention probabilities [B, NH, T, T], when requested.
-    public var attentions: [Tensor]
-    /// The input embeddings the model consumed (word embeddings only), [B, T, H].
-    public var inputEmbeddings: Tensor
-    /// Task output: class logits [B, C], vocabulary logits [B, T, V], or nil for feature extraction.
-    public var logits: Tensor?
-    /// BERT's pooled [CLS] representation [B, H], when the model has a pooler.
-    public var pooled: Tensor?
-}
-
-/// What to compute beyond the logits.
-public struct ForwardOptions: Sendable {
-    public var outputHiddenStates = false
-    public var outputAttentions = false
-    public init(outputHiddenStates: Bool = false, outputAttentions: Bool = false) {
-        self.outputHiddenStates = outputHiddenStates
-        self.outputAttentions = outputAttentions
-    }
-}
 
 public struct BertEmbeddings: Sendable {
     public var wordEmbeddings: Tensor  // [V, H]
@@ -113,6 +64,25 @@ public struct BertLayer: Sendable {
             || attentionNorm.isRecording || intermediate.isRecording || output.isRecording || outputNorm.isRecording
     }
 
+    /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
+    /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
+    /// values for every row: the output [B, 1, H] is that row of the full block's output.
+    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor) {
+        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
+        let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
+        let k = key(x).splitHeads(heads)  // [B, NH, T, D]
+        let v = value(x).splitHeads(heads)  // [B, NH, T, D]
+        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
+        var a = attentionOutput(context.mergeHeads())  // [B, Tq, H]
+        if let dropout { a = dropout(a) }
+        let h = attentionNorm(a + xq)  // [B, Tq, H]
+        var f = output(activation(intermediate(h)))  // [B, Tq, I] → [B, Tq, H]
+        if let dropout { f = dropout(f) }
+        return (outputNorm(f + h), probs)  // [B, Tq, H], [B, NH, Tq, T]
+    }
+}
+
+extension BertLayer {
     /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`): Q, K and V projected into
     /// one [B·T, 3H] buffer, attention read from it in place, bias + residual + norm fused after each product.
     /// `keyMask`: additive [B, T] (nil: no padding). Returns the output [B, T, H] and, when asked, the
@@ -178,23 +148,6 @@ public struct BertLayer: Sendable {
         }
         return (out, probs)
     }
-
-    /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
-    /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
-    /// values for every row: the output [B, 1, H] is that row of the full block's output.
-    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor) {
-        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
-        let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
-        let k = key(x).splitHeads(heads)  // [B, NH, T, D]
-        let v = value(x).splitHeads(heads)  // [B, NH, T, D]
-        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
-        var a = attentionOutput(context.mergeHeads())  // [B, Tq, H]
-        if let dropout { a = dropout(a) }
-        let h = attentionNorm(a + xq)  // [B, Tq, H]
-        var f = output(activation(intermediate(h)))  // [B, Tq, I] → [B, Tq, H]
-        if let dropout { f = dropout(f) }
-        return (outputNorm(f + h), probs)  // [B, Tq, H], [B, NH, Tq, T]
-    }
 }
 
 /// `BertOnlyMLMHead`: transform (dense, GELU, LayerNorm), then the tied decoder plus a bias.
@@ -227,9 +180,9 @@ public struct Bert: Sendable {
     /// `pooledOnly`: the caller reads only `pooled` and `logits` (a classifier's prediction, loss or
     /// gradients). The pooler reads the [CLS] row alone, so the last layer computes its queries, attention
     /// output and feed-forward for that row only (keys and values still for every token) and
-    /// `lastHiddenState` is [B, 1, H]: the same logits for 0.07 instead of 0.12 GFLOP in a BERT-tiny 1×128
-    /// forward (the idea of transformers' `logits_to_keep` for causal LMs, applied to the pooler). Ignored when
-    /// hidden states or attentions are requested or the model has no pooler or has an MLM head.
+    /// `lastHiddenState` is [B, 1, H]: the same logits for less work (the idea of transformers' `logits_to_keep`
+    /// for causal LMs, applied to the pooler). Ignored when hidden states or attentions are requested or the
+    /// model has no pooler or has an MLM head.
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
         dropout: Dropout? = nil, pooledOnly: Bool = false
@@ -278,41 +231,80 @@ public struct Bert: Sendable {
 }
 
 extension Bert {
-    /// Builds the model from validated checkpoint tensors (names without the `bert.` prefix).
+    /// BERT's module tree, declared once: every tensor a checkpoint for `c` and `task` may hold, with
+    /// transformers' `modeling_bert.py` names, in checkpoint order.
+    public static func parameterTable(_ c: BertConfig, task: Checkpoint.Task) -> ParameterTable<Bert> {
+        let (h, i, v) = (c.hiddenSize, c.intermediateSize, c.vocabSize)
+        let (classify, mlm) = (task == .sequenceClassification, task == .maskedLM)
+        return ParameterTable { root in
+            let e = root("embeddings", \.embeddings)
+            e.tensor("word_embeddings.weight", \.wordEmbeddings, [v, h], .embedding, paddingRow: c.padTokenId)
+            e.tensor("position_embeddings.weight", \.positionEmbeddings, [c.maxPositionEmbeddings, h], .embedding)
+            e.tensor("token_type_embeddings.weight", \.tokenTypeEmbeddings, [c.typeVocabSize, h], .embedding)
+            e.layerNorm("LayerNorm", \.layerNorm, h)
+            for n in 0..<c.numHiddenLayers {
+                let l = root("encoder.layer.\(n)", \.layers[n])
+                l.linear("attention.self.query", \.query, out: h, in: h)
+                l.linear("attention.self.key", \.key, out: h, in: h)
+                l.linear("attention.self.value", \.value, out: h, in: h)
+                l.linear("attention.output.dense", \.attentionOutput, out: h, in: h)
+                l.layerNorm("attention.output.LayerNorm", \.attentionNorm, h)
+                l.linear("intermediate.dense", \.intermediate, out: i, in: h)
+                l.linear("output.dense", \.output, out: h, in: i)
+                l.layerNorm("output.LayerNorm", \.outputNorm, h)
+            }
+            // The task's own head is required; another task's head is allowed (loupe_h5.expected_tensors).
+            let pooler = root.part(.pooler, required: classify, heldWhenStored: true)
+            pooler.linear("pooler.dense", \.pooler!, out: h, in: h)
+            root.part(.classifier, required: classify).linear("classifier", \.classifier!, out: c.numLabels, in: h)
+            let cls = root.part(.maskedLMHead, required: mlm)("cls.predictions", \.mlmHead!)
+            cls.linear("transform.dense", \.transform, out: h, in: h)
+            cls.layerNorm("transform.LayerNorm", \.norm, h)
+            cls.tensor("bias", \.bias, [v], .bias)
+            // The decoder is stored only when untied (CheckpointNames: "drop if tied"); the head reads the
+            // word embeddings in its place.
+            cls.required(mlm && !c.tieWordEmbeddings).tensor("decoder.weight", nil, [v, h], .weight)
+            let nsp = root.part(.nextSentenceHead, required: false)
+            nsp.tensor("cls.seq_relationship.weight", nil, [2, h], .weight)
+            nsp.tensor("cls.seq_relationship.bias", nil, [2], .bias)
+        }
+    }
+
+    /// Whether this model has `part`.
+    func holds(_ part: ModelPart) -> Bool {
+        switch part {
+        case .body: true
+        case .pooler: pooler != nil
+        case .classifier: classifier != nil
+        case .maskedLMHead: mlmHead != nil
+        case .nextSentenceHead, .lmHead: false
+        }
+    }
+
+    /// Builds the model from validated checkpoint tensors (names without the `bert.` prefix): the parts its
+    /// task needs, plus the pooler when the checkpoint has one.
     init(config: BertConfig, task: Checkpoint.Task, labels: [String], reader p: ParameterReader) throws(WeightError) {
-        self.config = config
-        self.task = task
-        self.labels = labels
-        let eps = Float(config.layerNormEps)
         guard let activation = Activation(huggingFace: config.hiddenAct) else {
             throw WeightError.badConfig(file: p.file, detail: "hidden_act \"\(config.hiddenAct)\" is not supported")
         }
+        let table = Bert.parameterTable(config, task: task)
+        let parts = table.partsToLoad(stored: p.tensors)
+        let eps = Float(config.layerNormEps)
+        self.config = config
+        self.task = task
+        self.labels = labels
         embeddings = BertEmbeddings(
-            wordEmbeddings: try p("embeddings.word_embeddings.weight"),
-            positionEmbeddings: try p("embeddings.position_embeddings.weight"),
-            tokenTypeEmbeddings: try p("embeddings.token_type_embeddings.weight"),
-            layerNorm: try p.layerNorm("embeddings.LayerNorm", eps: eps))
-        var layers: [BertLayer] = []
-        for i in 0..<config.numHiddenLayers {
-            let n = "encoder.layer.\(i)"
-            layers.append(
-                BertLayer(
-                    query: try p.linear("\(n).attention.self.query"), key: try p.linear("\(n).attention.self.key"),
-                    value: try p.linear("\(n).attention.self.value"),
-                    attentionOutput: try p.linear("\(n).attention.output.dense"),
-                    attentionNorm: try p.layerNorm("\(n).attention.output.LayerNorm", eps: eps),
-                    intermediate: try p.linear("\(n).intermediate.dense"), output: try p.linear("\(n).output.dense"),
-                    outputNorm: try p.layerNorm("\(n).output.LayerNorm", eps: eps), heads: config.numAttentionHeads,
-                    activation: activation))
-        }
-        self.layers = layers
-        pooler = p.tensors["pooler.dense.weight"] != nil ? try p.linear("pooler.dense") : nil
-        classifier = task == .sequenceClassification ? try p.linear("classifier") : nil
-        mlmHead =
-            task == .maskedLM
-            ? BertMLMHead(
-                transform: try p.linear("cls.predictions.transform.dense"),
-                norm: try p.layerNorm("cls.predictions.transform.LayerNorm", eps: eps),
-                bias: try p("cls.predictions.bias"), activation: activation) : nil
+            wordEmbeddings: .unloaded, positionEmbeddings: .unloaded, tokenTypeEmbeddings: .unloaded,
+            layerNorm: .unloaded(eps: eps))
+        let layer = BertLayer(
+            query: .unloaded, key: .unloaded, value: .unloaded, attentionOutput: .unloaded,
+            attentionNorm: .unloaded(eps: eps), intermediate: .unloaded, output: .unloaded,
+            outputNorm: .unloaded(eps: eps), heads: config.numAttentionHeads, activation: activation)
+        layers = Array(repeating: layer, count: config.numHiddenLayers)
+        pooler = parts.contains(.pooler) ? .unloaded : nil
+        classifier = parts.contains(.classifier) ? .unloaded : nil
+        let head = BertMLMHead(transform: .unloaded, norm: .unloaded(eps: eps), bias: .unloaded, activation: activation)
+        mlmHead = parts.contains(.maskedLMHead) ? head : nil
+        try table.load(into: &self, parts: parts, from: p)
     }
 }

@@ -2,7 +2,8 @@
 //
 // Dimension legend: B batch, T new tokens, P cached (past) tokens, S = P + T keys, H hidden (n_embd),
 // NH heads, D = H/NH, V vocabulary, L layers. Names mirror transformers `modeling_gpt2.py`
-// (`h.N.attn.c_attn`, `h.N.mlp.c_fc`, ...); its Conv1D weights are stored [in, out].
+// (`h.N.attn.c_attn`, `h.N.mlp.c_fc`, ...), declared once in `GPT2.parameterTable`; its Conv1D weights are
+// stored [in, out].
 import Tensor
 
 public struct GPT2Block: Sendable {
@@ -40,7 +41,9 @@ public struct GPT2Block: Sendable {
         ln1.isRecording || attention.isRecording || attentionProjection.isRecording || ln2.isRecording
             || fc.isRecording || projection.isRecording
     }
+}
 
+extension GPT2Block {
     /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`). With a cache, this layer's
     /// new keys and values are appended to it (positions P..<S, room reserved by the caller) and attention
     /// reads them there; without one it reads them in place from the [B·T, 3H] projection. `mask`: additive
@@ -103,140 +106,6 @@ public struct GPT2Block: Sendable {
             }
         }
         return (out, probs)
-    }
-}
-
-/// Cached keys and values of every layer, plus the attention mask seen so far. Storage is preallocated with
-/// room to grow (doubling), so a decoding step appends its keys and values in place instead of copying the
-/// whole past: O(T) per step, not O(T²) over a generation.
-public struct KVCache: Sendable {
-    /// Per layer [2, B, NH, capacity, D]: keys then values; positions 0..<length of each (b, h) are filled.
-    var storage: [[Float]] = []
-    var capacity = 0
-    var batch = 0, heads = 0, headSize = 0
-    /// [B, P]: 1 for real tokens, 0 for (left) padding.
-    public var attentionMask: [Int] = []
-    /// Cached positions P.
-    public internal(set) var length = 0
-
-    public init() {}
-
-    /// Every layer's keys and values as [B, NH, P, D] tensors (copies); setting replaces the cache contents.
-    public var layers: [(Tensor, Tensor)] {
-        get { storage.indices.map { past(layer: $0) } }
-        set {
-            storage = []
-            (capacity, length) = (0, 0)
-            guard let first = newValue.first?.0 else { return }
-            let s = first.shape  // [B, NH, P, D]
-            (batch, heads, headSize) = (s[0], s[1], s[3])
-            reserve(s[2], layers: newValue.count, batch: s[0], heads: s[1], headSize: s[3], limit: s[2])
-            for (l, kv) in newValue.enumerated() { store(layer: l, keys: kv.0, values: kv.1, from: 0) }
-            length = s[2]
-        }
-    }
-
-    /// Where element (b, h, position, j) of a layer's keys (or values) lies in `withLayer`'s buffers.
-    var layout: AttentionKernel.Layout {
-        AttentionKernel.Layout(batch: heads * capacity * headSize, head: capacity * headSize, row: headSize)
-    }
-
-    /// Makes room for `total` positions, keeping the cached ones: the first reservation allocates, later ones
-    /// grow to at least double (at most `limit`, the model's positions, unless more are asked for).
-    mutating func reserve(_ total: Int, layers: Int, batch b: Int, heads nh: Int, headSize d: Int, limit: Int) {
-        if storage.isEmpty {
-            (batch, heads, headSize) = (b, nh, d)
-        } else {
-            if (batch, heads, headSize) != (b, nh, d) || storage.count != layers {
-                fatalError(
-                    "KVCache: the cache holds \(storage.count) layers of [\(batch), \(heads), P, \(headSize)], "
-                        + "this forward needs \(layers) layers of [\(b), \(nh), P, \(d)]")
-            }
-            if total <= capacity { return }
-        }
-        let newCapacity = Swift.max(total, Swift.min(limit, Swift.max(64, 2 * total)))
-        let old = (storage, capacity, layout)
-        capacity = newCapacity
-        let size = 2 * b * nh * newCapacity * d
-        storage = (0..<layers).map { l in
-            var fresh = [Float](repeating: 0, count: size)
-            guard !old.0.isEmpty, length > 0 else { return fresh }
-            let new = layout
-            fresh.withUnsafeMutableBufferPointer { dst in
-                old.0[l].withUnsafeBufferPointer { src in
-                    for half in 0..<2 {
-                        for bh in 0..<(b * nh) {
-                            let (bb, hh) = (bh / nh, bh % nh)
-                            (dst.baseAddress! + half * (size / 2) + bb * new.batch + hh * new.head).update(
-                                from: src.baseAddress! + half * (src.count / 2) + bb * old.2.batch + hh * old.2.head,
-                                count: length * d)
-                        }
-                    }
-                }
-            }
-            return fresh
-        }
-    }
-
-    /// Calls `body(keys, values, layout)` with layer l's buffers.
-    mutating func withLayer<R>(
-        _ l: Int, _ body: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, AttentionKernel.Layout) -> R
-    ) -> R {
-        let (half, layout) = (storage[l].count / 2, layout)
-        return storage[l].withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.baseAddress! + half, layout) }
-    }
-
-    /// Copies T new positions of keys and values from a packed [B, T, 3, NH, D] projection (k, v point at its
-    /// key and value thirds) to positions P..<P+T of a layer's buffers.
-    static func append(
-        _ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, batch b: Int, new t: Int, heads nh: Int,
-        headSize d: Int, at p: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
-        _ layout: AttentionKernel.Layout
-    ) {
-        let h = nh * d
-        for bb in 0..<b {
-            for i in 0..<t {
-                let src = (bb * t + i) * 3 * h
-                for hh in 0..<nh {
-                    let dst = bb * layout.batch + hh * layout.head + (p + i) * layout.row
-                    (keys + dst).update(from: k + src + hh * d, count: d)
-                    (values + dst).update(from: v + src + hh * d, count: d)
-                }
-            }
-        }
-    }
-
-    /// Layer l's cached keys and values as [B, NH, P, D] tensors.
-    func past(layer l: Int) -> (Tensor, Tensor) {
-        let (b, nh, d, p, layout) = (batch, heads, headSize, length, layout)
-        let half = storage[l].count / 2
-        func read(_ offset: Int) -> Tensor {
-            tensorRows([b, nh, p, d]) { out in
-                storage[l].withUnsafeBufferPointer { src in
-                    for bh in 0..<(b * nh) {
-                        (out + bh * p * d).update(
-                            from: src.baseAddress! + offset + (bh / nh) * layout.batch + (bh % nh) * layout.head,
-                            count: p * d)
-                    }
-                }
-            }
-        }
-        return (read(0), read(half))
-    }
-
-    /// Stores positions `from`..<S of [B, NH, S, D] keys and values (a recorded block's output) in layer l.
-    mutating func store(layer l: Int, keys: Tensor, values: Tensor, from p: Int) {
-        let (b, nh, d, s) = (batch, heads, headSize, keys.shape[2])
-        withLayer(l) { kp, vp, layout in
-            for (src, dst) in [(keys, kp), (values, vp)] {
-                src.withUnsafeBufferPointer { sp in
-                    for bh in 0..<(b * nh) {
-                        (dst + (bh / nh) * layout.batch + (bh % nh) * layout.head + p * d).update(
-                            from: sp.baseAddress! + (bh * s + p) * d, count: (s - p) * d)
-                    }
-                }
-            }
-        }
     }
 }
 
@@ -350,29 +219,59 @@ public struct GPT2: Sendable {
 }
 
 extension GPT2 {
-    /// Builds the model from validated checkpoint tensors (names without the `transformer.` prefix).
+    /// GPT-2's module tree, declared once: every tensor a checkpoint for `c` and `task` may hold, with
+    /// transformers' `modeling_gpt2.py` names, in checkpoint order (a block's two norms first, as
+    /// loupe_h5.expected_tensors lists them). Conv1D weights are stored [in, out].
+    public static func parameterTable(_ c: GPT2Config, task: Checkpoint.Task) -> ParameterTable<GPT2> {
+        let (e, i, v) = (c.nEmbd, c.innerSize, c.vocabSize)
+        return ParameterTable { root in
+            root.tensor("wte.weight", \.wte, [v, e], .embedding)
+            root.tensor("wpe.weight", \.wpe, [c.nPositions, e], .embedding)
+            for n in 0..<c.nLayer {
+                let b = root("h.\(n)", \.blocks[n])
+                b.layerNorm("ln_1", \.ln1, e)
+                b.layerNorm("ln_2", \.ln2, e)
+                b.conv1D("attn.c_attn", \.attention, in: e, out: 3 * e)
+                b.conv1D("attn.c_proj", \.attentionProjection, in: e, out: e)
+                b.conv1D("mlp.c_fc", \.fc, in: e, out: i)
+                b.conv1D("mlp.c_proj", \.projection, in: i, out: e)
+            }
+            root.layerNorm("ln_f", \.lnF, e)
+            // Tied to wte unless stored; an untied head is required for causal-lm.
+            root.part(.lmHead, required: task == .causalLM && !c.tieWordEmbeddings, heldWhenStored: true)
+                .tensor("lm_head.weight", \.lmHead!, [v, e], .weight)
+        }
+    }
+
+    /// Whether this model has `part`.
+    func holds(_ part: ModelPart) -> Bool {
+        switch part {
+        case .body: true
+        case .lmHead: lmHead != nil
+        case .pooler, .classifier, .maskedLMHead, .nextSentenceHead: false
+        }
+    }
+
+    /// Builds the model from validated checkpoint tensors (names without the `transformer.` prefix), with the
+    /// LM head when the checkpoint stores one.
     init(config: GPT2Config, task: Checkpoint.Task, reader p: ParameterReader) throws(WeightError) {
-        self.config = config
-        self.task = task
-        let eps = Float(config.layerNormEpsilon)
         guard let activation = Activation(huggingFace: config.activationFunction) else {
             throw WeightError.badConfig(
                 file: p.file, detail: "activation_function \"\(config.activationFunction)\" is not supported")
         }
-        wte = try p("wte.weight")
-        wpe = try p("wpe.weight")
-        var blocks: [GPT2Block] = []
-        for i in 0..<config.nLayer {
-            let n = "h.\(i)"
-            blocks.append(
-                GPT2Block(
-                    ln1: try p.layerNorm("\(n).ln_1", eps: eps), attention: try p.conv1D("\(n).attn.c_attn"),
-                    attentionProjection: try p.conv1D("\(n).attn.c_proj"), ln2: try p.layerNorm("\(n).ln_2", eps: eps),
-                    fc: try p.conv1D("\(n).mlp.c_fc"), projection: try p.conv1D("\(n).mlp.c_proj"), heads: config.nHead,
-                    activation: activation))
-        }
-        self.blocks = blocks
-        lnF = try p.layerNorm("ln_f", eps: eps)
-        lmHead = p.tensors["lm_head.weight"]
+        let table = GPT2.parameterTable(config, task: task)
+        let parts = table.partsToLoad(stored: p.tensors)
+        let eps = Float(config.layerNormEpsilon)
+        self.config = config
+        self.task = task
+        wte = .unloaded
+        wpe = .unloaded
+        let block = GPT2Block(
+            ln1: .unloaded(eps: eps), attention: .unloaded, attentionProjection: .unloaded, ln2: .unloaded(eps: eps),
+            fc: .unloaded, projection: .unloaded, heads: config.nHead, activation: activation)
+        blocks = Array(repeating: block, count: config.nLayer)
+        lnF = .unloaded(eps: eps)
+        lmHead = parts.contains(.lmHead) ? .unloaded : nil
+        try table.load(into: &self, parts: parts, from: p)
     }
 }

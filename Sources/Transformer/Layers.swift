@@ -171,9 +171,9 @@ public enum Activation: String, Sendable {
 }
 @inline(__always) private func Tensor_relu(_ x: Tensor) -> Tensor { relu(x) }
 
-/// Reads parameters by checkpoint name: the model tree mirrors the names, so each module asks for
-/// `prefix.child.weight`. The checkpoint has already been validated, so a miss is a programming error
-/// in the expected-key table; it is still reported as a typed error naming the key.
+/// Reads parameters by checkpoint name for a model's `parameterTable`. The checkpoint has already been
+/// validated against the same table, so a miss is a programming error; it is still reported as a typed
+/// error naming the key.
 struct ParameterReader {
     let tensors: [String: Tensor]
     let file: String
@@ -181,18 +181,6 @@ struct ParameterReader {
     func callAsFunction(_ key: String) throws(WeightError) -> Tensor {
         guard let t = tensors[key] else { throw WeightError.missingTensor(file: file, key: key) }
         return t
-    }
-
-    func linear(_ prefix: String, bias: Bool = true) throws(WeightError) -> Linear {
-        Linear(weight: try self(prefix + ".weight"), bias: bias ? try self(prefix + ".bias") : nil)
-    }
-
-    func conv1D(_ prefix: String) throws(WeightError) -> Conv1D {
-        Conv1D(weight: try self(prefix + ".weight"), bias: try self(prefix + ".bias"))
-    }
-
-    func layerNorm(_ prefix: String, eps: Float) throws(WeightError) -> LayerNorm {
-        LayerNorm(weight: try self(prefix + ".weight"), bias: try self(prefix + ".bias"), eps: eps)
     }
 }
 

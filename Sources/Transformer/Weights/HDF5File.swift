@@ -221,9 +221,9 @@ final class HDF5File {
 
     /// A float dataset (float32 or IEEE half) as a Float32 tensor, read straight into the tensor's storage.
     /// float32 and other float layouts: HDF5 converts into H5T_NATIVE_FLOAT while reading (exact for half,
-    /// docs/weights-format.md). Little-endian IEEE half: HDF5's soft half→float conversion runs at ~60 ns per
-    /// value (1.3 s for MiniLM), so the raw half bits are read instead and widened in place by `widenHalves`,
-    /// which gives the same exact values. `key` names the tensor in errors.
+    /// docs/weights-format.md). Little-endian IEEE half: HDF5's soft half→float conversion is slow, so the raw
+    /// half bits are read instead and widened in place by `widenHalves`, which gives the same exact values.
+    /// `key` names the tensor in errors.
     func readFloatTensor(_ datasetPath: String, key: String) throws(WeightError) -> Tensor {
         try withDataset(datasetPath) { (did, _, ftype, info) throws(WeightError) -> Tensor in
             guard info.isWeightFloat else {
