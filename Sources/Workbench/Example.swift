@@ -142,6 +142,11 @@ public struct ExampleReader {
                     row -= 1
                     continue
                 }
+                // Foundation's JSONDecoder traps (instead of throwing) on some inputs nested 513 deep; no example
+                // needs a tenth of that, so such a line is refused before it reaches the decoder.
+                guard nestingDepth(bytes) <= 64 else {
+                    throw .badJSON(path: path, line: line, detail: "nested deeper than 64 levels")
+                }
                 var e: Example
                 do { e = try JSONDecoder().decode(Example.self, from: Data(bytes)) } catch let error as DecodingError {
                     throw .badJSON(path: path, line: line, detail: describe(error))
@@ -250,4 +255,24 @@ struct LineReader {
             if let chunk, !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { eof = true }
         }
     }
+}
+
+/// The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count).
+func nestingDepth(_ bytes: [UInt8]) -> Int {
+    var depth = 0, deepest = 0, inString = false, escaped = false
+    for b in bytes {
+        if inString {
+            if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+            continue
+        }
+        switch b {
+        case 0x22: inString = true
+        case 0x5B, 0x7B:
+            depth += 1
+            deepest = max(deepest, depth)
+        case 0x5D, 0x7D: depth -= 1
+        default: break
+        }
+    }
+    return deepest
 }

@@ -60,6 +60,9 @@ func datasetError(_ body: () throws(DatasetError) -> Void) -> DatasetError? {
         #expect(datasetError { () throws(DatasetError) in _ = try read(missing) }?.description == "\(missing):1: missing `text`")
         let notObject = try temporaryFile("array.jsonl", "[1, 2]\n")
         #expect(datasetError { () throws(DatasetError) in _ = try read(notObject) }?.description == "\(notObject):1: expected a JSON object")
+        // JSONDecoder traps on some 513-deep inputs; the reader refuses deep nesting first.
+        let deep = try temporaryFile("deep.jsonl", "{\"text\": \"a\"}\n" + String(repeating: "[", count: 513) + "\n")
+        #expect(datasetError { () throws(DatasetError) in _ = try read(deep) }?.description == "\(deep):2: nested deeper than 64 levels")
         #expect(datasetError { () throws(DatasetError) in _ = try read("/no/such/file.txt") } == .unreadable(path: "/no/such/file.txt", reason: "no such file"))
         let empty = try temporaryFile("empty.txt", "")
         #expect(datasetError { () throws(DatasetError) in _ = try read(empty) } == .empty(path: empty))
