@@ -90,7 +90,11 @@ public struct ConfigField: Codable, Sendable, Equatable {
     public var summary: String {
         var parts = [help]
         if let c = choices { parts.append("One of: \(c.joined(separator: ", ")).") }
-        if let d = defaultValue { parts.append("Default: \(d).") } else if let n = defaultNote { parts.append("Default: \(n).") }
+        if let d = defaultValue {
+            parts.append("Default: \(d).")
+        } else if let n = defaultNote {
+            parts.append("Default: \(n).")
+        }
         return parts.joined(separator: " ")
     }
 
@@ -112,7 +116,9 @@ public struct ConfigField: Codable, Sendable, Equatable {
         switch v {
         case .int(let i): number = Double(i)
         case .double(let d):
-            guard d.isFinite else { throw OptionError(field: name, value: value.description, problem: .invalid("a finite number")) }
+            guard d.isFinite else {
+                throw OptionError(field: name, value: value.description, problem: .invalid("a finite number"))
+            }
             number = d
         default: number = nil
         }
@@ -149,7 +155,11 @@ public struct ConfigSpec: Codable, Sendable, Equatable {
         }
         var out: ConfigValues = [:]
         for f in fields {
-            if let v = values[f.name] { out[f.name] = try f.check(v) } else if let d = f.defaultValue { out[f.name] = d }
+            if let v = values[f.name] {
+                out[f.name] = try f.check(v)
+            } else if let d = f.defaultValue {
+                out[f.name] = d
+            }
         }
         return ValidatedConfig(values: out)
     }

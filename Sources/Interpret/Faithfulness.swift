@@ -88,7 +88,9 @@ public enum Faithfulness {
                 seconds[m] += Date().timeIntervalSince(start)
                 if let d = s.delta {
                     deltas[m].append(abs(d))
-                    if let fx = s.inputScore, let fb = s.baselineScore, fx != fb { relative[m].append(abs(d) / abs(fx - fb)) }
+                    if let fx = s.inputScore, let fb = s.baselineScore, fx != fb {
+                        relative[m].append(abs(d) / abs(fx - fb))
+                    }
                 }
                 let (c, u) = try erase(measure, scores: s.scores)
                 for b in bins.indices {

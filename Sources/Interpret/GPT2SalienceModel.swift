@@ -121,7 +121,8 @@ public struct GPT2SalienceModel: SalienceModel {
     public func attentions() throws(InterpretError) -> [Tensor] {
         var cache: KVCache? = nil
         let t = ids.count
-        let out = gpt2(batch(rows: 1), cache: &cache, options: ForwardOptions(outputAttentions: true), lastPositionOnly: true)
+        let out = gpt2(
+            batch(rows: 1), cache: &cache, options: ForwardOptions(outputAttentions: true), lastPositionOnly: true)
         return out.attentions.map { $0.reshaped([$0.shape[1], t, t]) }
     }
 

@@ -79,7 +79,8 @@ public struct InformationSalience: SalienceMethod {
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
         guard iterations >= 1 else {
-            throw .invalidConfig(OptionError(field: "iterations", value: String(iterations), problem: .invalid("at least 1")))
+            throw .invalidConfig(
+                OptionError(field: "iterations", value: String(iterations), problem: .invalid("at least 1")))
         }
         let layer = self.layer ?? (model.hiddenStateCount - 1)
         guard layer >= 0 && layer < model.hiddenStateCount else {

@@ -66,7 +66,8 @@ public struct IntegratedGradients: SalienceMethod {
         if quadrature == nil && steps < rule.minimumPoints {
             throw .invalidConfig(
                 OptionError(
-                    field: "steps", value: String(steps), problem: .invalid("≥ \(rule.minimumPoints) for rule \(rule.rawValue)")))
+                    field: "steps", value: String(steps),
+                    problem: .invalid("≥ \(rule.minimumPoints) for rule \(rule.rawValue)")))
         }
     }
 

@@ -16,7 +16,9 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
 
     /// The method id named `name`, or `InterpretError.unknownMethod` listing the known ones.
     public init(named name: String) throws(InterpretError) {
-        guard let id = MethodID(rawValue: name) else { throw .unknownMethod(name, known: MethodID.allCases.map(\.rawValue)) }
+        guard let id = MethodID(rawValue: name) else {
+            throw .unknownMethod(name, known: MethodID.allCases.map(\.rawValue))
+        }
         self = id
     }
 

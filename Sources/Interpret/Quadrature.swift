@@ -43,7 +43,8 @@ public struct Quadrature: Sendable, Equatable {
     /// numpy's `leggauss(n)` mapped to [0, 1] (α = (1 + x)/2, w/2), as Captum; Clenshaw–Curtis uses the
     /// n Chebyshev extreme points, α = (1 − cos(kπ/(n−1)))/2.
     public init(_ rule: QuadratureRule, points n: Int) {
-        precondition(n >= rule.minimumPoints, "Quadrature: \(rule.rawValue) needs at least \(rule.minimumPoints) points")
+        precondition(
+            n >= rule.minimumPoints, "Quadrature: \(rule.rawValue) needs at least \(rule.minimumPoints) points")
         self.rule = rule
         let dn = Double(n)
         switch rule {

@@ -33,7 +33,9 @@ extension Salience {
         var lines: [String] = []
         if !prediction.isEmpty {
             lines.append(
-                "prediction: " + prediction.map { "\($0.label) \(String(format: "%.4f", $0.probability))" }.joined(separator: "  "))
+                "prediction: "
+                    + prediction.map { "\($0.label) \(String(format: "%.4f", $0.probability))" }.joined(separator: "  ")
+            )
         }
         var header = "target: \(target)  method: \(method.rawValue)  score: \(score.rawValue)"
         if let delta { header += "  delta: \(String(format: "%.3g", delta))" }
@@ -43,7 +45,9 @@ extension Salience {
         lines.append(colouredTokens(tokens, scores: scores, scale: method.colourScale, colour: colour))
         let width = min(24, tokens.map(\.count).max() ?? 0)
         for (tok, s) in zip(tokens, scores) {
-            lines.append("  " + tok.padding(toLength: max(width, tok.count), withPad: " ", startingAt: 0) + "  " + String(format: "% .6f", s))
+            lines.append(
+                "  " + tok.padding(toLength: max(width, tok.count), withPad: " ", startingAt: 0) + "  "
+                    + String(format: "% .6f", s))
         }
         return lines.joined(separator: "\n")
     }
@@ -89,7 +93,8 @@ func htmlTokens(_ tokens: [String], scores: [Double], scale: ColourScale, highli
         let (r, g, b) = rgb(x)
         let border = highlight == i ? " style=\"outline:2px solid #333\"" : ""
         parts.append(
-            "<span class=\"tok\" title=\"\(String(format: "%.6g", scores[i]))\" style=\"background:rgb(\(r),\(g),\(b))\"><span\(border)>\(htmlEscape(tok))</span></span>")
+            "<span class=\"tok\" title=\"\(String(format: "%.6g", scores[i]))\" style=\"background:rgb(\(r),\(g),\(b))\"><span\(border)>\(htmlEscape(tok))</span></span>"
+        )
     }
     return parts.joined(separator: " ")
 }

@@ -31,7 +31,8 @@ private func predictionObject(_ p: [(label: String, probability: Double)]) -> [S
     return out
 }
 
-private func decodePrediction(_ c: KeyedDecodingContainer<SalienceKey>) throws -> [(label: String, probability: Double)] {
+private func decodePrediction(_ c: KeyedDecodingContainer<SalienceKey>) throws -> [(label: String, probability: Double)]
+{
     try c.decode([String: Double].self, forKey: .prediction).sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
 }
 
@@ -79,7 +80,8 @@ extension Salience: Codable {
             let rollout = try c.decodeIfPresent([[Double]].self, forKey: .rollout)
         {
             let flat = { (m: [[Double]]) in m.flatMap { $0.map(Float.init) } }
-            attention = AttentionMaps(layers: layers.map { $0.map(flat) }, rollout: flat(rollout), length: rollout.count)
+            attention = AttentionMaps(
+                layers: layers.map { $0.map(flat) }, rollout: flat(rollout), length: rollout.count)
         }
     }
 }

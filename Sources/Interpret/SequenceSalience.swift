@@ -41,14 +41,17 @@ extension SequenceSalience {
             all = promptIDs + more
         } else {
             guard maxTokens >= 1 else {
-                throw .invalidConfig(OptionError(field: "max_tokens", value: String(maxTokens), problem: .invalid("at least 1")))
+                throw .invalidConfig(
+                    OptionError(field: "max_tokens", value: String(maxTokens), problem: .invalid("at least 1")))
             }
-            all = gpt2.generate(
-                prompts: [promptIDs], config: GenerationConfig(maxNewTokens: maxTokens, eosTokenID: model.eosID),
-                padID: model.padID)[0]
+            all =
+                gpt2.generate(
+                    prompts: [promptIDs], config: GenerationConfig(maxNewTokens: maxTokens, eosTokenID: model.eosID),
+                    padID: model.padID)[0]
         }
         guard all.count <= gpt2.config.nPositions else {
-            throw .badInput("prompt and continuation have \(all.count) tokens; the model has \(gpt2.config.nPositions) positions")
+            throw .badInput(
+                "prompt and continuation have \(all.count) tokens; the model has \(gpt2.config.nPositions) positions")
         }
         // Display tokens and their spans: decode growing prefixes so that spans index the decoded text.
         var tokens: [String] = [], offsets: [(start: Int, end: Int)] = []

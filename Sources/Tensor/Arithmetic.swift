@@ -60,7 +60,9 @@ private func broadcastBinary<K: BinaryKernel>(_ k: K.Type, _ a: Tensor, _ b: Ten
         return Tensor(shape: a.shape) { out in
             a.withUnsafeBufferPointer { pa in
                 b.withUnsafeBufferPointer { pb in
-                    if out.count > 0 { binaryRun(k, pa.baseAddress!, 1, pb.baseAddress!, 1, out.baseAddress!, out.count) }
+                    if out.count > 0 {
+                        binaryRun(k, pa.baseAddress!, 1, pb.baseAddress!, 1, out.baseAddress!, out.count)
+                    }
                 }
             }
         }

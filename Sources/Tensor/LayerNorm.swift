@@ -105,7 +105,9 @@ enum LayerNormKernels {
 public func layerNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
     check(x.rank >= 1, "layerNorm: input must have rank ≥ 1, got shape \(x.shape)")
     let n = x.shape[x.rank - 1]
-    if let weight { check(weight.shape == [n], "layerNorm: weight shape \(weight.shape) != [\(n)] for input \(x.shape)") }
+    if let weight {
+        check(weight.shape == [n], "layerNorm: weight shape \(weight.shape) != [\(n)] for input \(x.shape)")
+    }
     if let bias { check(bias.shape == [n], "layerNorm: bias shape \(bias.shape) != [\(n)] for input \(x.shape)") }
     let rows = n == 0 ? 0 : x.count / n
     var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)

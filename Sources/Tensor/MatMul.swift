@@ -124,13 +124,15 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transpose
         var ga: Tensor?
         var gb: Tensor?
         if needA {
-            ga = transposeA
+            ga =
+                transposeA
                 ? batchedProduct(bd, g, transposeB, true)
                 : batchedProduct(g, bd, false, !transposeB)
             ga = ga!.unbroadcast(to: ad.shape)
         }
         if needB {
-            gb = transposeB
+            gb =
+                transposeB
                 ? batchedProduct(g, ad, true, transposeA)
                 : batchedProduct(ad, g, !transposeA, false)
             gb = gb!.unbroadcast(to: bd.shape)

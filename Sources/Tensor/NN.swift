@@ -84,7 +84,8 @@ public func crossEntropy(_ logits: Tensor, labels: [Int], ignoreIndex: Int = -10
                 for r in 0..<rows {
                     let l = labels[r]
                     for c in 0..<classes {
-                        d[r * classes + c] = l == ignoreIndex ? 0 : (fastExp(lp[r * classes + c]) - (c == l ? 1 : 0)) * scale
+                        d[r * classes + c] =
+                            l == ignoreIndex ? 0 : (fastExp(lp[r * classes + c]) - (c == l ? 1 : 0)) * scale
                     }
                 }
             }

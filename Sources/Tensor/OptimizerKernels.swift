@@ -50,7 +50,9 @@ public enum OptimizerKernels {
         gradientScale scale: Float? = nil
     ) {
         let n = p.count
-        check(m.count == n && v.count == n && g.count == n, "adamW: sizes \(n), \(m.count), \(v.count), \(g.count) differ")
+        check(
+            m.count == n && v.count == n && g.count == n, "adamW: sizes \(n), \(m.count), \(v.count), \(g.count) differ"
+        )
         let (b1, b2, eps, decay, bc2Sqrt, stepSize) = (c.beta1, c.beta2, c.epsilon, c.decay, c.bc2Sqrt, c.stepSize)
         for j in 0..<n {
             let gj = scale.map { g[j] * $0 + 0 } ?? g[j]
@@ -70,7 +72,9 @@ public enum OptimizerKernels {
         gradientScale scale: Float? = nil
     ) {
         let n = p.count
-        check(m.count == n && v.count == n && g.count == n, "adamW: sizes \(n), \(m.count), \(v.count), \(g.count) differ")
+        check(
+            m.count == n && v.count == n && g.count == n, "adamW: sizes \(n), \(m.count), \(v.count), \(g.count) differ"
+        )
         guard n > 0 else { return }
         adamWSpan(
             p.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!, 0..<n, AdamWLanes(c), scale: scale)
@@ -84,7 +88,9 @@ public enum OptimizerKernels {
         gradientScale scale: Float? = nil, serial: Bool = false
     ) {
         let k = parameters.count
-        check(m.count == k && v.count == k && gradients.count == k, "adamW: \(k) parameters, \(m.count)/\(v.count)/\(gradients.count) states")
+        check(
+            m.count == k && v.count == k && gradients.count == k,
+            "adamW: \(k) parameters, \(m.count)/\(v.count)/\(gradients.count) states")
         for i in 0..<k {
             let n = parameters[i].count
             check(

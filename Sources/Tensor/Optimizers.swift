@@ -14,8 +14,11 @@ public struct SGD: Sendable {
     /// Updates `parameters[i]` in place with `gradients[i]`.
     public mutating func update(_ parameters: inout [Tensor], gradients: [Tensor]) {
         checkPairs(parameters, gradients, "SGD")
-        if momentum != 0 && velocity.isEmpty { velocity = gradients.map { $0.detached } }
-        else if momentum != 0 { for i in velocity.indices { velocity[i] = velocity[i] * momentum + gradients[i].detached } }
+        if momentum != 0 && velocity.isEmpty {
+            velocity = gradients.map { $0.detached }
+        } else if momentum != 0 {
+            for i in velocity.indices { velocity[i] = velocity[i] * momentum + gradients[i].detached }
+        }
         for i in parameters.indices {
             let d = momentum != 0 ? velocity[i] : gradients[i].detached
             parameters[i] = parameters[i].detached - d * learningRate
@@ -69,7 +72,9 @@ public struct AdamW: Sendable, Codable {
         }
         check(m.count == parameters.count, "AdamW: state for \(m.count) parameters, given \(parameters.count)")
         for i in parameters.indices {
-            check(m[i].count == parameters[i].count, "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
+            check(
+                m[i].count == parameters[i].count,
+                "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
         }
         step += 1
         let constants = stepConstants()
@@ -147,7 +152,9 @@ public struct LinearWarmupSchedule: Sendable, Codable {
     public var totalSteps: Int
 
     public init(peak: Float, warmupSteps: Int, totalSteps: Int) {
-        check(warmupSteps >= 0 && totalSteps >= warmupSteps, "schedule: warm-up \(warmupSteps) must be in 0...\(totalSteps)")
+        check(
+            warmupSteps >= 0 && totalSteps >= warmupSteps,
+            "schedule: warm-up \(warmupSteps) must be in 0...\(totalSteps)")
         self.peak = peak
         self.warmupSteps = warmupSteps
         self.totalSteps = totalSteps

@@ -58,7 +58,8 @@ extension Tensor {
         let ax = reductionAxes(axes, "sum")
         let kept = keptShape(ax)
         let reduced = reduce(into: kept, initial: 0, +)
-        let out = keepDims ? reduced : reduced.reshaped(kept.enumerated().filter { !ax.contains($0.offset) }.map(\.element))
+        let out =
+            keepDims ? reduced : reduced.reshaped(kept.enumerated().filter { !ax.contains($0.offset) }.map(\.element))
         let original = shape
         return out.recorded(from: self) { g in g.reshaped(kept).broadcast(to: original) }
     }
@@ -83,7 +84,9 @@ extension Tensor {
         let reducedKept = reduce(into: kept, initial: -.infinity) { a, b in
             b.isNaN || b > a ? b : a  // NaN propagates like PyTorch
         }
-        let out = keepDims ? reducedKept : reducedKept.reshaped(kept.enumerated().filter { !ax.contains($0.offset) }.map(\.element))
+        let out =
+            keepDims
+            ? reducedKept : reducedKept.reshaped(kept.enumerated().filter { !ax.contains($0.offset) }.map(\.element))
         let xd = self.detached
         let original = shape
         return out.recorded(from: self) { g in

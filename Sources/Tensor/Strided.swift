@@ -36,7 +36,7 @@ struct StridedSpace {
     }
 
     /// Calls `body(offsets, n, innerStrides)` once per innermost run.
-    
+
     func forEachRun(_ body: (_ offsets: [Int], _ n: Int, _ inner: [Int]) -> Void) {
         let rank = shape.count
         let k = strides.count

@@ -132,7 +132,6 @@ public final class GradientTape: @unchecked Sendable {
         return tape
     }
 
-
     func append(_ output: Tensor, parents: [Int], pullback: @escaping Pullback) -> Tensor {
         var t = output
         t.handle = TapeHandle(tape: id, index: nodes.count)
@@ -152,14 +151,14 @@ extension Tensor {
 
 extension Tensor {
     /// Records a one-input op when its input is tracked by the active tape; otherwise returns `self`.
-    
+
     func recorded(from a: Tensor, _ pullback: @escaping (Tensor) -> Tensor) -> Tensor {
         guard a.handle != nil, let tape = GradientTape.recording(a.handle) else { return self }
         return tape.append(self, parents: [a.handle!.index]) { g, _ in [pullback(g)] }
     }
 
     /// Records a two-input op. The pullback receives which inputs need a cotangent.
-    
+
     func recorded(
         from a: Tensor, _ b: Tensor,
         _ pullback: @escaping (Tensor, _ needA: Bool, _ needB: Bool) -> (Tensor?, Tensor?)
@@ -177,7 +176,7 @@ extension Tensor {
     }
 
     /// Records an n-input op (concatenate, stack).
-    
+
     func recorded(from inputs: [Tensor], _ pullback: @escaping (Tensor, [Bool]) -> [Tensor?]) -> Tensor {
         guard inputs.contains(where: { $0.handle != nil }) else { return self }
         var tape: GradientTape?

@@ -37,7 +37,7 @@ public struct Tensor: Sendable {
     }
 
     /// Creates a tensor whose storage is filled by `body`, which must initialise every element.
-    
+
     public init(
         shape: [Int], unsafeUninitialized body: (UnsafeMutableBufferPointer<Float>) throws -> Void
     ) rethrows {
@@ -86,7 +86,8 @@ public struct Tensor: Sendable {
 
     func offset(of indices: [Int]) -> Int {
         check(
-            indices.count == shape.count, "index \(indices) has \(indices.count) axes, shape \(shape) has \(shape.count)")
+            indices.count == shape.count,
+            "index \(indices) has \(indices.count) axes, shape \(shape) has \(shape.count)")
         var o = 0
         for (i, (ix, n)) in zip(indices, shape).enumerated() {
             check(ix >= 0 && ix < n, "index \(ix) out of range for axis \(i) of shape \(shape)")
@@ -106,13 +107,13 @@ public struct Tensor: Sendable {
     public var isTracked: Bool { handle != nil }
 
     /// Read-only raw access to the elements (row-major).
-    
+
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try storage.withUnsafeBufferPointer(body)
     }
 
     /// Mutable raw access; detaches the value from its tape, since its contents change.
-    
+
     public mutating func withUnsafeMutableBufferPointer<R>(
         _ body: (inout UnsafeMutableBufferPointer<Float>) throws -> R
     ) rethrows -> R {

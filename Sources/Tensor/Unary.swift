@@ -97,7 +97,9 @@ enum Kernel {
     struct RsqrtBackward: WideMap2Kernel {  // (g, y = x^−½) ↦ −½·g·y³
         @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV { -0.5 * g * y * y * y }
     }
-    struct Multiply: WideMap2Kernel { @inline(__always) func callAsFunction(_ a: FloatV, _ b: FloatV) -> FloatV { a * b } }
+    struct Multiply: WideMap2Kernel {
+        @inline(__always) func callAsFunction(_ a: FloatV, _ b: FloatV) -> FloatV { a * b }
+    }
     struct Tanh: WideMap1Kernel { @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV { vtanh(x) } }
     struct TanhBackward: WideMap2Kernel {  // (g, y) ↦ g·(1 − y²)
         @inline(__always) func callAsFunction(_ g: FloatV, _ y: FloatV) -> FloatV { g * (1 - y * y) }
@@ -137,8 +139,11 @@ enum Kernel {
     struct GeluTanh: WideMap1Kernel {
         @inline(__always) func callAsFunction(_ x: FloatV) -> FloatV {
             // y = −2u = x·(−2√(2/π) − 2√(2/π)·0.044715·x²)
-            var y = x * fma(FloatV(repeating: -2 * 0.7978845608028654 * 0.044715), x * x,
-                            FloatV(repeating: -2 * 0.7978845608028654))
+            var y =
+                x
+                * fma(
+                    FloatV(repeating: -2 * 0.7978845608028654 * 0.044715), x * x,
+                    FloatV(repeating: -2 * 0.7978845608028654))
             let zero = y .> 88
             y.replace(with: 88, where: zero)  // keeps 1 + e^y finite
             return (x / (1 + vexpBoundedAbove(y))).replacing(with: 0, where: zero)

@@ -8,7 +8,6 @@
 // width, so a value's result never depends on its position, on the vector width a caller uses (`Float8` or
 // `FloatV`), or on the thread split.
 
-
 public typealias Float8 = SIMD8<Float>
 /// The element-wise kernels' vector: sixteen lanes, one zmm register.
 public typealias FloatV = SIMD16<Float>

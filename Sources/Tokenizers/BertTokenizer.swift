@@ -29,8 +29,10 @@ public final class BertTokenizer: Tokenizer {
         public var unkToken = "[UNK]", clsToken = "[CLS]", sepToken = "[SEP]"
         public var padToken = "[PAD]", maskToken = "[MASK]"
 
-        public init(doLowerCase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
-                    maxInputCharsPerWord: Int = 100) {
+        public init(
+            doLowerCase: Bool = true, stripAccents: Bool? = nil, tokenizeChineseChars: Bool = true,
+            maxInputCharsPerWord: Int = 100
+        ) {
             self.doLowerCase = doLowerCase
             self.stripAccents = stripAccents
             self.tokenizeChineseChars = tokenizeChineseChars
@@ -67,8 +69,10 @@ public final class BertTokenizer: Tokenizer {
     /// Builds the tokenizer from the vocabulary in id order (e.g. read from a weight file).
     /// Throws for empty or duplicate entries and when [UNK], [CLS] or [SEP] is missing; `source` names the
     /// origin in error messages and `line` in them is index + 1.
-    public init(vocabulary: [String], options: Options = Options(),
-                source: String = "<in-memory vocabulary>") throws(TokenizerError) {
+    public init(
+        vocabulary: [String], options: Options = Options(),
+        source: String = "<in-memory vocabulary>"
+    ) throws(TokenizerError) {
         self.options = options
         doLowerCase = options.doLowerCase
         stripAccents = options.stripAccents ?? options.doLowerCase
@@ -110,10 +114,15 @@ public final class BertTokenizer: Tokenizer {
             let f = u.flags(UInt32(b))
             let l = options.doLowerCase && b >= 65 && b <= 90 ? b + 32 : b
             lower[b] = UInt8(l)
-            if f & CharFlags.removed != 0 { cls[b] = ASCIIClass.drop.rawValue }
-            else if f & CharFlags.bertSpace != 0 { cls[b] = ASCIIClass.space.rawValue }
-            else if u.flags(UInt32(l)) & CharFlags.punctuation != 0 { cls[b] = ASCIIClass.punctuation.rawValue }
-            else { cls[b] = ASCIIClass.keep.rawValue }
+            if f & CharFlags.removed != 0 {
+                cls[b] = ASCIIClass.drop.rawValue
+            } else if f & CharFlags.bertSpace != 0 {
+                cls[b] = ASCIIClass.space.rawValue
+            } else if u.flags(UInt32(l)) & CharFlags.punctuation != 0 {
+                cls[b] = ASCIIClass.punctuation.rawValue
+            } else {
+                cls[b] = ASCIIClass.keep.rawValue
+            }
         }
         asciiClass = cls
         asciiLower = lower
@@ -129,8 +138,10 @@ public final class BertTokenizer: Tokenizer {
     }
 
     /// Encodes a text and optional pair as `[CLS] a [SEP] b [SEP]` (type ids 0…0 1…1), truncating first.
-    public func encode(_ text: String, pair: String?, addSpecialTokens: Bool = true,
-                       truncation: Truncation? = nil) throws(TokenizerError) -> Encoding {
+    public func encode(
+        _ text: String, pair: String?, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil
+    ) throws(TokenizerError) -> Encoding {
         let a = encodeSequence(text)
         var b = pair.map { encodeSequence($0) }
         b?.markAsPair()
@@ -140,9 +151,12 @@ public final class BertTokenizer: Tokenizer {
     }
 
     /// Encodes a batch (one at a time, on the calling thread), then pads it (HF `tokenizer(texts, …)`).
-    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, addSpecialTokens: Bool = true,
-                            truncation: Truncation? = nil, padding: Padding? = nil) throws(TokenizerError) -> [Encoding] {
-        try batch(texts, pairs, padding: padding, padID: padID, padToken: options.padToken) { (a, b) throws(TokenizerError) in
+    public func encodeBatch(
+        _ texts: [String], pairs: [String]? = nil, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil, padding: Padding? = nil
+    ) throws(TokenizerError) -> [Encoding] {
+        try batch(texts, pairs, padding: padding, padID: padID, padToken: options.padToken) {
+            (a, b) throws(TokenizerError) in
             try encode(a, pair: b, addSpecialTokens: addSpecialTokens, truncation: truncation)
         }
     }
@@ -178,8 +192,10 @@ public final class BertTokenizer: Tokenizer {
     static func cleanup(_ s: String) -> String {
         guard s.utf8.contains(0x20) else { return s }
         var s = s
-        for (from, to) in [(" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
-                           (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")] {
+        for (from, to) in [
+            (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"),
+            (" 'm", "'m"), (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
+        ] {
             s = s.replacingAll(from, with: to)
         }
         return s

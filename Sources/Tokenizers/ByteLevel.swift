@@ -56,8 +56,11 @@ struct GPT2Scanner {
     let u = UnicodeData.shared
     static let asciiClasses: [PatternClass] = (0..<128).map { b in
         let f = UnicodeData.shared.flags(UInt32(b))
-        return f & CharFlags.letter != 0 ? .letter : f & CharFlags.number != 0 ? .number
-            : f & CharFlags.space != 0 ? .space : .other
+        return f & CharFlags.letter != 0
+            ? .letter
+            : f & CharFlags.number != 0
+                ? .number
+                : f & CharFlags.space != 0 ? .space : .other
     }
     let ascii = GPT2Scanner.asciiClasses
 
@@ -67,15 +70,18 @@ struct GPT2Scanner {
     func classify(_ c: UInt32) -> PatternClass {
         if c < 0x80 { return ascii[Int(c)] }
         let f = u.flags(c)
-        return f & CharFlags.letter != 0 ? .letter : f & CharFlags.number != 0 ? .number
-            : f & CharFlags.space != 0 ? .space : .other
+        return f & CharFlags.letter != 0
+            ? .letter
+            : f & CharFlags.number != 0
+                ? .number
+                : f & CharFlags.space != 0 ? .space : .other
     }
 
     /// The pre-token starting at byte `i` of a segment ending at byte `end`: its end byte and its length
     /// in scalars.
     func next(_ i: Int, _ end: Int) -> (end: Int, scalars: Int) {
         let (c, len) = decodeScalar(p, i)
-        if c == 0x27 && i + 1 < end {   // 's 't 're 've 'm 'll 'd
+        if c == 0x27 && i + 1 < end {  // 's 't 're 've 'm 'll 'd
             let b1 = p[i + 1]
             if b1 == 0x73 || b1 == 0x74 || b1 == 0x6D || b1 == 0x64 { return (i + 2, 2) }
             if i + 2 < end {
@@ -88,7 +94,7 @@ struct GPT2Scanner {
         var cls = classify(c)
         var j = i + len
         var count = 1
-        if c == 0x20 && j < end {   // " ?" before a letter, number or other run
+        if c == 0x20 && j < end {  // " ?" before a letter, number or other run
             let (c2, len2) = decodeScalar(p, j)
             let k2 = classify(c2)
             if k2 != .space {

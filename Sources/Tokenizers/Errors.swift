@@ -45,7 +45,8 @@ public enum TokenizerError: Error, Hashable, Sendable, CustomStringConvertible {
             return "\(source):\(line): malformed merge \(quoted(text)) (expected two tokens separated by one space)"
         case let .mergeTokenNotInVocabulary(source, line, token):
             return "\(source):\(line): merge uses \(quoted(token)), which is not in the vocabulary"
-        case let .malformedJSON(path, line, column, reason): return "\(path):\(line):\(column): malformed JSON: \(reason)"
+        case let .malformedJSON(path, line, column, reason):
+            return "\(path):\(line):\(column): malformed JSON: \(reason)"
         case let .invalidTokenID(source, token, id):
             return "\(source): token \(quoted(token)) has id \(id); ids must be 0..<count, each used once"
         case .missingPaddingToken: return "padding requested but the tokenizer has no padding token"
@@ -78,7 +79,8 @@ public enum TextFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             var isDir: ObjCBool = false
             let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            throw .unreadableFile(path: path, reason: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "permission denied")
+            throw .unreadableFile(
+                path: path, reason: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "permission denied")
         }
         return [UInt8](data)
     }
@@ -94,7 +96,8 @@ public enum TextFile {
             while end < n && bytes[end] != 0x0A { end += 1 }
             var stop = end
             if stop > start && bytes[stop - 1] == 0x0D { stop -= 1 }
-            guard let s = bytes.withUnsafeBufferPointer({ validUTF8(UnsafeBufferPointer(rebasing: $0[start..<stop])) }) else {
+            guard let s = bytes.withUnsafeBufferPointer({ validUTF8(UnsafeBufferPointer(rebasing: $0[start..<stop])) })
+            else {
                 throw .invalidUTF8(path: path, line: line)
             }
             out.append(s)

@@ -44,9 +44,12 @@ public final class GPT2Tokenizer: Tokenizer {
     public let padID: Int?
 
     /// Loads `encoder.json` / `vocab.json` and `vocab.bpe` / `merges.txt`.
-    public convenience init(vocabularyFile: String, mergesFile: String, options: Options = Options()) throws(TokenizerError) {
-        try self.init(vocabulary: JSONVocab.read(vocabularyFile), merges: TextFile.readLines(mergesFile),
-                      options: options, vocabularySource: vocabularyFile, mergesSource: mergesFile)
+    public convenience init(vocabularyFile: String, mergesFile: String, options: Options = Options())
+        throws(TokenizerError)
+    {
+        try self.init(
+            vocabulary: JSONVocab.read(vocabularyFile), merges: TextFile.readLines(mergesFile),
+            options: options, vocabularySource: vocabularyFile, mergesSource: mergesFile)
     }
 
     /// Builds the tokenizer from the vocabulary in id order (byte-level spellings, e.g. "Ġthe") and merges
@@ -54,9 +57,11 @@ public final class GPT2Tokenizer: Tokenizer {
     /// Throws on an empty or duplicate token, a merge that is not two tokens separated by one space, a
     /// merge whose parts or result are not in the vocabulary, or a missing byte symbol; errors name the
     /// source and the 1-based line (for arrays: index + 1).
-    public init(vocabulary: [String], merges: [String], options: Options = Options(),
-                vocabularySource: String = "<in-memory vocabulary>",
-                mergesSource: String = "<in-memory merges>") throws(TokenizerError) {
+    public init(
+        vocabulary: [String], merges: [String], options: Options = Options(),
+        vocabularySource: String = "<in-memory vocabulary>",
+        mergesSource: String = "<in-memory merges>"
+    ) throws(TokenizerError) {
         self.options = options
         var ids = TokenIndex(capacity: vocabulary.count + options.specialTokens.count)
         for (id, token) in vocabulary.enumerated() {
@@ -124,17 +129,23 @@ public final class GPT2Tokenizer: Tokenizer {
     public func encode(_ text: String, addSpecialTokens: Bool = true) -> Encoding { encodeSequence(text) }
 
     /// Encodes a text and optional pair (concatenated, type ids 0 then 1), truncating first.
-    public func encode(_ text: String, pair: String?, addSpecialTokens: Bool = true,
-                       truncation: Truncation? = nil) throws(TokenizerError) -> Encoding {
+    public func encode(
+        _ text: String, pair: String?, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil
+    ) throws(TokenizerError) -> Encoding {
         var b = pair.map { encodeSequence($0) }
         b?.markAsPair()
-        return try postProcess(encodeSequence(text), b, addSpecialTokens: addSpecialTokens, truncation: truncation, template: nil)
+        return try postProcess(
+            encodeSequence(text), b, addSpecialTokens: addSpecialTokens, truncation: truncation, template: nil)
     }
 
     /// Encodes a batch on the calling thread, then pads it with `options.padToken`.
-    public func encodeBatch(_ texts: [String], pairs: [String]? = nil, addSpecialTokens: Bool = true,
-                            truncation: Truncation? = nil, padding: Padding? = nil) throws(TokenizerError) -> [Encoding] {
-        try batch(texts, pairs, padding: padding, padID: padID, padToken: options.padToken) { (a, b) throws(TokenizerError) in
+    public func encodeBatch(
+        _ texts: [String], pairs: [String]? = nil, addSpecialTokens: Bool = true,
+        truncation: Truncation? = nil, padding: Padding? = nil
+    ) throws(TokenizerError) -> [Encoding] {
+        try batch(texts, pairs, padding: padding, padID: padID, padToken: options.padToken) {
+            (a, b) throws(TokenizerError) in
             try encode(a, pair: b, addSpecialTokens: addSpecialTokens, truncation: truncation)
         }
     }
@@ -232,10 +243,12 @@ public final class GPT2Tokenizer: Tokenizer {
 
     /// Offsets of the tokens of pre-token `p[start..<end]` (`scalars` scalars, the first at index `si`).
     @inline(__always)
-    private func appendTokens(_ ids: [UInt32], _ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ scalars: Int,
-                              _ si: Int, _ word: Int, _ enc: inout Encoding, _ byteScalar: inout [Int32]) {
+    private func appendTokens(
+        _ ids: [UInt32], _ p: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, _ scalars: Int,
+        _ si: Int, _ word: Int, _ enc: inout Encoding, _ byteScalar: inout [Int32]
+    ) {
         var pos = 0
-        if scalars == end - start {   // ASCII: byte offsets are scalar offsets
+        if scalars == end - start {  // ASCII: byte offsets are scalar offsets
             for id in ids {
                 let len = Int(idByteStart[Int(id) + 1] - idByteStart[Int(id)])
                 enc.append(id: Int(id), start: si + pos, end: si + pos + len, word: word)
@@ -251,7 +264,8 @@ public final class GPT2Tokenizer: Tokenizer {
         }
         for id in ids {
             let len = Int(idByteStart[Int(id) + 1] - idByteStart[Int(id)])
-            enc.append(id: Int(id), start: si + Int(byteScalar[pos]), end: si + Int(byteScalar[pos + len - 1]) + 1, word: word)
+            enc.append(
+                id: Int(id), start: si + Int(byteScalar[pos]), end: si + Int(byteScalar[pos + len - 1]) + 1, word: word)
             pos += len
         }
     }

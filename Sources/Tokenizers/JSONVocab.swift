@@ -33,7 +33,9 @@ enum JSONVocab {
         }
 
         mutating func skipSpace() {
-            while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09) { i += 1 }
+            while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09) {
+                i += 1
+            }
         }
 
         mutating func expect(_ c: UInt8, _ what: String) throws(TokenizerError) {
@@ -127,7 +129,9 @@ enum JSONVocab {
                 case UInt8(ascii: "u"):
                     var c = try hex4()
                     if c >= 0xD800 && c < 0xDC00 {
-                        guard i + 6 <= bytes.count && bytes[i] == UInt8(ascii: "\\") && bytes[i + 1] == UInt8(ascii: "u") else {
+                        guard
+                            i + 6 <= bytes.count && bytes[i] == UInt8(ascii: "\\") && bytes[i + 1] == UInt8(ascii: "u")
+                        else {
                             throw fail("lone surrogate in \\u escape")
                         }
                         i += 2
@@ -141,7 +145,9 @@ enum JSONVocab {
                 default: throw fail("unknown escape")
                 }
             }
-            guard let s = out.withUnsafeBufferPointer({ TextFile.validUTF8($0) }) else { throw fail("invalid UTF-8 in string") }
+            guard let s = out.withUnsafeBufferPointer({ TextFile.validUTF8($0) }) else {
+                throw fail("invalid UTF-8 in string")
+            }
             return s
         }
     }

@@ -10,8 +10,10 @@ extension Encoding {
 
 /// HF `post_process`: truncate (leaving room for the tokens the template adds), then apply the template,
 /// or concatenate the pair when there is none.
-func postProcess(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool, truncation: Truncation?,
-                 template: ((Encoding, Encoding?) -> Encoding)?) throws(TokenizerError) -> Encoding {
+func postProcess(
+    _ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool, truncation: Truncation?,
+    template: ((Encoding, Encoding?) -> Encoding)?
+) throws(TokenizerError) -> Encoding {
     var a = a, b = b
     if let truncation {
         let added = template == nil ? 0 : (b == nil ? 2 : 3)
@@ -24,7 +26,9 @@ func postProcess(_ a: Encoding, _ b: Encoding?, addSpecialTokens: Bool, truncati
 }
 
 /// HF `truncate_encodings` (truncation.rs), direction right, stride 0.
-func truncate(_ a: inout Encoding, _ b: inout Encoding?, maxLength: Int, strategy: Truncation.Strategy) throws(TokenizerError) {
+func truncate(_ a: inout Encoding, _ b: inout Encoding?, maxLength: Int, strategy: Truncation.Strategy)
+    throws(TokenizerError)
+{
     if maxLength == 0 {
         a.truncate(to: 0)
         b?.truncate(to: 0)
@@ -66,8 +70,10 @@ func truncate(_ a: inout Encoding, _ b: inout Encoding?, maxLength: Int, strateg
 }
 
 /// Encodes every (text, pair) and pads the results (HF `encode_batch` + `pad_encodings`).
-func batch(_ texts: [String], _ pairs: [String]?, padding: Padding?, padID: Int?, padToken: String?,
-           _ encode: (String, String?) throws(TokenizerError) -> Encoding) throws(TokenizerError) -> [Encoding] {
+func batch(
+    _ texts: [String], _ pairs: [String]?, padding: Padding?, padID: Int?, padToken: String?,
+    _ encode: (String, String?) throws(TokenizerError) -> Encoding
+) throws(TokenizerError) -> [Encoding] {
     if let pairs, pairs.count != texts.count { throw .pairCountMismatch(texts: texts.count, pairs: pairs.count) }
     var out: [Encoding] = []
     out.reserveCapacity(texts.count)

@@ -157,8 +157,10 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String, pair: String?, addSpecialTokens: Bool, truncation: Truncation?)
         throws(TokenizerError) -> Encoding
     /// Encodes a batch, then pads it (HF `tokenizer(texts, pairs, padding=…, truncation=…)`).
-    func encodeBatch(_ texts: [String], pairs: [String]?, addSpecialTokens: Bool, truncation: Truncation?,
-                     padding: Padding?) throws(TokenizerError) -> [Encoding]
+    func encodeBatch(
+        _ texts: [String], pairs: [String]?, addSpecialTokens: Bool, truncation: Truncation?,
+        padding: Padding?
+    ) throws(TokenizerError) -> [Encoding]
     /// The tokens of `text`, without added special tokens (HF `tokenizer.tokenize`).
     func tokenize(_ text: String) -> [String]
     /// Turns ids back into text (HF `decode`).

@@ -6,16 +6,16 @@
 
 /// Bits of `UnicodeData.flags(_:)`.
 struct CharFlags {
-    static let removed: UInt16 = 1        // BertNormalizer clean_text deletes it
-    static let bertSpace: UInt16 = 2      // clean_text maps it to " " (includes \t \n \r and " ")
-    static let punctuation: UInt16 = 4    // BertPreTokenizer isolates it
-    static let mark: UInt16 = 8           // non-spacing mark, dropped by strip_accents
-    static let letter: UInt16 = 16        // \p{L} in the GPT-2 pattern
-    static let number: UInt16 = 32        // \p{N}
-    static let space: UInt16 = 64         // \s, also Rust `char::is_whitespace`
-    static let cjk: UInt16 = 128          // BertNormalizer `is_chinese_char`
-    static let decomposes: UInt16 = 256   // NFD changes it
-    static let lowercases: UInt16 = 512   // lowercase changes it
+    static let removed: UInt16 = 1  // BertNormalizer clean_text deletes it
+    static let bertSpace: UInt16 = 2  // clean_text maps it to " " (includes \t \n \r and " ")
+    static let punctuation: UInt16 = 4  // BertPreTokenizer isolates it
+    static let mark: UInt16 = 8  // non-spacing mark, dropped by strip_accents
+    static let letter: UInt16 = 16  // \p{L} in the GPT-2 pattern
+    static let number: UInt16 = 32  // \p{N}
+    static let space: UInt16 = 64  // \s, also Rust `char::is_whitespace`
+    static let cjk: UInt16 = 128  // BertNormalizer `is_chinese_char`
+    static let decomposes: UInt16 = 256  // NFD changes it
+    static let lowercases: UInt16 = 512  // lowercase changes it
 }
 
 final class UnicodeData: Sendable {
@@ -38,7 +38,7 @@ final class UnicodeData: Sendable {
         ]
         var ranges: [(UInt16, [UInt32])] = classes.map { ($0.0, UnicodeData.parseHex($0.1)) }
         ranges.append((CharFlags.cjk, UnicodeData.cjkRanges))
-        ranges[1].1 += [0x20, 0x20]   // " " itself is whitespace for clean_text (it maps to itself)
+        ranges[1].1 += [0x20, 0x20]  // " " itself is whitespace for clean_text (it maps to itself)
         var table = [UInt16](repeating: 0, count: 0x10000)
         for (bit, flat) in ranges {
             for i in stride(from: 0, to: flat.count, by: 2) where flat[i] < 0x10000 {
@@ -61,7 +61,7 @@ final class UnicodeData: Sendable {
         }
         nfd = index(UnicodeTables.nfd, bit: CharFlags.decomposes)
         lower = index(UnicodeTables.lowercase, bit: CharFlags.lowercases)
-        for c in 0xAC00...0xD7A3 { table[c] |= CharFlags.decomposes }   // Hangul syllables
+        for c in 0xAC00...0xD7A3 { table[c] |= CharFlags.decomposes }  // Hangul syllables
         mappingStorage = storage
         classRanges = ranges
         bmp = table
@@ -144,7 +144,9 @@ final class UnicodeData: Sendable {
 extension Array where Element == UInt32 {
     /// Sorts [lo, hi] pairs by lo, keeping the flat layout.
     fileprivate func chunked2Sorted() -> [UInt32] {
-        stride(from: 0, to: count, by: 2).map { (self[$0], self[$0 + 1]) }.sorted { $0.0 < $1.0 }.flatMap { [$0.0, $0.1] }
+        stride(from: 0, to: count, by: 2).map { (self[$0], self[$0 + 1]) }.sorted { $0.0 < $1.0 }.flatMap {
+            [$0.0, $0.1]
+        }
     }
 }
 
@@ -157,7 +159,9 @@ func decodeScalar(_ p: UnsafeBufferPointer<UInt8>, _ i: Int) -> (UInt32, Int) {
     if b0 < 0xF0 {
         return ((b0 & 0x0F) << 12 | UInt32(p[i + 1] & 0x3F) << 6 | UInt32(p[i + 2] & 0x3F), 3)
     }
-    return ((b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6 | UInt32(p[i + 3] & 0x3F), 4)
+    return (
+        (b0 & 0x07) << 18 | UInt32(p[i + 1] & 0x3F) << 12 | UInt32(p[i + 2] & 0x3F) << 6 | UInt32(p[i + 3] & 0x3F), 4
+    )
 }
 
 /// Appends the UTF-8 encoding of scalar `c`.

@@ -46,7 +46,7 @@ extension BertTokenizer {
             var run = WordPieceRun(capacity: p.count / 3 + 4)
             let u = UnicodeData.shared
             var i = 0
-            var si = 0   // index of the current scalar in the original text
+            var si = 0  // index of the current scalar in the original text
             var special = specials.next(in: p, from: 0)
             asciiClass.withUnsafeBufferPointer { cls in
                 asciiLower.withUnsafeBufferPointer { lower in
@@ -106,7 +106,11 @@ extension BertTokenizer {
         for d in run.scratch {
             let g = u.flags(d)
             if stripAccents && g & CharFlags.mark != 0 { continue }
-            if doLowerCase && g & CharFlags.lowercases != 0 { u.appendLowercase(d, to: &run.scratch2) } else { run.scratch2.append(d) }
+            if doLowerCase && g & CharFlags.lowercases != 0 {
+                u.appendLowercase(d, to: &run.scratch2)
+            } else {
+                run.scratch2.append(d)
+            }
         }
         for e in run.scratch2 {
             let g = u.flags(e)
@@ -162,14 +166,17 @@ extension BertTokenizer {
                 var id: Int32 = -1
                 while end > start {
                     let h = run.hashes[end - start - 1]
-                    id = first ? wholeWords.find(hash: h, base + start, end - start)
+                    id =
+                        first
+                        ? wholeWords.find(hash: h, base + start, end - start)
                         : continuations.find(hash: h, base + start, end - start)
                     if id >= 0 { break }
                     end -= 1
                 }
                 if id < 0 { return false }
-                run.enc.append(id: Int(id), start: Int(run.origin[start]), end: Int(run.origin[end - 1]) + 1,
-                               word: run.wordIndex)
+                run.enc.append(
+                    id: Int(id), start: Int(run.origin[start]), end: Int(run.origin[end - 1]) + 1,
+                    word: run.wordIndex)
                 start = end
             }
             return true

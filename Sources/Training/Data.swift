@@ -45,7 +45,9 @@ public enum GLUEData {
             guard fields.count > max(textColumn, labelColumn) else {
                 throw .badRow(
                     file: file, line: i + 1,
-                    detail: "\(fields.count) field\(fields.count == 1 ? "" : "s"), expected \(columns.count) (\(columns.joined(separator: ", "))); is the label column missing?")
+                    detail:
+                        "\(fields.count) field\(fields.count == 1 ? "" : "s"), expected \(columns.count) (\(columns.joined(separator: ", "))); is the label column missing?"
+                )
             }
             let raw = fields[labelColumn].trimmingCharacters(in: .whitespaces)
             guard let label = Int(raw), (0..<classes).contains(label) else {
@@ -68,16 +70,19 @@ public enum GLUEData {
         if let explicit {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: explicit, isDirectory: &isDir) else {
-                throw .unreadable(path: explicit, detail: "no such directory (--data wants a directory with train.tsv and dev.tsv)")
+                throw .unreadable(
+                    path: explicit, detail: "no such directory (--data wants a directory with train.tsv and dev.tsv)")
             }
             guard isDir.boolValue else {
-                throw .unreadable(path: explicit, detail: "not a directory (--data wants a directory with train.tsv and dev.tsv)")
+                throw .unreadable(
+                    path: explicit, detail: "not a directory (--data wants a directory with train.tsv and dev.tsv)")
             }
             return URL(fileURLWithPath: explicit)
         }
         var candidates: [String] = []
         if let env = environment["LOUPE_DATA_DIR"], !env.isEmpty { candidates.append(env + "/sst2") }
-        candidates.append(URL(fileURLWithPath: workingDirectory).appendingPathComponent("../shared/data/sst2").standardized.path)
+        candidates.append(
+            URL(fileURLWithPath: workingDirectory).appendingPathComponent("../shared/data/sst2").standardized.path)
         for c in candidates where FileManager.default.fileExists(atPath: c + "/train.tsv") {
             return URL(fileURLWithPath: c)
         }
@@ -92,7 +97,8 @@ public enum GLUEData {
     ) -> URL? {
         var candidates: [String] = []
         if let env = environment["LOUPE_DATA_DIR"], !env.isEmpty { candidates.append(env + "/vocab") }
-        candidates.append(URL(fileURLWithPath: workingDirectory).appendingPathComponent("../shared/data/vocab").standardized.path)
+        candidates.append(
+            URL(fileURLWithPath: workingDirectory).appendingPathComponent("../shared/data/vocab").standardized.path)
         for c in candidates where FileManager.default.fileExists(atPath: c + "/bert-base-uncased-vocab.txt") {
             return URL(fileURLWithPath: c + "/bert-base-uncased-vocab.txt")
         }
@@ -110,7 +116,8 @@ public struct EncodedDataset: Sendable {
         let truncation = Truncation(maxLength: maxLength)
         ids = examples.map { e in
             // A single sequence with maxLength ≥ 2 always fits [CLS] text [SEP]; fall back to cutting by hand.
-            let enc = (try? tokenizer.encode(e.text, pair: nil, addSpecialTokens: true, truncation: truncation))
+            let enc =
+                (try? tokenizer.encode(e.text, pair: nil, addSpecialTokens: true, truncation: truncation))
                 ?? tokenizer.encode(e.text, addSpecialTokens: true)
             return Array(enc.ids.prefix(maxLength))
         }
@@ -160,6 +167,8 @@ public enum BatchPlan {
         if let longest = megaBatches.indices.max(by: { lengths[megaBatches[$0][0]] < lengths[megaBatches[$1][0]] }) {
             megaBatches.swapAt(0, longest)
         }
-        return megaBatches.flatMap { m in stride(from: 0, to: m.count, by: batchSize).map { Array(m[$0..<min($0 + batchSize, m.count)]) } }
+        return megaBatches.flatMap { m in
+            stride(from: 0, to: m.count, by: batchSize).map { Array(m[$0..<min($0 + batchSize, m.count)]) }
+        }
     }
 }

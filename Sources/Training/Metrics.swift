@@ -33,7 +33,9 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
     }
 
     public init(predictions: [Int], targets: [Int], labels: [String], loss: Double? = nil) {
-        precondition(predictions.count == targets.count, "metrics: \(predictions.count) predictions for \(targets.count) targets")
+        precondition(
+            predictions.count == targets.count, "metrics: \(predictions.count) predictions for \(targets.count) targets"
+        )
         let k = labels.count
         var confusion = [[Int]](repeating: [Int](repeating: 0, count: k), count: k)
         for (p, t) in zip(predictions, targets) { confusion[t][p] += 1 }
@@ -65,18 +67,23 @@ public struct ClassificationMetrics: Codable, Sendable, Equatable {
         lines.append("macro f1  \(fmt(macroF1))")
         lines.append("")
         let width = max(9, (perClass.map(\.label.count).max() ?? 0) + 2)
-        lines.append("class".padding(toLength: width, withPad: " ", startingAt: 0) + "precision  recall  f1      support")
+        lines.append(
+            "class".padding(toLength: width, withPad: " ", startingAt: 0) + "precision  recall  f1      support")
         for c in perClass {
             lines.append(
-                c.label.padding(toLength: width, withPad: " ", startingAt: 0) + fmt(c.precision).padding(toLength: 11, withPad: " ", startingAt: 0)
+                c.label.padding(toLength: width, withPad: " ", startingAt: 0)
+                    + fmt(c.precision).padding(toLength: 11, withPad: " ", startingAt: 0)
                     + fmt(c.recall).padding(toLength: 8, withPad: " ", startingAt: 0)
                     + fmt(c.f1).padding(toLength: 8, withPad: " ", startingAt: 0) + "\(c.support)")
         }
         lines.append("")
         lines.append("confusion matrix (rows: true class, columns: predicted)")
         let cell = max(
-            (perClass.map(\.label.count).max() ?? 0) + 2, (confusion.flatMap { $0 }.map { String($0).count }.max() ?? 0) + 2)
-        lines.append(String(repeating: " ", count: width) + perClass.map { $0.label.padding(toLength: cell, withPad: " ", startingAt: 0) }.joined())
+            (perClass.map(\.label.count).max() ?? 0) + 2,
+            (confusion.flatMap { $0 }.map { String($0).count }.max() ?? 0) + 2)
+        lines.append(
+            String(repeating: " ", count: width)
+                + perClass.map { $0.label.padding(toLength: cell, withPad: " ", startingAt: 0) }.joined())
         for (c, row) in confusion.enumerated() {
             lines.append(
                 perClass[c].label.padding(toLength: width, withPad: " ", startingAt: 0)

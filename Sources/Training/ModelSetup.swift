@@ -44,7 +44,8 @@ public enum ModelSetup {
         }
         guard FileManager.default.fileExists(atPath: model) else {
             throw .model(
-                "\(model): no such file or directory, and not a preset (\(BertPreset.allCases.map(\.rawValue).joined(separator: ", ")))")
+                "\(model): no such file or directory, and not a preset (\(BertPreset.allCases.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         let loaded: Checkpoint
         do { loaded = try Checkpoint.load(URL(fileURLWithPath: model)) } catch { throw .model(error.description) }
@@ -54,7 +55,9 @@ public enum ModelSetup {
     /// The uncased WordPiece tokenizer settings of bert-base-uncased over the vocabulary file's tokens.
     public static func wordPieceSpec(vocabulary: URL, maxLength: Int = 512) throws(TrainingError) -> TokenizerSpec {
         let vocab: [String]
-        do { vocab = try TextFile.readLines(vocabulary.path) } catch { throw .model("vocabulary: \(error.description)") }
+        do { vocab = try TextFile.readLines(vocabulary.path) } catch {
+            throw .model("vocabulary: \(error.description)")
+        }
         return TokenizerSpec(
             type: .wordpiece, vocab: vocab, doLowerCase: true, stripAccents: nil, tokenizeChineseChars: true,
             unkToken: "[UNK]", clsToken: "[CLS]", sepToken: "[SEP]", padToken: "[PAD]", maskToken: "[MASK]",
@@ -72,19 +75,23 @@ public enum ModelSetup {
     /// A preset with transformers' `BertPreTrainedModel._init_weights`: Linear and Embedding weights
     /// N(0, 0.02) (config.initializer_range), biases 0, the padding row of the word embeddings 0, LayerNorm
     /// weight 1 and bias 0. Values come from `RandomGenerator(seed:)` in parameter-visiting order.
-    public static func fresh(_ preset: BertPreset, vocabulary: URL, labels: [String], seed: UInt64) throws(TrainingError) -> Checkpoint {
+    public static func fresh(_ preset: BertPreset, vocabulary: URL, labels: [String], seed: UInt64)
+        throws(TrainingError) -> Checkpoint
+    {
         let spec = try wordPieceSpec(vocabulary: vocabulary)
         let s = preset.sizes
         let config = classifierConfig(
             BertConfig(
-                vocabSize: spec.vocab.count, hiddenSize: s.hidden, numHiddenLayers: s.layers, numAttentionHeads: s.heads,
+                vocabSize: spec.vocab.count, hiddenSize: s.hidden, numHiddenLayers: s.layers,
+                numAttentionHeads: s.heads,
                 intermediateSize: s.intermediate),
             labels: labels)
         var rng = RandomGenerator(seed: seed)
         var tensors: [String: Tensor] = [:]
         for p in classifierParameters(config) { tensors[p.name] = initialValue(p, rng: &rng) }
         do {
-            return try Checkpoint(config: .bert(config), task: .sequenceClassification, labels: labels, tokenizer: spec, tensors: tensors)
+            return try Checkpoint(
+                config: .bert(config), task: .sequenceClassification, labels: labels, tokenizer: spec, tensors: tensors)
         } catch { throw .model("\(preset.rawValue): \(error.description)") }
     }
 
@@ -92,7 +99,9 @@ public enum ModelSetup {
     /// checkpoint's pooler when it has one (BertModel, sentence-transformers), else a fresh one, and a fresh
     /// classifier; other heads (`cls.*`) are dropped. A classifier checkpoint with `labels.count` classes is
     /// kept as it is (its label names too, unless they are the LABEL_n placeholders).
-    public static func withClassificationHead(_ c: Checkpoint, labels: [String], seed: UInt64) throws(TrainingError) -> Checkpoint {
+    public static func withClassificationHead(_ c: Checkpoint, labels: [String], seed: UInt64) throws(TrainingError)
+        -> Checkpoint
+    {
         guard case .bert(let base) = c.config else {
             throw .model("\(c.url.path): fine-tuning needs a BERT model, this is \(c.architecture.rawValue)")
         }
@@ -110,7 +119,8 @@ public enum ModelSetup {
         }
         do {
             return try Checkpoint(
-                config: .bert(config), task: .sequenceClassification, labels: names, tokenizer: c.tokenizer, tensors: tensors, url: c.url)
+                config: .bert(config), task: .sequenceClassification, labels: names, tokenizer: c.tokenizer,
+                tensors: tensors, url: c.url)
         } catch { throw .model(error.description) }
     }
 

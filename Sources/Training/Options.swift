@@ -49,10 +49,16 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         try positive("train-limit", trainLimit)
         try positive("log-every", logEvery)
         try positive("eval-batch-size", evalBatchSize)
-        if maxSeqLength < 2 { throw .badOption("--max-seq-len must be at least 2 ([CLS] and [SEP]), got \(maxSeqLength)") }
-        if !(learningRate > 0 && learningRate.isFinite) { throw .badOption("--lr must be a positive number, got \(learningRate)") }
+        if maxSeqLength < 2 {
+            throw .badOption("--max-seq-len must be at least 2 ([CLS] and [SEP]), got \(maxSeqLength)")
+        }
+        if !(learningRate > 0 && learningRate.isFinite) {
+            throw .badOption("--lr must be a positive number, got \(learningRate)")
+        }
         if !(0...1).contains(warmupRatio) { throw .badOption("--warmup must be in 0...1, got \(warmupRatio)") }
-        if !(weightDecay >= 0 && weightDecay.isFinite) { throw .badOption("--weight-decay must be ≥ 0, got \(weightDecay)") }
+        if !(weightDecay >= 0 && weightDecay.isFinite) {
+            throw .badOption("--weight-decay must be ≥ 0, got \(weightDecay)")
+        }
         if !(0..<1).contains(dropout) { throw .badOption("--dropout must be in [0, 1), got \(dropout)") }
         if !(maxGradNorm > 0) { throw .badOption("the gradient clipping norm must be positive, got \(maxGradNorm)") }
     }

@@ -41,7 +41,9 @@ public final class ConsoleReporter: TrainingReporter {
             lastDraw = now
             let width = 24
             let done = p.totalSteps > 0 ? min(width, width * p.step / p.totalSteps) : 0
-            let bar = String(repeating: "=", count: done) + (done < width ? ">" : "") + String(repeating: " ", count: max(0, width - done - 1))
+            let bar =
+                String(repeating: "=", count: done) + (done < width ? ">" : "")
+                + String(repeating: " ", count: max(0, width - done - 1))
             write("\r\u{1B}[2K" + "epoch \(p.epoch)/\(p.epochs) [\(bar)] " + stats(p))
             barShown = true
         } else if p.step % logEvery == 0 || p.step == p.totalSteps {
@@ -71,5 +73,6 @@ public final class ConsoleReporter: TrainingReporter {
 public func formatDuration(_ seconds: Double) -> String {
     guard seconds.isFinite, seconds >= 0 else { return "?" }
     let s = Int(seconds.rounded())
-    return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    return s >= 3600
+        ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
 }

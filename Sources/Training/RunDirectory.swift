@@ -23,7 +23,9 @@ public struct RunDirectory: Sendable {
             if fm.fileExists(atPath: last.path) {
                 guard overwrite else {
                     throw .runDirectory(
-                        path: url.path, detail: "already holds a run (last.h5); continue it with --resume \(url.path), or pass --overwrite")
+                        path: url.path,
+                        detail:
+                            "already holds a run (last.h5); continue it with --resume \(url.path), or pass --overwrite")
                 }
                 for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
                 where ["best.h5", "last.h5", "metrics.jsonl"].contains(name) || name.hasPrefix("events.out.tfevents.") {
@@ -45,11 +47,13 @@ public struct RunDirectory: Sendable {
             var isDir: ObjCBool = false
             if FileManager.default.fileExists(atPath: path, isDirectory: &isDir) {
                 guard isDir.boolValue else {
-                    throw .runDirectory(path: url.path, detail: "cannot create the run directory: \(path) is not a directory")
+                    throw .runDirectory(
+                        path: url.path, detail: "cannot create the run directory: \(path) is not a directory")
                 }
             } else if mkdir(path, 0o755) != 0 && errno != EEXIST {
                 throw .runDirectory(
-                    path: url.path, detail: "cannot create the run directory: \(path): \(String(cString: strerror(errno)))")
+                    path: url.path,
+                    detail: "cannot create the run directory: \(path): \(String(cString: strerror(errno)))")
             }
         }
     }
@@ -68,7 +72,8 @@ public struct RunDirectory: Sendable {
         let probe = url.appendingPathComponent(".loupe-write-test-\(getpid())")
         let fd = open(probe.path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
         if fd < 0 {
-            throw .runDirectory(path: url.path, detail: "cannot write in the run directory: \(String(cString: strerror(errno)))")
+            throw .runDirectory(
+                path: url.path, detail: "cannot write in the run directory: \(String(cString: strerror(errno)))")
         }
         close(fd)
         unlink(probe.path)
@@ -79,7 +84,9 @@ public struct RunDirectory: Sendable {
     /// Appends one record as a line of JSON (keys sorted) and flushes it to the file.
     func appendMetrics(_ record: EvaluationRecord) throws(TrainingError) {
         guard let data = record.json else { throw .write("\(metrics.path): cannot encode \(record)") }
-        if !FileManager.default.fileExists(atPath: metrics.path) && !FileManager.default.createFile(atPath: metrics.path, contents: nil) {
+        if !FileManager.default.fileExists(atPath: metrics.path)
+            && !FileManager.default.createFile(atPath: metrics.path, contents: nil)
+        {
             throw .write("\(metrics.path): cannot create the file")
         }
         do {
@@ -122,14 +129,17 @@ public struct RunDirectory: Sendable {
         let checkpoint: Checkpoint
         do {
             checkpoint = try Checkpoint(
-                config: template.config, task: .sequenceClassification, labels: template.labels, tokenizer: template.tokenizer,
+                config: template.config, task: .sequenceClassification, labels: template.labels,
+                tokenizer: template.tokenizer,
                 tensors: tensors, url: file)
         } catch { throw .write("\(file.path): \(error.description)") }
         var extras = LoupeFileExtras()
         if let state {
             let enc = JSONEncoder()
             enc.outputFormatting = [.sortedKeys]
-            guard let json = try? enc.encode(state) else { throw .write("\(file.path): cannot encode the training state") }
+            guard let json = try? enc.encode(state) else {
+                throw .write("\(file.path): cannot encode the training state")
+            }
             extras.strings.append(("/training", "state", String(decoding: json, as: UTF8.self)))
         }
         if let json = metrics?.json {
@@ -151,18 +161,25 @@ public struct RunDirectory: Sendable {
     /// Reads last.h5 for `--resume`: the model, the training state and the AdamW moments by parameter name.
     func loadForResume() throws(TrainingError) -> (Checkpoint, TrainingState, OptimizerState) {
         let file = last
-        guard FileManager.default.fileExists(atPath: url.path) else { throw .resume(path: url.path, detail: "no such directory") }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw .resume(path: url.path, detail: "no such directory")
+        }
         removeStaleTemporaries()
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw .resume(path: url.path, detail: "no last.h5 (was this directory written by `loupe finetune`?)")
         }
         let checkpoint: Checkpoint
-        do { checkpoint = try Checkpoint.load(file) } catch { throw .resume(path: file.path, detail: error.description) }
+        do { checkpoint = try Checkpoint.load(file) } catch {
+            throw .resume(path: file.path, detail: error.description)
+        }
         do {
             let reader = try HDF5Reader(file)
             guard let json = try reader.stringAttribute("state", of: "/training"),
                 let state = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8))
-            else { throw TrainingError.resume(path: file.path, detail: "no readable /training state (a best.h5 or converted file?)") }
+            else {
+                throw TrainingError.resume(
+                    path: file.path, detail: "no readable /training state (a best.h5 or converted file?)")
+            }
             guard let stepText = try reader.stringAttribute("step", of: "/optimizer"), let step = Int(stepText) else {
                 throw TrainingError.resume(path: file.path, detail: "no /optimizer step")
             }

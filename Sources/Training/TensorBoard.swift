@@ -39,7 +39,10 @@ public struct TensorBoardEvent: Sendable, Equatable {
     /// A SessionLog START: TensorBoard drops earlier-written points at steps ≥ `step` (used after a resume).
     public var sessionStart: Bool
 
-    public init(wallTime: Double, step: Int64, fileVersion: String? = nil, scalars: [(tag: String, value: Float)] = [], sessionStart: Bool = false) {
+    public init(
+        wallTime: Double, step: Int64, fileVersion: String? = nil, scalars: [(tag: String, value: Float)] = [],
+        sessionStart: Bool = false
+    ) {
         self.wallTime = wallTime
         self.step = step
         self.fileVersion = fileVersion
@@ -48,7 +51,8 @@ public struct TensorBoardEvent: Sendable, Equatable {
     }
 
     public static func == (a: Self, b: Self) -> Bool {
-        a.wallTime == b.wallTime && a.step == b.step && a.fileVersion == b.fileVersion && a.sessionStart == b.sessionStart
+        a.wallTime == b.wallTime && a.step == b.step && a.fileVersion == b.fileVersion
+            && a.sessionStart == b.sessionStart
             && a.scalars.map(\.tag) == b.scalars.map(\.tag) && a.scalars.map(\.value) == b.scalars.map(\.value)
     }
 
@@ -73,7 +77,9 @@ public struct TensorBoardEvent: Sendable, Equatable {
             var log = Tensorboard__SessionLog()
             tensorboard__session_log__init(&log)
             return values.withUnsafeMutableBufferPointer { vb in
-                var pointers: [UnsafeMutablePointer<Tensorboard__Summary__Value>?] = (0..<vb.count).map { vb.baseAddress! + $0 }
+                var pointers: [UnsafeMutablePointer<Tensorboard__Summary__Value>?] = (0..<vb.count).map {
+                    vb.baseAddress! + $0
+                }
                 return pointers.withUnsafeMutableBufferPointer { pb in
                     withUnsafeMutablePointer(to: &summary) { sp in
                         withUnsafeMutablePointer(to: &log) { lp in
@@ -91,7 +97,9 @@ public struct TensorBoardEvent: Sendable, Equatable {
                                 event.summary = sp
                             }
                             var out = [UInt8](repeating: 0, count: tensorboard__event__get_packed_size(&event))
-                            let n = out.withUnsafeMutableBufferPointer { tensorboard__event__pack(&event, $0.baseAddress) }
+                            let n = out.withUnsafeMutableBufferPointer {
+                                tensorboard__event__pack(&event, $0.baseAddress)
+                            }
                             return Array(out.prefix(n))
                         }
                     }
@@ -102,7 +110,8 @@ public struct TensorBoardEvent: Sendable, Equatable {
 
     /// Parses a serialized `tensorboard.Event`; nil when protobuf-c rejects the bytes.
     public static func decode(_ bytes: [UInt8]) -> TensorBoardEvent? {
-        guard let e = bytes.withUnsafeBufferPointer({ tensorboard__event__unpack(nil, $0.count, $0.baseAddress) }) else {
+        guard let e = bytes.withUnsafeBufferPointer({ tensorboard__event__unpack(nil, $0.count, $0.baseAddress) })
+        else {
             return nil
         }
         defer { tensorboard__event__free_unpacked(e, nil) }
@@ -115,7 +124,8 @@ public struct TensorBoardEvent: Sendable, Equatable {
         case TENSORBOARD__EVENT__WHAT_SUMMARY:
             let s = e.pointee.summary.pointee
             for i in 0..<s.n_value {
-                guard let v = s.value[i]?.pointee, v.value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_SIMPLE_VALUE else { continue }
+                guard let v = s.value[i]?.pointee, v.value_case == TENSORBOARD__SUMMARY__VALUE__VALUE_SIMPLE_VALUE
+                else { continue }
                 out.scalars.append((String(cString: v.tag), v.simple_value))
             }
         default: break
@@ -160,10 +170,16 @@ public enum TFRecord {
             guard bytes.count - i >= 12 else { throw FormatError(offset: i, detail: "truncated header") }
             let lengthBytes = Array(bytes[i..<i + 8])
             let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(lengthBytes[$1]) << (8 * $1) }
-            guard u32(i + 8) == CRC32C.masked(lengthBytes) else { throw FormatError(offset: i, detail: "length CRC mismatch") }
-            guard length <= UInt64(bytes.count - i - 16) else { throw FormatError(offset: i, detail: "truncated record of \(length) bytes") }
+            guard u32(i + 8) == CRC32C.masked(lengthBytes) else {
+                throw FormatError(offset: i, detail: "length CRC mismatch")
+            }
+            guard length <= UInt64(bytes.count - i - 16) else {
+                throw FormatError(offset: i, detail: "truncated record of \(length) bytes")
+            }
             let data = Array(bytes[(i + 12)..<(i + 12 + Int(length))])
-            guard u32(i + 12 + Int(length)) == CRC32C.masked(data) else { throw FormatError(offset: i, detail: "data CRC mismatch") }
+            guard u32(i + 12 + Int(length)) == CRC32C.masked(data) else {
+                throw FormatError(offset: i, detail: "data CRC mismatch")
+            }
             records.append(data)
             i += 16 + Int(length)
         }
@@ -219,7 +235,9 @@ public final class TensorBoardWriter {
             throw .unreadable(path: url.path, detail: "cannot read the event file")
         }
         let records: [[UInt8]]
-        do { records = try TFRecord.records([UInt8](data)) } catch { throw .unreadable(path: url.path, detail: error.description) }
+        do { records = try TFRecord.records([UInt8](data)) } catch {
+            throw .unreadable(path: url.path, detail: error.description)
+        }
         return try records.enumerated().map { (i, r) throws(TrainingError) in
             guard let e = TensorBoardEvent.decode(r) else {
                 throw .unreadable(path: url.path, detail: "record \(i) is not a tensorboard.Event")

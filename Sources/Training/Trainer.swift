@@ -74,7 +74,9 @@ public final class Trainer {
     /// Continues the run in `run` from its last.h5: same options, data order, dropout stream and optimiser
     /// state, so the final weights equal those of an uninterrupted run. `train` and `dev` must be the data
     /// the run started with (checked by digest).
-    public convenience init(resume run: RunDirectory, train: [LabeledExample], dev: [LabeledExample]) throws(TrainingError) {
+    public convenience init(resume run: RunDirectory, train: [LabeledExample], dev: [LabeledExample])
+        throws(TrainingError)
+    {
         let (checkpoint, state, optimizer) = try run.loadForResume()
         let used = Array(train.prefix(state.options.trainLimit ?? train.count))
         guard dataDigest(used) == state.dataDigest else {
@@ -105,7 +107,8 @@ public final class Trainer {
         self.state = state
         self.labels = labels
         padID = model.padID
-        self.trainSet = EncodedDataset(train, tokenizer: model.tokenizer, maxLength: min(o.maxSeqLength, model.maxLength))
+        self.trainSet = EncodedDataset(
+            train, tokenizer: model.tokenizer, maxLength: min(o.maxSeqLength, model.maxLength))
         self.devSet = EncodedDataset(dev, tokenizer: model.tokenizer, maxLength: min(o.maxSeqLength, model.maxLength))
         let parameters = bert.heldParameters  // in visiting order
         let names = parameters.map(\.name)
@@ -131,7 +134,8 @@ public final class Trainer {
         batchesPerEpoch = (self.trainSet.count + o.batchSize - 1) / o.batchSize
         totalSteps = min(o.maxSteps ?? Int.max, o.epochs * batchesPerEpoch)
         schedule = LinearWarmupSchedule(
-            peak: o.learningRate, warmupSteps: Int((o.warmupRatio * Double(totalSteps)).rounded(.up)), totalSteps: totalSteps)
+            peak: o.learningRate, warmupSteps: Int((o.warmupRatio * Double(totalSteps)).rounded(.up)),
+            totalSteps: totalSteps)
         resumedFrom = optimizer == nil ? nil : state.globalStep
         lastCheckpoint = optimizer == nil ? nil : run.last.path
     }
@@ -148,7 +152,9 @@ public final class Trainer {
         }
         if let from = resumedFrom {
             try run.truncateMetrics(after: from)
-            say("resuming at step \(from) (epoch \(state.epoch + 1), batch \(state.batchInEpoch + 1)) from \(run.last.path)")
+            say(
+                "resuming at step \(from) (epoch \(state.epoch + 1), batch \(state.batchInEpoch + 1)) from \(run.last.path)"
+            )
         }
         tensorBoard = try TensorBoardWriter(directory: run.url, purgeFrom: resumedFrom.map { $0 + 1 })
         say(
@@ -159,14 +165,16 @@ public final class Trainer {
         var lossSinceLog = 0.0, stepsSinceLog = 0
         let clock = ContinuousClock()
         runLoop: while state.epoch < o.epochs && state.globalStep < totalSteps {
-            let plan = BatchPlan.batches(lengths: trainSet.ids.map(\.count), batchSize: o.batchSize, seed: o.seed, epoch: state.epoch)
+            let plan = BatchPlan.batches(
+                lengths: trainSet.ids.map(\.count), batchSize: o.batchSize, seed: o.seed, epoch: state.epoch)
             while state.batchInEpoch < plan.count && state.globalStep < totalSteps {
                 let rows = plan[state.batchInEpoch]
                 let lr = schedule.learningRate(at: state.globalStep)
                 let started = clock.now
                 let loss = try step(rows, learningRate: lr)
                 let elapsed = clock.now - started
-                state.trainSeconds += Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                state.trainSeconds +=
+                    Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 state.examplesSeen += rows.count
                 state.globalStep += 1
                 state.batchInEpoch += 1
@@ -177,7 +185,8 @@ public final class Trainer {
                 stepsSinceLog += 1
                 if state.globalStep % o.logEvery == 0 {
                     try tensorBoard?.scalars(
-                        [("train/loss", Float(lossSinceLog / Double(stepsSinceLog))), ("train/learning_rate", lr)], step: state.globalStep)
+                        [("train/loss", Float(lossSinceLog / Double(stepsSinceLog))), ("train/learning_rate", lr)],
+                        step: state.globalStep)
                     lossSinceLog = 0
                     stepsSinceLog = 0
                 }
@@ -185,14 +194,17 @@ public final class Trainer {
                 reporter?.progress(
                     TrainingProgress(
                         epoch: state.epoch + 1, epochs: o.epochs, step: state.globalStep, totalSteps: totalSteps,
-                        loss: recentLoss.reduce(0, +) / Double(recentLoss.count), learningRate: lr, examplesPerSecond: rate,
+                        loss: recentLoss.reduce(0, +) / Double(recentLoss.count), learningRate: lr,
+                        examplesPerSecond: rate,
                         etaSeconds: Double(totalSteps - state.globalStep) * Double(o.batchSize) / rate))
                 if state.batchInEpoch == plan.count {
                     state.epoch += 1
                     state.batchInEpoch = 0
                 }
                 let epochEnd = state.batchInEpoch == 0
-                if epochEnd || (o.evalEvery.map { state.globalStep % $0 == 0 } ?? false) || state.globalStep == totalSteps {
+                if epochEnd || (o.evalEvery.map { state.globalStep % $0 == 0 } ?? false)
+                    || state.globalStep == totalSteps
+                {
                     final = try evaluateAndSave()
                     if state.stoppedEarly { break runLoop }
                 } else if let every = o.saveEvery, state.globalStep % every == 0 {
@@ -241,7 +253,8 @@ public final class Trainer {
         // the value the scaled copy would have held.
         let norm = gradientNorm(gradients)
         guard norm.isFinite else {
-            throw .nonFinite(step: state.globalStep + 1, what: "gradient norm (\(norm))", lastCheckpoint: lastCheckpoint)
+            throw .nonFinite(
+                step: state.globalStep + 1, what: "gradient norm (\(norm))", lastCheckpoint: lastCheckpoint)
         }
         let coef = clipCoefficient(norm: norm, maxNorm: options.maxGradNorm)
         let gradientScale: Float? = coef < 1 ? coef : nil
@@ -288,7 +301,9 @@ public final class Trainer {
         var network = Network.bert(bert)
         let watched = network.watchParameters(on: tape)
         guard case .bert(let tracked) = network else { return (.nan, nil) }
-        let loss = tape.record { crossEntropy(tracked(batch, dropout: dropout, pooledOnly: true).logits!, labels: labels) }
+        let loss = tape.record {
+            crossEntropy(tracked(batch, dropout: dropout, pooledOnly: true).logits!, labels: labels)
+        }
         let value = loss.item
         guard value.isFinite else { return (value, nil) }
         return (value, tape.gradients(of: loss, wrt: names.map { watched[$0]! }).map(\.detached))
@@ -323,11 +338,15 @@ public final class Trainer {
             best: improved, loss: m.loss.flatMap { $0.isFinite ? $0 : nil })
         try run.appendMetrics(record)
         try tensorBoard?.scalars(
-            [("eval/accuracy", Float(m.accuracy)), ("eval/f1", Float(m.f1)), ("eval/loss", Float(m.loss ?? .nan))], step: step)
+            [("eval/accuracy", Float(m.accuracy)), ("eval/f1", Float(m.f1)), ("eval/loss", Float(m.loss ?? .nan))],
+            step: step)
         say(
-            String(format: "eval step %d (epoch %.2f): dev accuracy %.4f  f1 %.4f  loss %.4f", step, epoch, m.accuracy, m.f1, m.loss ?? .nan)
+            String(
+                format: "eval step %d (epoch %.2f): dev accuracy %.4f  f1 %.4f  loss %.4f", step, epoch, m.accuracy,
+                m.f1, m.loss ?? .nan)
                 + (improved ? "  (best so far, saved best.h5)" : "")
-                + (state.stoppedEarly ? "  — no improvement in \(state.evaluationsWithoutImprovement) evaluations, stopping early" : ""))
+                + (state.stoppedEarly
+                    ? "  — no improvement in \(state.evaluationsWithoutImprovement) evaluations, stopping early" : ""))
         if improved {
             try run.save(bert, template: template, to: run.best, state: nil, optimizer: nil, metrics: record)
         }

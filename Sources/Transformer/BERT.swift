@@ -67,7 +67,8 @@ public struct BertLayer: Sendable {
     /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
     /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
     /// values for every row: the output [B, 1, H] is that row of the full block's output.
-    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor) {
+    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor)
+    {
         let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
         let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
         let k = key(x).splitHeads(heads)  // [B, NH, T, D]
@@ -187,7 +188,8 @@ public struct Bert: Sendable {
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
         dropout: Dropout? = nil, pooledOnly: Bool = false
     ) -> ModelOutput {
-        let prune = pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
+        let prune =
+            pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
         let words = inputEmbeddings ?? wordEmbeddings(batch)  // [B, T, H]
         var x = embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
         let mask = batch.additiveKeyMask  // [B, 1, 1, T]

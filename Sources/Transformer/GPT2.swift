@@ -127,7 +127,9 @@ public struct GPT2: Sendable {
     ) -> ModelOutput {
         let (b, t) = (batch.batchSize, batch.length)
         let p = cache?.length ?? 0  // P cached positions
-        let fullMask = (cache?.attentionMask ?? []).isEmpty ? batch.attentionMask : interleave(cache!.attentionMask, batch.attentionMask, b, p, t)
+        let fullMask =
+            (cache?.attentionMask ?? []).isEmpty
+            ? batch.attentionMask : interleave(cache!.attentionMask, batch.attentionMask, b, p, t)
         let s = p + t
         var positions = [Int](repeating: 0, count: b * t)
         for r in 0..<b {

@@ -34,7 +34,8 @@ extension Linear {
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, bias addBias: Bool = true,
         _ epilogue: Epilogue = .identity
     ) {
-        denseRows(x, rows: rows, weight: weight, storedOutByIn: true, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue)
+        denseRows(
+            x, rows: rows, weight: weight, storedOutByIn: true, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue)
     }
 }
 
@@ -86,7 +87,9 @@ extension Conv1D {
         _ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int, bias addBias: Bool = true,
         _ epilogue: Epilogue = .identity
     ) {
-        denseRows(x, rows: rows, weight: weight, storedOutByIn: false, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue)
+        denseRows(
+            x, rows: rows, weight: weight, storedOutByIn: false, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue
+        )
     }
 }
 

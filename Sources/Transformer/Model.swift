@@ -103,7 +103,6 @@ public struct LoadedModel: Sendable {
         padID = spec.padToken.flatMap { tok.convertTokensToIds([$0])[0] } ?? eos ?? 0
     }
 
-
     /// Tokenizes `texts` into one padded batch (BERT pads right, GPT-2 left, as transformers does
     /// for generation). Longer inputs are cut to `maxLength` unless `truncate` is false, in which
     /// case they are refused. Returns the batch, the per-text encodings and which texts were cut.
@@ -117,7 +116,8 @@ public struct LoadedModel: Sendable {
             if e.count > maxLength {
                 guard truncate else { throw .inputTooLong(index: i, tokens: e.count, limit: maxLength) }
                 do {
-                    e = try tokenizer.encode(text, pair: nil, addSpecialTokens: true, truncation: Truncation(maxLength: maxLength))
+                    e = try tokenizer.encode(
+                        text, pair: nil, addSpecialTokens: true, truncation: Truncation(maxLength: maxLength))
                 } catch {
                     throw .tokenizer(file: url.path, error)
                 }

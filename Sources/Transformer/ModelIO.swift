@@ -21,7 +21,9 @@ public struct TokenBatch: Sendable {
     /// The additive mask HF adds to attention scores: 0 where attended, float32's lowest where
     /// padded (transformers `_prepare_4d_attention_mask`: (1 − mask)·finfo.min).
     public var additiveKeyMask: Tensor {
-        Tensor(shape: [batchSize, 1, 1, length], scalars: attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 })
+        Tensor(
+            shape: [batchSize, 1, 1, length],
+            scalars: attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 })
     }
 }
 

@@ -24,12 +24,15 @@ public struct Embedding: Codable, Sendable, Equatable {
 extension Workbench {
     public static func embed(_ request: EmbedRequest, model: LoadedModel) throws(WorkbenchError) -> [Embedding] {
         guard case .bert = model.network else {
-            throw .wrongModel(file: model.url.relativePath, operation: "embed", needs: "a BERT model", found: model.kindDescription)
+            throw .wrongModel(
+                file: model.url.relativePath, operation: "embed", needs: "a BERT model", found: model.kindDescription)
         }
         var cut: [Bool] = []
         for e in request.examples {
             let n = model.tokenizer.encode(e.text, addSpecialTokens: true).count
-            if n > model.maxLength && !request.truncate { throw .inputTooLong(id: e.id, tokens: n, limit: model.maxLength) }
+            if n > model.maxLength && !request.truncate {
+                throw .inputTooLong(id: e.id, tokens: n, limit: model.maxLength)
+            }
             cut.append(n > model.maxLength)
         }
         let e = try modelling { () throws(ModelError) in

@@ -14,7 +14,8 @@ public struct EvaluateRequest: Codable, Sendable, SpecifiedOptions {
     public init(examples: [Example]) { self.examples = examples }
 
     public static let spec = ConfigSpec([
-        ConfigField("max_seq_length", .int, defaultNote: "the model's own limit", minimum: 2, help: "Longest input in tokens."),
+        ConfigField(
+            "max_seq_length", .int, defaultNote: "the model's own limit", minimum: 2, help: "Longest input in tokens."),
         ConfigField("batch_size", .int, default: .int(64), minimum: 1, help: "Texts per forward pass."),
     ])
     public var optionValues: ConfigValues {
@@ -50,7 +51,8 @@ extension Workbench {
             var reader = try ExampleReader(path: path, format: format)
             while let e = try reader.next() {
                 guard let raw = e.label, let c = classIndex(raw, labels) else {
-                    throw .badLabel(path: path, line: reader.line, label: e.label ?? "", known: "0...\(labels.count - 1)")
+                    throw .badLabel(
+                        path: path, line: reader.line, label: e.label ?? "", known: "0...\(labels.count - 1)")
                 }
                 labelled.append(LabeledExample(text: e.text, label: c))
             }
@@ -107,7 +109,8 @@ public struct EvalSaliencyRequest: Codable, Sendable, SpecifiedOptions {
 
     public static let spec = ConfigSpec([
         ConfigField(
-            "score", .choice, default: .string(ScoreKind.prob.rawValue), choices: [ScoreKind.prob.rawValue, ScoreKind.logit.rawValue],
+            "score", .choice, default: .string(ScoreKind.prob.rawValue),
+            choices: [ScoreKind.prob.rawValue, ScoreKind.logit.rawValue],
             help: "The explained score: prob (default) or logit; the erasure always measures the probability."),
         ConfigField("seed", .int, default: .int(0), minimum: 0, help: "Seed of the random row."),
     ])

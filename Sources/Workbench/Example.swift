@@ -34,7 +34,8 @@ public struct Example: Codable, Sendable, Hashable {
             if try c.decodeNil(forKey: key) { return nil }
             if let i = try? c.decode(Int.self, forKey: key) { return String(i) }
             if let s = try? c.decode(String.self, forKey: key) { return s }
-            throw DecodingError.dataCorruptedError(forKey: key, in: c, debugDescription: "expected a string or an integer")
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: c, debugDescription: "expected a string or an integer")
         }
         id = try loose(.id) ?? ""
         text = try c.decode(String.self, forKey: .text)
@@ -75,7 +76,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
         case .empty(let path): return "\(path): the file is empty"
         case .invalidUTF8(let path, let line): return "\(path):\(line): invalid UTF-8"
         case .badHeader(let path, let detail): return "\(path):1: \(detail)"
-        case .missingField(let path, let line, let field, let detail): return "\(path):\(line): missing `\(field)` (\(detail))"
+        case .missingField(let path, let line, let field, let detail):
+            return "\(path):\(line): missing `\(field)` (\(detail))"
         case .badJSON(let path, let line, let detail): return "\(path):\(line): \(detail)"
         case .badLabel(let path, let line, let label, let known):
             return "\(path):\(line): label \(String(reflecting: label)) is not one of \(known)"
@@ -109,7 +111,8 @@ public struct ExampleReader {
         }
         if self.format == .tsv {
             guard let header = try take() else { throw .empty(path: path) }
-            let names = try decode(header.bytes, line: 1).split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            let names = try decode(header.bytes, line: 1).split(separator: "\t", omittingEmptySubsequences: false).map(
+                String.init)
             guard let text = names.firstIndex(of: "sentence") else {
                 throw .badHeader(path: path, detail: "a TSV needs a `sentence` column; the header has \(names)")
             }
@@ -134,8 +137,12 @@ public struct ExampleReader {
                 guard c.text < fields.count else {
                     throw .missingField(path: path, line: line, field: "sentence", detail: "\(fields.count) fields")
                 }
-                let label = c.label.flatMap { $0 < fields.count ? String(fields[$0]).trimmingCharacters(in: .whitespaces) : nil }
-                let idx = c.idx.flatMap { $0 < fields.count ? String(fields[$0]).trimmingCharacters(in: .whitespaces) : nil }
+                let label = c.label.flatMap {
+                    $0 < fields.count ? String(fields[$0]).trimmingCharacters(in: .whitespaces) : nil
+                }
+                let idx = c.idx.flatMap {
+                    $0 < fields.count ? String(fields[$0]).trimmingCharacters(in: .whitespaces) : nil
+                }
                 return Example(id: idx ?? String(row), text: String(fields[c.text]), label: label)
             case .jsonl:
                 if text.allSatisfy(\.isWhitespace) {
@@ -220,7 +227,9 @@ struct LineReader {
             throw .unreadable(path: path, reason: "no such file")
         }
         if isDir.boolValue { throw .unreadable(path: path, reason: "is a directory") }
-        guard let h = FileHandle(forReadingAtPath: path) else { throw .unreadable(path: path, reason: "permission denied") }
+        guard let h = FileHandle(forReadingAtPath: path) else {
+            throw .unreadable(path: path, reason: "permission denied")
+        }
         handle = h
     }
 

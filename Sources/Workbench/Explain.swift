@@ -32,7 +32,8 @@ public struct ExplainRequest: Codable, Sendable, SpecifiedOptions {
             "score", .choice, default: .string(ScoreKind.prob.rawValue), choices: ScoreKind.allCases.map(\.rawValue),
             help: "The explained score: the target's probability (as LIT), logit, or log-probability."),
         ConfigField("merge_words", .bool, default: .bool(false), help: "Merge word pieces into words."),
-        ConfigField("max_tokens", .int, default: .int(10), minimum: 1, help: "GPT-2: how many tokens to generate and explain."),
+        ConfigField(
+            "max_tokens", .int, default: .int(10), minimum: 1, help: "GPT-2: how many tokens to generate and explain."),
     ])
 
     public var optionValues: ConfigValues {
@@ -63,7 +64,11 @@ public struct Explanation: Codable, Sendable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: Key.self)
         id = try c.decode(String.self, forKey: .id)
-        if c.contains(.targets) { sequence = try SequenceSalience(from: decoder) } else { salience = try Salience(from: decoder) }
+        if c.contains(.targets) {
+            sequence = try SequenceSalience(from: decoder)
+        } else {
+            salience = try Salience(from: decoder)
+        }
     }
 
     init(id: String, salience: Salience? = nil, sequence: SequenceSalience? = nil) {
@@ -98,7 +103,9 @@ extension Workbench {
                 options.regularization = try regularization(model, request, options)
             }
             return try request.examples.map { e throws(WorkbenchError) in
-                let s = try interpreting { () throws(InterpretError) in try Interpret.explain(model, text: e.text, options: options) }
+                let s = try interpreting { () throws(InterpretError) in
+                    try Interpret.explain(model, text: e.text, options: options)
+                }
                 return Explanation(id: e.id, salience: s)
             }
         }
@@ -114,7 +121,8 @@ extension Workbench {
         return try interpreting { () throws(InterpretError) -> Tensor in
             var adapters: [any SalienceModel] = []
             for s in samples { adapters.append(try salienceModel(model, text: s.text, options: options)) }
-            let layer = (try? options.method.spec.validate(options.config))?.int("layer")
+            let layer =
+                (try? options.method.spec.validate(options.config))?.int("layer")
                 ?? (adapters.first?.hiddenStateCount ?? 1) - 1
             return try InformationSalience.regularization(layer: layer, samples: adapters)
         }

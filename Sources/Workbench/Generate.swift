@@ -58,7 +58,8 @@ extension Workbench {
         try request.validateOptions()
         guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
             throw .wrongModel(
-                file: model.url.relativePath, operation: "generate", needs: "a GPT-2 language model", found: model.kindDescription)
+                file: model.url.relativePath, operation: "generate", needs: "a GPT-2 language model",
+                found: model.kindDescription)
         }
         let config = GenerationConfig(
             maxNewTokens: request.maxTokens, temperature: request.temperature, topK: request.topK, topP: request.topP,
@@ -85,7 +86,8 @@ extension Workbench {
             }[0]
             out.append(
                 Generation(
-                    id: e.id, ids: all, text: model.tokenizer.decode(all, skipSpecialTokens: false), truncatedPrompt: cut))
+                    id: e.id, ids: all, text: model.tokenizer.decode(all, skipSpecialTokens: false),
+                    truncatedPrompt: cut))
         }
         return out
     }

@@ -122,7 +122,9 @@ extension Workbench {
 
     /// The `k` most probable entries of `p`, highest first (ties by index).
     static func top(_ p: [Double], k: Int, name: (Int) -> String) -> [TokenProbability] {
-        p.indices.sorted { p[$0] > p[$1] }.prefix(k).map { TokenProbability(id: $0, token: name($0), probability: p[$0]) }
+        p.indices.sorted { p[$0] > p[$1] }.prefix(k).map {
+            TokenProbability(id: $0, token: name($0), probability: p[$0])
+        }
     }
 
     /// Fillers of every [MASK] of row `b` of masked-LM logits [B, T, V].
@@ -132,7 +134,8 @@ extension Workbench {
         let (t, v) = (logits.shape[1], logits.shape[2])
         return e.ids.indices.filter { e.ids[$0] == maskID }.map { i in
             let p = probabilities(logits.scalars[((b * t + i) * v)..<((b * t + i + 1) * v)])
-            return MaskFill(position: i, candidates: top(p, k: topK) { model.tokenizer.convertIdsToTokens([$0])[0] ?? "" })
+            return MaskFill(
+                position: i, candidates: top(p, k: topK) { model.tokenizer.convertIdsToTokens([$0])[0] ?? "" })
         }
     }
 }

@@ -20,7 +20,8 @@ extension Workbench {
     public static func tokenize(_ request: TokenizeRequest, model: LoadedModel) -> [Tokenization] {
         request.examples.map { e in
             let enc = model.tokenizer.encode(e.text, addSpecialTokens: true)
-            return Tokenization(id: e.id, tokens: enc.tokens, ids: enc.ids, offsets: enc.offsets.map { [$0.start, $0.end] })
+            return Tokenization(
+                id: e.id, tokens: enc.tokens, ids: enc.ids, offsets: enc.offsets.map { [$0.start, $0.end] })
         }
     }
 }

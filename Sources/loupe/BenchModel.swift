@@ -20,7 +20,8 @@ struct BenchModel: ParsableCommand {
     @Flag(
         help: ArgumentHelp(
             "BERT classifiers: compute every row of every layer, as transformers does (default: what `loupe predict` "
-                + "runs, the last layer's [CLS] row only past its keys and values, since the pooler reads only that row)."))
+                + "runs, the last layer's [CLS] row only past its keys and values, since the pooler reads only that row)."
+        ))
     var allRows = false
     @Option(help: "Output format: text or json.") var format: OutputFormat = .text
 

@@ -11,13 +11,15 @@ struct BenchTokenizer: ParsableCommand {
         abstract: "Single-thread tokenizer throughput (tokens/s) of BERT WordPiece and GPT-2 BPE on SST-2.")
 
     @Option(
-        help: "SST-2 TSV with a `sentence<TAB>label` header (default: $LOUPE_DATA_DIR/sst2/train.tsv, else ../shared/data/sst2/train.tsv)."
+        help:
+            "SST-2 TSV with a `sentence<TAB>label` header (default: $LOUPE_DATA_DIR/sst2/train.tsv, else ../shared/data/sst2/train.tsv)."
     )
     var data: String?
 
     @Option(
         name: .customLong("vocab-dir"),
-        help: "Folder with bert-base-uncased-vocab.txt, gpt2-encoder.json, gpt2-vocab.bpe (default: $LOUPE_DATA_DIR/vocab, else ../shared/data/vocab)."
+        help:
+            "Folder with bert-base-uncased-vocab.txt, gpt2-encoder.json, gpt2-vocab.bpe (default: $LOUPE_DATA_DIR/vocab, else ../shared/data/vocab)."
     )
     var vocabDir: String?
 

@@ -13,7 +13,8 @@ struct Embed: ParsableCommand {
     var normalize = false
     @Flag(help: "Refuse texts longer than the model's maximum positions instead of truncating them.")
     var noTruncate = false
-    @Option(help: "Output format: text or json ({\"id\", \"text\", \"embedding\": [...]} per line).") var format: Format = .text
+    @Option(help: "Output format: text or json ({\"id\", \"text\", \"embedding\": [...]} per line).") var format:
+        Format = .text
 
     func run() throws {
         let m = try model.load()

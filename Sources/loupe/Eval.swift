@@ -10,7 +10,9 @@ struct Eval: ParsableCommand {
     @OptionGroup var model: ModelOption
     @Option(
         name: [.customLong("data"), .customLong("input")],
-        help: "A TSV whose header has `sentence` and `label` columns, or JSON Lines with `text` and `label`; labels are class ids or names.")
+        help:
+            "A TSV whose header has `sentence` and `label` columns, or JSON Lines with `text` and `label`; labels are class ids or names."
+    )
     var data: String
     @Option(help: "How to read the file: text, tsv or jsonl (default: by its name and first line).")
     var inputFormat: DatasetFormat?

@@ -47,7 +47,9 @@ struct EvalSaliency: ParsableCommand {
         guard !names.isEmpty else { throw CLIError("--methods is empty") }
         let ids = try names.map(methodID)
         if let limit, limit < 1 { throw CLIError("--limit must be positive, got \(limit)") }
-        guard ["text", "json"].contains(format) else { throw CLIError("unknown --format \"\(format)\"; use text or json") }
+        guard ["text", "json"].contains(format) else {
+            throw CLIError("unknown --format \"\(format)\"; use text or json")
+        }
         var request = EvalSaliencyRequest(examples: [], methods: ids)
         let given: [(String, ConfigValue?)] = [
             ("steps", steps.map(ConfigValue.int)), ("rule", rule.map(ConfigValue.string)),

@@ -24,7 +24,8 @@ struct Explain: ParsableCommand {
     var input: String?
     @Option(help: "GPT-2: the prompt whose continuation is explained (as --text).") var prompt: String?
     @Option(help: ArgumentHelp(ExplainRequest.spec["max_tokens"]!.summary)) var maxTokens = 10
-    @Option(help: "The label to explain (default: the predicted one); GPT-2: the continuation text.") var target: String?
+    @Option(help: "The label to explain (default: the predicted one); GPT-2: the continuation text.") var target:
+        String?
     @Option(help: ArgumentHelp(ExplainRequest.spec["score"]!.summary)) var score = "prob"
     @Option(help: ArgumentHelp(fieldHelp("steps"))) var steps: Int?
     @Option(help: ArgumentHelp(fieldHelp("rule"))) var rule: String?
@@ -50,7 +51,8 @@ struct Explain: ParsableCommand {
             ("steps", steps.map(ConfigValue.int)), ("rule", rule.map(ConfigValue.string)),
             ("baseline", baseline.map(ConfigValue.string)), ("tolerance", tolerance.map(ConfigValue.double)),
             ("batch_size", batchSize.map(ConfigValue.int)), ("samples", samples.map(ConfigValue.int)),
-            ("seed", seed.map { .int(Int(truncatingIfNeeded: $0)) }), ("perturbation", perturbation.map(ConfigValue.string)),
+            ("seed", seed.map { .int(Int(truncatingIfNeeded: $0)) }),
+            ("perturbation", perturbation.map(ConfigValue.string)),
             ("layer", layer.map(ConfigValue.int)), ("iterations", iterations.map(ConfigValue.int)),
         ]
         var values = ConfigValues()
@@ -61,7 +63,9 @@ struct Explain: ParsableCommand {
     func run() throws {
         let sources = [text.isEmpty ? nil : "--text", input == nil ? nil : "--input", prompt == nil ? nil : "--prompt"]
         guard sources.compactMap({ $0 }).count == 1 else { throw CLIError("give one of --text, --input or --prompt") }
-        guard ["text", "json", "html"].contains(format) else { throw CLIError("unknown --format \"\(format)\"; use text, json or html") }
+        guard ["text", "json", "html"].contains(format) else {
+            throw CLIError("unknown --format \"\(format)\"; use text, json or html")
+        }
         let id = try methodID(method)
         let examples = try ExampleOptions.parse(
             input.map { ["--input", $0] } ?? (prompt.map { [$0] } ?? text).flatMap { ["--text", $0] }
@@ -72,7 +76,9 @@ struct Explain: ParsableCommand {
         request.mergeWords = mergeWords
         if let reference { request.reference = try ExampleOptions.parse(["--input", reference]).all() }
         guard let s = ScoreKind(rawValue: score) else {
-            throw CLIError(OptionError(field: "score", value: score, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue))).message(naming: flag))
+            throw CLIError(
+                OptionError(field: "score", value: score, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue)))
+                    .message(naming: flag))
         }
         request.score = s
         let m = try model.load()
@@ -82,7 +88,8 @@ struct Explain: ParsableCommand {
         case "json": for e in explanations { try printJSON(e) }
         case "html":
             let sequences = explanations.compactMap { $0.sequence }
-            try writeAtomically(sequences.isEmpty ? htmlPage(explanations.compactMap { $0.salience }) : htmlPage(sequences))
+            try writeAtomically(
+                sequences.isEmpty ? htmlPage(explanations.compactMap { $0.salience }) : htmlPage(sequences))
         default:
             for e in explanations {
                 if let s = e.salience { print(s.terminalText(colour: colour) + "\n") }

@@ -36,7 +36,8 @@ struct Finetune: ParsableCommand {
     @Option(help: "Stop after N optimiser steps.") var maxSteps: Int?
     @Option(help: "Use only the first N training examples.") var trainLimit: Int?
     @Option(help: "Log the training loss every N steps (default 50).") var logEvery: Int?
-    @Option(help: "WordPiece vocabulary for a preset (default: bert-base-uncased from the shared data).") var vocab: String?
+    @Option(help: "WordPiece vocabulary for a preset (default: bert-base-uncased from the shared data).") var vocab:
+        String?
     @Option(help: "Write a JSON summary of the run to this file.") var summaryJson: String?
 
     func validate() throws {
@@ -45,7 +46,9 @@ struct Finetune: ParsableCommand {
             guard out != nil else { throw ValidationError("give --out RUN_DIR (or --resume RUN_DIR)") }
         } else {
             if model != nil { throw ValidationError("--resume takes the model from RUN_DIR/last.h5; drop --model") }
-            if let out, URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: resume!).standardizedFileURL {
+            if let out,
+                URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: resume!).standardizedFileURL
+            {
                 throw ValidationError("--resume continues in its own directory; drop --out")
             }
         }
@@ -92,7 +95,8 @@ struct Finetune: ParsableCommand {
             try run.checkWritable()
             let given = options(base: trainer.options)
             if given != trainer.options {
-                throw .badOption("--resume continues with the options the run started with; drop the options that differ from them")
+                throw .badOption(
+                    "--resume continues with the options the run started with; drop the options that differ from them")
             }
         } else {
             let model = model!
@@ -110,12 +114,16 @@ struct Finetune: ParsableCommand {
         trainer.reporter = reporter
         let s = try trainer.train()
         if let f = s.final {
-            print(String(format: "final dev accuracy: %.4f (f1 %.4f) after %d steps, %.1f epochs", f.accuracy, f.f1, s.steps, Double(s.epochsCompleted)))
+            print(
+                String(
+                    format: "final dev accuracy: %.4f (f1 %.4f) after %d steps, %.1f epochs", f.accuracy, f.f1, s.steps,
+                    Double(s.epochsCompleted)))
         }
         print(
             String(
                 format: "training time %@ (%.0f examples/s); wall time %@; best dev accuracy %.4f → %@",
-                formatDuration(s.trainSeconds), s.examplesPerSecond, formatDuration(s.wallSeconds), s.bestAccuracy ?? .nan,
+                formatDuration(s.trainSeconds), s.examplesPerSecond, formatDuration(s.wallSeconds),
+                s.bestAccuracy ?? .nan,
                 trainer.run.best.path))
         if let summaryJson {
             var summary = RunSummary(

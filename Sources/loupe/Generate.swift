@@ -18,7 +18,8 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp(GenerateRequest.spec["top_p"]!.summary)) var topP: Float?
     @Option(help: ArgumentHelp(GenerateRequest.spec["seed"]!.summary)) var seed: UInt64 = 0
     @Flag(help: "Refuse a prompt longer than the model's positions instead of keeping its end.") var noTruncate = false
-    @Option(help: "Output format: text (streamed) or json ({\"id\", \"ids\": [...], \"text\": ...}).") var format: Format = .text
+    @Option(help: "Output format: text (streamed) or json ({\"id\", \"ids\": [...], \"text\": ...}).") var format:
+        Format = .text
 
     func validate() throws {
         guard (prompt == nil) != (input == nil) else { throw ValidationError("give --prompt or --input") }

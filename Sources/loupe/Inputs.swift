@@ -20,7 +20,8 @@ func library<R>(_ body: () throws(WorkbenchError) -> R) throws -> R {
 }
 
 struct ModelOption: ParsableArguments {
-    @Option(name: .long, help: "A Loupe .h5 weight file, a Hugging Face model directory or a fine-tuning run directory.")
+    @Option(
+        name: .long, help: "A Loupe .h5 weight file, a Hugging Face model directory or a fine-tuning run directory.")
     var model: String
 
     func load() throws -> LoadedModel { try library { () throws(WorkbenchError) in try Workbench.loadModel(model) } }
@@ -37,7 +38,8 @@ struct ExampleOptions: ParsableArguments {
                 + "whose header has a `sentence` column (GLUE; `idx` gives ids), or one text per line; - reads stdin."))
     var input: String?
 
-    @Option(help: "How to read --input: text, tsv or jsonl (default: .jsonl names are JSON Lines, else by the first line).")
+    @Option(
+        help: "How to read --input: text, tsv or jsonl (default: .jsonl names are JSON Lines, else by the first line).")
     var inputFormat: DatasetFormat?
 
     func validate() throws {
@@ -79,7 +81,8 @@ enum Format: String, ExpressibleByArgument, CaseIterable {
 /// Prints one JSON object per line (JSON Lines), keys sorted so output is stable.
 func printJSON(_ value: some Encodable, pretty: Bool = false) throws {
     let encoder = JSONEncoder()
-    encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+    encoder.outputFormatting =
+        pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 

@@ -15,7 +15,8 @@ struct Predict: ParsableCommand {
     @Flag(help: "Refuse texts longer than the model's maximum positions instead of truncating them.")
     var noTruncate = false
     @Option(help: ArgumentHelp(PredictRequest.spec["batch_size"]!.summary)) var batchSize = 16
-    @Option(help: "Output format: text or json (one JSON object per input line, with its id).") var format: Format = .text
+    @Option(help: "Output format: text or json (one JSON object per input line, with its id).") var format: Format =
+        .text
 
     func run() throws {
         let m = try model.load()
@@ -51,7 +52,9 @@ struct Predict: ParsableCommand {
             }
             return lines.joined(separator: "\n")
         }
-        let list = (p.nextTokens ?? []).map { "\(String(reflecting: $0.token)) \(String(format: "%.4f", $0.probability))" }
+        let list = (p.nextTokens ?? []).map {
+            "\(String(reflecting: $0.token)) \(String(format: "%.4f", $0.probability))"
+        }
         return "\(p.text)\n  next: " + list.joined(separator: "  ")
     }
 }

@@ -17,7 +17,9 @@ struct Tokenize: ParsableCommand {
                 if format == .json {
                     try printJSON(t)
                 } else {
-                    print(zip(zip(t.tokens, t.ids), t.offsets).map { "\($0.0)/\($0.1)@\($1[0])-\($1[1])" }.joined(separator: " "))
+                    print(
+                        zip(zip(t.tokens, t.ids), t.offsets).map { "\($0.0)/\($0.1)@\($1[0])-\($1[1])" }.joined(
+                            separator: " "))
                 }
             }
         }

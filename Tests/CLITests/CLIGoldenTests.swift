@@ -7,7 +7,8 @@
 import Foundation
 import Testing
 
-let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 let fixtures = root.appendingPathComponent("Tests/Fixtures/cli")
 
 /// The `loupe` beside this test binary (SwiftPM builds it: the test target depends on it).
@@ -94,7 +95,8 @@ func same(_ a: Any, _ b: Any, path: String = "") -> String? {
         return nil
     case (let x as NSNumber, let y as NSNumber):
         return close(x.doubleValue, y.doubleValue) ? nil : "\(path): \(x) vs \(y)"
-    case (let x as String, let y as String): return x == y ? nil : "\(path): \(x.debugDescription) vs \(y.debugDescription)"
+    case (let x as String, let y as String):
+        return x == y ? nil : "\(path): \(x.debugDescription) vs \(y.debugDescription)"
     default: return a is NSNull && b is NSNull ? nil : "\(path): \(a) vs \(b)"
     }
 }
@@ -110,7 +112,8 @@ func sameText(_ actual: String, _ expected: String) -> Bool {
         guard x.replacing(number, with: "#") == y.replacing(number, with: "#") else { return false }
         let nx = x.matches(of: number).map { String($0.output) }, ny = y.matches(of: number).map { String($0.output) }
         for (u, v) in zip(nx, ny) {
-            let decimals = v.count - (v.firstIndex(of: ".").map { v.distance(from: v.startIndex, to: $0) + 1 } ?? v.count)
+            let decimals =
+                v.count - (v.firstIndex(of: ".").map { v.distance(from: v.startIndex, to: $0) + 1 } ?? v.count)
             guard let du = Double(u), let dv = Double(v), close(du, dv, printedDecimals: decimals) else { return false }
         }
     }

@@ -47,12 +47,17 @@ import Transformer
         #expect(error { _ = try MethodID.ig.make(["tolerance": .double(-1)]) } != nil)
         #expect(
             error { _ = try MethodID.ig.make(["rule": .string("simpson")]) }?.message(naming: flag)
-                == "unknown --rule \"simpson\"; use riemann-left, riemann-right, riemann-middle, riemann-trapezoid, gauss-legendre or clenshaw-curtis")
+                == "unknown --rule \"simpson\"; use riemann-left, riemann-right, riemann-middle, riemann-trapezoid, gauss-legendre or clenshaw-curtis"
+        )
         let lime = error { _ = try MethodID.lime.make(["samples": .int(0)]) }
         #expect(lime?.message(naming: flag) == "--samples must be at least 1, got 0")
         // A field the method does not declare is refused (a misspelt option must not silently get its default).
-        #expect(error { _ = try MethodID.lime.make(["sample": .int(10)]) }?.description.hasPrefix("unknown option sample") == true)
-        #expect(error { _ = try MethodID.lime.make(["samples": .string("ten")]) }?.description == "samples must be of type int, got ten")
+        #expect(
+            error { _ = try MethodID.lime.make(["sample": .int(10)]) }?.description.hasPrefix("unknown option sample")
+                == true)
+        #expect(
+            error { _ = try MethodID.lime.make(["samples": .string("ten")]) }?.description
+                == "samples must be of type int, got ten")
     }
 
     /// Attention rollout needs attention capture; the linear bag has none.
@@ -63,10 +68,13 @@ import Transformer
         let e = error { _ = try attention.explain(m) }
         #expect(e == InterpretError.unsupported(method: "attention", missing: .attention))
         #expect(e!.description == "attention needs attention capture, which this model does not offer")
-        #expect(error { _ = try InformationSalience().explain(m) } == .unsupported(method: "info", missing: .hiddenStates))
+        #expect(
+            error { _ = try InformationSalience().explain(m) } == .unsupported(method: "info", missing: .hiddenStates))
         // Masking needs a [MASK] token: the interaction model has one, removal it does not offer.
         let noRemoval = InteractionModel(length: 3, hidden: 2, seed: 1)
-        #expect(error { _ = try LIME(perturbation: .remove).explain(noRemoval) } == .unsupported(method: "lime", missing: .removal))
+        #expect(
+            error { _ = try LIME(perturbation: .remove).explain(noRemoval) }
+                == .unsupported(method: "lime", missing: .removal))
         #expect(GradientNorm().isCompatible(with: m) && LIME().isCompatible(with: m))
     }
 
@@ -84,11 +92,13 @@ import Transformer
     @Test func layerOutOfRange() throws {
         let m = try bert()
         let o = ExplainOptions(method: .info, config: ["layer": .int(7), "iterations": .int(2)])
-        #expect(error { _ = try explain(m, text: text, options: o) }?.description
-            == "layer must be in 0…2 (the model's hidden states), got 7")
+        #expect(
+            error { _ = try explain(m, text: text, options: o) }?.description
+                == "layer must be in 0…2 (the model's hidden states), got 7")
         let a = ExplainOptions(method: .attention, config: ["layer": .int(3)])
-        #expect(error { _ = try explain(m, text: text, options: a) }?.description
-            == "layer must be in 1…2 (the model's attention layers), got 3")
+        #expect(
+            error { _ = try explain(m, text: text, options: a) }?.description
+                == "layer must be in 1…2 (the model's attention layers), got 3")
     }
 
     /// A GPT-2 file is explained by sequence salience; the BERT entry point refuses it, naming that, in no
@@ -105,14 +115,19 @@ import Transformer
         }
         #expect(seq == .unsupported(method: "lime", missing: .maskToken))
         let removal = try SequenceSalience.explain(
-            model: m, prompt: "The dog", continuation: nil, maxTokens: 1, method: LIME(samples: 8, perturbation: .remove))
+            model: m, prompt: "The dog", continuation: nil, maxTokens: 1,
+            method: LIME(samples: 8, perturbation: .remove))
         #expect(removal.steps.count == 1)
     }
 
     /// A masked LM explains a [MASK] filler; without a [MASK] in the text there is nothing to explain.
     @Test func maskedLMNeedsAMask() throws {
         let m = try LoadedModel.load(fixture("bert_tiny_mlm.h5"))
-        guard case .noPrediction = error({ _ = try explain(m, text: "a film", options: ExplainOptions(method: .gradNorm)) }) else {
+        guard
+            case .noPrediction = error({
+                _ = try explain(m, text: "a film", options: ExplainOptions(method: .gradNorm))
+            })
+        else {
             Issue.record("expected noPrediction")
             return
         }

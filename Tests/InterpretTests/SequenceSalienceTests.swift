@@ -35,7 +35,8 @@ import Transformer
         var options = ExplainOptions(method: .gradInput)
         options.score = .logit
         let s = try SequenceSalience.explain(
-            model: m, prompt: "Hello world", continuation: nil, maxTokens: 4, method: GradientTimesInput(), score: .logit)
+            model: m, prompt: "Hello world", continuation: nil, maxTokens: 4, method: GradientTimesInput(),
+            score: .logit)
         let ids = s.ids
         let t = ids.count
         let x = embedding(net.wte, indices: ids, shape: [1, t])
@@ -45,13 +46,18 @@ import Transformer
             let (xw, score) = tape.record { () -> (Tensor, Tensor) in
                 let xw = tape.watch(x)
                 var cache: KVCache? = nil
-                let logits = net(TokenBatch(ids: ids, batchSize: 1, length: t), inputEmbeddings: xw, cache: &cache).logits!
+                let logits = net(TokenBatch(ids: ids, batchSize: 1, length: t), inputEmbeddings: xw, cache: &cache)
+                    .logits!
                 let target = ids[position + 1]
-                return (xw, logits.slice(axis: 1, position..<(position + 1)).slice(axis: 2, target..<(target + 1)).sum())
+                return (
+                    xw, logits.slice(axis: 1, position..<(position + 1)).slice(axis: 2, target..<(target + 1)).sum()
+                )
             }
             let g = tape.gradients(of: score, wrt: [xw])[0]
             let h = net.config.nEmbd
-            let full = (0..<t).map { p in (0..<h).reduce(0.0) { $0 + Double(g.scalars[p * h + $1]) * Double(x.scalars[p * h + $1]) } }
+            let full = (0..<t).map { p in
+                (0..<h).reduce(0.0) { $0 + Double(g.scalars[p * h + $1]) * Double(x.scalars[p * h + $1]) }
+            }
             #expect(relativeError(step.scores, Array(full.prefix(position + 1))) <= 1e-4, "step \(j)")
             #expect(full.suffix(from: position + 1).allSatisfy { $0 == 0 }, "step \(j)")
         }

@@ -15,7 +15,8 @@ private func referenceAttention(
     for (i, qi) in q.enumerated() {
         // Masked entries are −FLT_MAX in float32: after adding, every masked score equals it exactly.
         let s = k.enumerated().map { j, kj in
-            mask[i][j] != 0 ? -Double(Float.greatestFiniteMagnitude) : scale * zip(qi, kj).reduce(0) { $0 + $1.0 * $1.1 }
+            mask[i][j] != 0
+                ? -Double(Float.greatestFiniteMagnitude) : scale * zip(qi, kj).reduce(0) { $0 + $1.0 * $1.1 }
         }
         let m = s.max()!
         let e = s.map { Foundation.exp($0 - m) }
@@ -27,7 +28,8 @@ private func referenceAttention(
     return (ctx, probs)
 }
 
-private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocation: SourceLocation = #_sourceLocation)
+{
     expectClose(ours, ref, tol: fwdTol, scale: { 1 + abs($0) }, what, sourceLocation: sourceLocation)
 }
 
@@ -54,19 +56,22 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
                 }
             }
         }
-        var maskBits = [[[Double]]](repeating: [[Double]](repeating: [Double](repeating: 0, count: tk), count: tq), count: b)
+        var maskBits = [[[Double]]](
+            repeating: [[Double]](repeating: [Double](repeating: 0, count: tk), count: tq), count: b)
         for bb in 0..<b { for i in 0..<tq { maskBits[bb][i][(bb + 1) % tk] = 1 } }
         if b > 1 && tk > 1 { maskBits[1][0] = [Double](repeating: 1, count: tk) }
         let mask = maskBits.flatMap { $0.flatMap { $0.map { $0 != 0 ? -Float.greatestFiniteMagnitude : 0 } } }
         let scale = 1 / Float(d).squareRoot()
 
-        var refCtx = [Double](repeating: 0, count: b * tq * h), refProbs = [Double](repeating: 0, count: b * nh * tq * tk)
+        var refCtx = [Double](repeating: 0, count: b * tq * h),
+            refProbs = [Double](repeating: 0, count: b * nh * tq * tk)
         for bb in 0..<b {
             for hh in 0..<nh {
                 func rows(_ off: Int, _ n: Int) -> [[Double]] {
                     (0..<n).map { t in (0..<d).map { Double(qkv[(bb * tk + t) * 3 * h + off + hh * d + $0]) } }
                 }
-                let r = referenceAttention(q: rows(0, tq), k: rows(h, tk), v: rows(2 * h, tk), mask: maskBits[bb], scale: Double(scale))
+                let r = referenceAttention(
+                    q: rows(0, tq), k: rows(h, tk), v: rows(2 * h, tk), mask: maskBits[bb], scale: Double(scale))
                 for i in 0..<tq {
                     for j in 0..<d { refCtx[(bb * tq + i) * h + hh * d + j] = r.context[i][j] }
                     for j in 0..<tk { refProbs[((bb * nh + hh) * tq + i) * tk + j] = r.probs[i][j] }
@@ -88,10 +93,13 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
                                         AttentionKernel.forward(
                                             batch: b, heads: nh, queries: tq, keys: tk, headSize: d, scale: scale,
                                             q: p.baseAddress!, packed,
-                                            k: fromCache ? kp.baseAddress! : p.baseAddress! + h, fromCache ? cacheLayout : packed,
-                                            v: fromCache ? vp.baseAddress! : p.baseAddress! + 2 * h, fromCache ? cacheLayout : packed,
+                                            k: fromCache ? kp.baseAddress! : p.baseAddress! + h,
+                                            fromCache ? cacheLayout : packed,
+                                            v: fromCache ? vp.baseAddress! : p.baseAddress! + 2 * h,
+                                            fromCache ? cacheLayout : packed,
                                             mask: mp.baseAddress!, maskBatchStride: tq * tk, maskRowStride: tk,
-                                            context: cp.baseAddress!, AttentionKernel.Layout(batch: tq * h, head: d, row: h),
+                                            context: cp.baseAddress!,
+                                            AttentionKernel.Layout(batch: tq * h, head: d, row: h),
                                             probabilities: withProbs ? pp.baseAddress! : nil)
                                     }
                                 }
@@ -124,7 +132,9 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
             }
         }
         y.withUnsafeMutableBufferPointer { p in
-            bias.withUnsafeBufferPointer { FusedKernels.biasActivation(p.baseAddress!, rows: rows, n: n, ld: ld, bias: $0.baseAddress, epilogue) }
+            bias.withUnsafeBufferPointer {
+                FusedKernels.biasActivation(p.baseAddress!, rows: rows, n: n, ld: ld, bias: $0.baseAddress, epilogue)
+            }
         }
         close(y, ref, "\(epilogue)")  // the padding columns n..<ld are untouched
     }
@@ -180,7 +190,8 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
                         b.withUnsafeBufferPointer { pb in
                             FusedKernels.embeddingSum(
                                 &out, rows: rows, n: n, tables: [wp.baseAddress!, tp.baseAddress!, dp.baseAddress!],
-                                tableRows: [vocab, 2, rows], indices: [wi, ti, nil], norm: (pw.baseAddress, pb.baseAddress, 1e-12))
+                                tableRows: [vocab, 2, rows], indices: [wi, ti, nil],
+                                norm: (pw.baseAddress, pb.baseAddress, 1e-12))
                         }
                     }
                 }

@@ -101,22 +101,30 @@ func checkOp(
         let w = inputs.map { tape.watch($0) }
         return (w, ours(w))
     }
-    #expect(y.shape == ref.shape, "\(name): output shape \(y.shape) vs reference \(ref.shape)", sourceLocation: sourceLocation)
+    #expect(
+        y.shape == ref.shape, "\(name): output shape \(y.shape) vs reference \(ref.shape)",
+        sourceLocation: sourceLocation)
     guard y.shape == ref.shape else { return }
-    expectClose(y.scalars, ref.data, tol: fwdTol, scale: { 1 + abs($0) }, "\(name) forward", shape: y.shape,
+    expectClose(
+        y.scalars, ref.data, tol: fwdTol, scale: { 1 + abs($0) }, "\(name) forward", shape: y.shape,
         sourceLocation: sourceLocation)
     // The untaped forward must be the same computation.
     let plain = ours(inputs)
-    #expect(plain.scalars == y.scalars, "\(name): untaped forward differs from taped forward", sourceLocation: sourceLocation)
+    #expect(
+        plain.scalars == y.scalars, "\(name): untaped forward differs from taped forward",
+        sourceLocation: sourceLocation)
 
     var gen = Inputs(seed: seed &+ 0x5EED)
     let v = gen.normal(y.shape)
     let grads = tape.gradients(of: y, wrt: watched, seed: v)
     for i in wrt ?? Array(inputs.indices) {
-        #expect(grads[i].shape == inputs[i].shape, "\(name): d/dx\(i) shape \(grads[i].shape)", sourceLocation: sourceLocation)
+        #expect(
+            grads[i].shape == inputs[i].shape, "\(name): d/dx\(i) shape \(grads[i].shape)",
+            sourceLocation: sourceLocation)
         let fd = finiteDifferences(x64, i, Array64(v), reference)
         expectClose(
-            grads[i].scalars, fd, tol: vjpTol, scale: { Swift.max(1, abs($0)) }, "\(name) VJP wrt input \(i) \(inputs[i].shape)",
+            grads[i].scalars, fd, tol: vjpTol, scale: { Swift.max(1, abs($0)) },
+            "\(name) VJP wrt input \(i) \(inputs[i].shape)",
             shape: inputs[i].shape, sourceLocation: sourceLocation)
     }
 }

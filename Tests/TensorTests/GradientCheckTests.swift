@@ -17,7 +17,8 @@ private let broadcastPairs: [ShapePair] = [
     ShapePair(a: [2, 3], b: [3]), ShapePair(a: [3], b: [2, 3]),  // row vector either side
     ShapePair(a: [2, 1, 4], b: [3, 1]), ShapePair(a: [3, 1], b: [2, 1, 9]),  // both sides broadcast
     ShapePair(a: [2, 1, 9], b: [3, 9]),
-    ShapePair(a: [], b: [2, 3]), ShapePair(a: [2, 3], b: []), ShapePair(a: [1], b: [2, 3]), ShapePair(a: [2, 3], b: [1]),
+    ShapePair(a: [], b: [2, 3]), ShapePair(a: [2, 3], b: []), ShapePair(a: [1], b: [2, 3]),
+    ShapePair(a: [2, 3], b: [1]),
 ]
 
 @Suite struct GradientCheckArithmetic {
@@ -47,8 +48,16 @@ private let broadcastPairs: [ShapePair] = [
     @Test func sameTensorBothOperands() {
         var r = Inputs(seed: 12)
         let a = r.awayFromZero([3, 5], 0.5, 2)
-        checkOp("x*x", [a]) { $0[0] * $0[0] } reference: { $0[0] * $0[0] }
-        checkOp("x/x + x-x", [a]) { $0[0] / $0[0] + ($0[0] - $0[0]) } reference: { $0[0] / $0[0] + ($0[0] - $0[0]) }
+        checkOp("x*x", [a]) {
+            $0[0] * $0[0]
+        } reference: {
+            $0[0] * $0[0]
+        }
+        checkOp("x/x + x-x", [a]) {
+            $0[0] / $0[0] + ($0[0] - $0[0])
+        } reference: {
+            $0[0] / $0[0] + ($0[0] - $0[0])
+        }
     }
 }
 
@@ -129,7 +138,9 @@ private func unaryRef(_ op: UnaryOp, _ x: Double) -> Double {
     @Test(arguments: UnaryOp.allCases, [[], [13], [2, 3, 5]] as [[Int]])
     func unary(op: UnaryOp, shape: [Int]) {
         var r = Inputs(seed: 21)
-        checkOp("\(op) \(shape)", [unaryInput(op, shape, &r)]) { unaryOurs(op, $0[0]) } reference: {
+        checkOp("\(op) \(shape)", [unaryInput(op, shape, &r)]) {
+            unaryOurs(op, $0[0])
+        } reference: {
             Ref.map($0[0]) { unaryRef(op, $0) }
         }
     }
@@ -142,32 +153,83 @@ private func unaryRef(_ op: UnaryOp, _ x: Double) -> Double {
         var r = Inputs(seed: 31)
         let x = r.uniform([2, 3, 4])
         for s in [[4, 6], [24], [2, 12, 1]] {
-            checkOp("reshaped \(s)", [x]) { $0[0].reshaped(s) } reference: { Ref.reshape($0[0], s) }
+            checkOp("reshaped \(s)", [x]) {
+                $0[0].reshaped(s)
+            } reference: {
+                Ref.reshape($0[0], s)
+            }
         }
-        checkOp("reshaped [-1, 2]", [x]) { $0[0].reshaped([-1, 2]) } reference: { Ref.reshape($0[0], [12, 2]) }
-        checkOp("flattened", [x]) { $0[0].flattened() } reference: { Ref.reshape($0[0], [24]) }
-        checkOp("unsqueezed 1", [x]) { $0[0].unsqueezed(axis: 1) } reference: { Ref.reshape($0[0], [2, 1, 3, 4]) }
-        checkOp("unsqueezed -1", [x]) { $0[0].unsqueezed(axis: -1) } reference: { Ref.reshape($0[0], [2, 3, 4, 1]) }
+        checkOp("reshaped [-1, 2]", [x]) {
+            $0[0].reshaped([-1, 2])
+        } reference: {
+            Ref.reshape($0[0], [12, 2])
+        }
+        checkOp("flattened", [x]) {
+            $0[0].flattened()
+        } reference: {
+            Ref.reshape($0[0], [24])
+        }
+        checkOp("unsqueezed 1", [x]) {
+            $0[0].unsqueezed(axis: 1)
+        } reference: {
+            Ref.reshape($0[0], [2, 1, 3, 4])
+        }
+        checkOp("unsqueezed -1", [x]) {
+            $0[0].unsqueezed(axis: -1)
+        } reference: {
+            Ref.reshape($0[0], [2, 3, 4, 1])
+        }
         let y = r.uniform([2, 1, 3])
-        checkOp("squeezed 1", [y]) { $0[0].squeezed(axis: 1) } reference: { Ref.reshape($0[0], [2, 3]) }
+        checkOp("squeezed 1", [y]) {
+            $0[0].squeezed(axis: 1)
+        } reference: {
+            Ref.reshape($0[0], [2, 3])
+        }
         let z = r.uniform([3, 1])
-        checkOp("squeezed -1", [z]) { $0[0].squeezed(axis: -1) } reference: { Ref.reshape($0[0], [3]) }
+        checkOp("squeezed -1", [z]) {
+            $0[0].squeezed(axis: -1)
+        } reference: {
+            Ref.reshape($0[0], [3])
+        }
         // Each op must stay differentiable after another shape op changed the layout.
-        checkOp("unsqueeze∘permute∘squeeze", [y]) { ($0[0].squeezed(axis: 1).transposed() * 2).unsqueezed(axis: 0) }
-            reference: { Ref.reshape(Ref.transpose(Ref.reshape($0[0], [2, 3])) * 2, [1, 3, 2]) }
+        checkOp("unsqueeze∘permute∘squeeze", [y]) {
+            ($0[0].squeezed(axis: 1).transposed() * 2).unsqueezed(axis: 0)
+        } reference: {
+            Ref.reshape(Ref.transpose(Ref.reshape($0[0], [2, 3])) * 2, [1, 3, 2])
+        }
     }
 
     @Test func permuteTranspose() {
         var r = Inputs(seed: 32)
         let x = r.uniform([2, 3, 4])
         for p in [[2, 0, 1], [1, 0, 2], [0, 2, 1], [1, 2, 0], [-1, 0, 1]] {
-            checkOp("permuted \(p)", [x]) { $0[0].permuted(p) } reference: { Ref.permute($0[0], p.map { normAxis($0, 3) }) }
+            checkOp("permuted \(p)", [x]) {
+                $0[0].permuted(p)
+            } reference: {
+                Ref.permute($0[0], p.map { normAxis($0, 3) })
+            }
         }
         let x4 = r.uniform([2, 3, 1, 4])
-        checkOp("permuted 4-D", [x4]) { $0[0].permuted([3, 1, 0, 2]) } reference: { Ref.permute($0[0], [3, 1, 0, 2]) }
-        checkOp("transposed()", [x]) { $0[0].transposed() } reference: { Ref.transpose($0[0]) }
-        checkOp("transposed(0, 2)", [x]) { $0[0].transposed(0, 2) } reference: { Ref.transpose($0[0], 0, 2) }
-        checkOp("transposed 2-D", [r.uniform([3, 5])]) { $0[0].transposed() } reference: { Ref.transpose($0[0]) }
+        checkOp("permuted 4-D", [x4]) {
+            $0[0].permuted([3, 1, 0, 2])
+        } reference: {
+            Ref.permute($0[0], [3, 1, 0, 2])
+        }
+        checkOp("transposed()", [x]) {
+            $0[0].transposed()
+        } reference: {
+            Ref.transpose($0[0])
+        }
+        checkOp("transposed(0, 2)", [x]) {
+            $0[0].transposed(0, 2)
+        } reference: {
+            Ref.transpose($0[0], 0, 2)
+        }
+        checkOp("transposed 2-D", [r.uniform([3, 5])]) {
+            $0[0].transposed()
+        } reference: {
+            Ref.transpose($0[0])
+        }
     }
 
     @Test(arguments: [
@@ -176,16 +238,22 @@ private func unaryRef(_ op: UnaryOp, _ x: Double) -> Double {
     ])
     func broadcast(shapes: ShapePair) {
         var r = Inputs(seed: 33)
-        checkOp("broadcast \(shapes.testDescription)", [r.uniform(shapes.a)]) { $0[0].broadcast(to: shapes.b) }
-            reference: { Ref.broadcast($0[0], to: shapes.b) }
+        checkOp("broadcast \(shapes.testDescription)", [r.uniform(shapes.a)]) {
+            $0[0].broadcast(to: shapes.b)
+        } reference: {
+            Ref.broadcast($0[0], to: shapes.b)
+        }
     }
 
     @Test func slice() {
         var r = Inputs(seed: 34)
         let x = r.uniform([3, 4, 5])
         for (axis, range) in [(0, 1..<3), (1, 0..<2), (1, 3..<4), (-1, 1..<4), (2, 0..<5), (0, 0..<1)] {
-            checkOp("slice axis \(axis) \(range)", [x]) { $0[0].slice(axis: axis, range) }
-                reference: { Ref.slice($0[0], axis: axis, range) }
+            checkOp("slice axis \(axis) \(range)", [x]) {
+                $0[0].slice(axis: axis, range)
+            } reference: {
+                Ref.slice($0[0], axis: axis, range)
+            }
         }
     }
 
@@ -198,19 +266,28 @@ private func unaryRef(_ op: UnaryOp, _ x: Double) -> Double {
         for c in cases {
             checkOp("concatenate \(c.shapes) axis \(c.axis)", c.shapes.map { r.uniform($0) }) {
                 Tensor.concatenate($0, axis: c.axis)
-            } reference: { Ref.concatenate($0, axis: c.axis) }
+            } reference: {
+                Ref.concatenate($0, axis: c.axis)
+            }
         }
         // One part untracked (a constant): the others still get their slices of the cotangent.
         let constant = r.uniform([2, 2])
-        checkOp("concatenate with a constant", [r.uniform([2, 3])]) { Tensor.concatenate([$0[0], constant], axis: 1) }
-            reference: { Ref.concatenate([$0[0], Array64(constant)], axis: 1) }
+        checkOp("concatenate with a constant", [r.uniform([2, 3])]) {
+            Tensor.concatenate([$0[0], constant], axis: 1)
+        } reference: {
+            Ref.concatenate([$0[0], Array64(constant)], axis: 1)
+        }
     }
 
     @Test func stack() {
         var r = Inputs(seed: 36)
         let parts = (0..<3).map { _ in r.uniform([2, 3]) }
         for axis in [0, 1, 2, -1] {
-            checkOp("stack axis \(axis)", parts) { Tensor.stack($0, axis: axis) } reference: { Ref.stack($0, axis: axis) }
+            checkOp("stack axis \(axis)", parts) {
+                Tensor.stack($0, axis: axis)
+            } reference: {
+                Ref.stack($0, axis: axis)
+            }
         }
     }
 
@@ -222,7 +299,9 @@ private func unaryRef(_ op: UnaryOp, _ x: Double) -> Double {
             let p = x[0].split(sizes: [1, 3, 1], axis: 1)
             return Tensor.concatenate([p[2] * 3, p[0] * -2, p[1] * p[1]], axis: 1)
         } reference: { x in
-            let (p0, p1, p2) = (Ref.slice(x[0], axis: 1, 0..<1), Ref.slice(x[0], axis: 1, 1..<4), Ref.slice(x[0], axis: 1, 4..<5))
+            let (p0, p1, p2) = (
+                Ref.slice(x[0], axis: 1, 0..<1), Ref.slice(x[0], axis: 1, 1..<4), Ref.slice(x[0], axis: 1, 4..<5)
+            )
             return Ref.concatenate([p2 * 3, p0 * -2, p1 * p1], axis: 1)
         }
         let y = r.uniform([3, 4])
@@ -255,9 +334,12 @@ struct ReduceCase: Sendable, CustomTestStringConvertible {
 private let reduceCases: [ReduceCase] = [
     ReduceCase(shape: [2, 3, 4], axes: nil, keepDims: false), ReduceCase(shape: [2, 3, 4], axes: nil, keepDims: true),
     ReduceCase(shape: [2, 3, 4], axes: [1], keepDims: false), ReduceCase(shape: [2, 3, 4], axes: [1], keepDims: true),
-    ReduceCase(shape: [2, 3, 4], axes: [0, 2], keepDims: false), ReduceCase(shape: [2, 3, 4], axes: [0, 2], keepDims: true),
-    ReduceCase(shape: [2, 3, 4], axes: [-1], keepDims: false), ReduceCase(shape: [2, 3, 4], axes: [-2], keepDims: true),
-    ReduceCase(shape: [2, 3, 4], axes: [-3, -1], keepDims: true), ReduceCase(shape: [2, 3, 4], axes: [0, 1, 2], keepDims: false),
+    ReduceCase(shape: [2, 3, 4], axes: [0, 2], keepDims: false),
+    ReduceCase(shape: [2, 3, 4], axes: [0, 2], keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [-1], keepDims: false),
+    ReduceCase(shape: [2, 3, 4], axes: [-2], keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [-3, -1], keepDims: true),
+    ReduceCase(shape: [2, 3, 4], axes: [0, 1, 2], keepDims: false),
     ReduceCase(shape: [3, 20], axes: [-1], keepDims: false),  // contiguous runs ≥ 16: the 8-lane path
     ReduceCase(shape: [20, 3], axes: [0], keepDims: true), ReduceCase(shape: [7], axes: [0], keepDims: false),
     ReduceCase(shape: [2, 1, 3], axes: [1], keepDims: false),
@@ -299,10 +381,21 @@ private let reduceCases: [ReduceCase] = [
     @Test func singleAxisOverloads() {
         var r = Inputs(seed: 42)
         let x = r.distinct([3, 4])
-        checkOp("sum(axis: 0)", [x]) { $0[0].sum(axis: 0) } reference: { Ref.sum($0[0], axes: [0], keepDims: false) }
-        checkOp("mean(axis: -1, keepDims)", [x]) { $0[0].mean(axis: -1, keepDims: true) }
-            reference: { Ref.mean($0[0], axes: [-1], keepDims: true) }
-        checkOp("max(axis: 1)", [x]) { $0[0].max(axis: 1) } reference: { Ref.max($0[0], axes: [1], keepDims: false) }
+        checkOp("sum(axis: 0)", [x]) {
+            $0[0].sum(axis: 0)
+        } reference: {
+            Ref.sum($0[0], axes: [0], keepDims: false)
+        }
+        checkOp("mean(axis: -1, keepDims)", [x]) {
+            $0[0].mean(axis: -1, keepDims: true)
+        } reference: {
+            Ref.mean($0[0], axes: [-1], keepDims: true)
+        }
+        checkOp("max(axis: 1)", [x]) {
+            $0[0].max(axis: 1)
+        } reference: {
+            Ref.max($0[0], axes: [1], keepDims: false)
+        }
     }
 }
 
@@ -310,7 +403,9 @@ private let reduceCases: [ReduceCase] = [
 
 struct MatMulCase: Sendable, CustomTestStringConvertible {
     let a: [Int], b: [Int], tA: Bool, tB: Bool
-    init(_ a: [Int], _ b: [Int], _ tA: Bool = false, _ tB: Bool = false) { (self.a, self.b, self.tA, self.tB) = (a, b, tA, tB) }
+    init(_ a: [Int], _ b: [Int], _ tA: Bool = false, _ tB: Bool = false) {
+        (self.a, self.b, self.tA, self.tB) = (a, b, tA, tB)
+    }
     var testDescription: String { "\(a)\(tA ? "ᵀ" : "") x \(b)\(tB ? "ᵀ" : "")" }
 }
 
@@ -343,7 +438,9 @@ private let matmulCases: [MatMulCase] = [
         var r = Inputs(seed: 51)
         checkOp("matmul \(c.testDescription)", [r.uniform(c.a), r.uniform(c.b)]) {
             matmul($0[0], $0[1], transposeA: c.tA, transposeB: c.tB)
-        } reference: { Ref.matmul($0[0], $0[1], transposeA: c.tA, transposeB: c.tB) }
+        } reference: {
+            Ref.matmul($0[0], $0[1], transposeA: c.tA, transposeB: c.tB)
+        }
     }
 }
 
@@ -355,19 +452,26 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
 }
 
 @Suite struct GradientCheckNormalization {
-    @Test(arguments: [false, true], [
-        AxisCase(shape: [3, 5], axis: -1), AxisCase(shape: [3, 5], axis: 0), AxisCase(shape: [2, 3, 4], axis: 1),
-        AxisCase(shape: [2, 3, 4], axis: 0), AxisCase(shape: [2, 3, 4], axis: 2), AxisCase(shape: [2, 19], axis: -1),
-        AxisCase(shape: [19, 2], axis: -2), AxisCase(shape: [6], axis: 0),
-    ])
+    @Test(
+        arguments: [false, true],
+        [
+            AxisCase(shape: [3, 5], axis: -1), AxisCase(shape: [3, 5], axis: 0), AxisCase(shape: [2, 3, 4], axis: 1),
+            AxisCase(shape: [2, 3, 4], axis: 0), AxisCase(shape: [2, 3, 4], axis: 2),
+            AxisCase(shape: [2, 19], axis: -1),
+            AxisCase(shape: [19, 2], axis: -2), AxisCase(shape: [6], axis: 0),
+        ])
     func softmaxLike(log: Bool, c: AxisCase) {
         var r = Inputs(seed: 61)
         checkOp("\(log ? "logSoftmax" : "softmax") \(c.testDescription)", [r.normal(c.shape, std: 2)]) {
             log ? logSoftmax($0[0], axis: c.axis) : softmax($0[0], axis: c.axis)
-        } reference: { log ? Ref.logSoftmax($0[0], axis: c.axis) : Ref.softmax($0[0], axis: c.axis) }
+        } reference: {
+            log ? Ref.logSoftmax($0[0], axis: c.axis) : Ref.softmax($0[0], axis: c.axis)
+        }
     }
 
-    @Test(arguments: [[3, 8], [2, 3, 17]] as [[Int]], [(false, false), (true, false), (false, true), (true, true)].map { [$0.0, $0.1] })
+    @Test(
+        arguments: [[3, 8], [2, 3, 17]] as [[Int]],
+        [(false, false), (true, false), (false, true), (true, true)].map { [$0.0, $0.1] })
     func layerNormalization(shape: [Int], affine: [Bool]) {
         var r = Inputs(seed: 62)
         let (useW, useB) = (affine[0], affine[1])
@@ -388,7 +492,9 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
         let x = r.normal([4, 8])
         checkOp("layerNorm params only", [r.uniform([8], 0.5, 1.5), r.uniform([8])]) {
             layerNorm(x, weight: $0[0], bias: $0[1])
-        } reference: { Ref.layerNorm(Array64(x), weight: $0[0], bias: $0[1], eps: 1e-5) }
+        } reference: {
+            Ref.layerNorm(Array64(x), weight: $0[0], bias: $0[1], eps: 1e-5)
+        }
     }
 }
 
@@ -399,10 +505,16 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
         var r = Inputs(seed: 71)
         let w = r.uniform([5, 3])
         let ids = [1, 3, 1, 0, 3, 3]  // rows 2 and 4 unused: zero gradient
-        checkOp("embedding shape [2,3]", [w]) { embedding($0[0], indices: ids, shape: [2, 3]) }
-            reference: { Ref.embedding($0[0], indices: ids, shape: [2, 3]) }
-        checkOp("embedding default shape", [w]) { embedding($0[0], indices: [4, 4, 2]) }
-            reference: { Ref.embedding($0[0], indices: [4, 4, 2], shape: [3]) }
+        checkOp("embedding shape [2,3]", [w]) {
+            embedding($0[0], indices: ids, shape: [2, 3])
+        } reference: {
+            Ref.embedding($0[0], indices: ids, shape: [2, 3])
+        }
+        checkOp("embedding default shape", [w]) {
+            embedding($0[0], indices: [4, 4, 2])
+        } reference: {
+            Ref.embedding($0[0], indices: [4, 4, 2], shape: [3])
+        }
     }
 
     @Test(arguments: [[3, 1], [4], [2, 3, 4], [1, 3, 1], []] as [[Int]])
@@ -410,18 +522,24 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
         var r = Inputs(seed: 72)
         let x = r.uniform([2, 3, 4])
         let mask = Tensor(shape: maskShape, scalars: r.uniform(maskShape, 0, 1).scalars.map { $0 < 0.5 ? 0 : 1 })
-        checkOp("maskedFill mask \(maskShape)", [x]) { maskedFill($0[0], mask: mask, value: -1e4) }
-            reference: { Ref.maskedFill($0[0], mask: Array64(mask), value: -1e4) }
+        checkOp("maskedFill mask \(maskShape)", [x]) {
+            maskedFill($0[0], mask: mask, value: -1e4)
+        } reference: {
+            Ref.maskedFill($0[0], mask: Array64(mask), value: -1e4)
+        }
     }
 
-    @Test(arguments: [
-        ([1, -100, 4, 0, -100, 2], -100), ([3, 1, 3, 0, 2, 4], 3), ([0, 1, 2, 3, 4, 0], -100),
-    ] as [([Int], Int)])
+    @Test(
+        arguments: [
+            ([1, -100, 4, 0, -100, 2], -100), ([3, 1, 3, 0, 2, 4], 3), ([0, 1, 2, 3, 4, 0], -100),
+        ] as [([Int], Int)])
     func crossEntropyWithIgnoredLabels(labels: [Int], ignore: Int) {
         var r = Inputs(seed: 73)
         checkOp("crossEntropy labels \(labels) ignore \(ignore)", [r.normal([6, 5], std: 2)]) {
             crossEntropy($0[0], labels: labels, ignoreIndex: ignore)
-        } reference: { Ref.crossEntropy($0[0], labels: labels, ignoreIndex: ignore) }
+        } reference: {
+            Ref.crossEntropy($0[0], labels: labels, ignoreIndex: ignore)
+        }
     }
 
     /// The mask is random, so the reference is the mask itself, read off y/x: the VJP must be g·(y/x).
@@ -445,7 +563,9 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
             if isZero { dropped += 1 }
             #expect(isZero || abs(m - scale) <= 1e-6 * scale, "dropout p \(p): y/x = \(m) at \(i), want 0 or \(scale)")
             let want = Double(v.scalars[i]) * m
-            #expect(abs(Double(gx.scalars[i]) - want) <= 1e-6 * (1 + abs(want)), "dropout VJP at \(i): \(gx.scalars[i]) vs \(want)")
+            #expect(
+                abs(Double(gx.scalars[i]) - want) <= 1e-6 * (1 + abs(want)),
+                "dropout VJP at \(i): \(gx.scalars[i]) vs \(want)")
         }
         #expect(dropped > 0 && dropped < x0.count, "dropout p \(p): dropped \(dropped) of \(x0.count)")
     }
@@ -495,8 +615,10 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
     @Test(arguments: [[4, 6], [2, 3, 6]] as [[Int]])
     func twoLayerMLP(xShape: [Int]) {
         var r = Inputs(seed: 81)
-        let inputs = [r.normal(xShape), r.normal([6, 8], std: 0.5), r.normal([8], std: 0.1), r.normal([8, 5], std: 0.5),
-                      r.normal([5], std: 0.1)]
+        let inputs = [
+            r.normal(xShape), r.normal([6, 8], std: 0.5), r.normal([8], std: 0.1), r.normal([8, 5], std: 0.5),
+            r.normal([5], std: 0.1),
+        ]
         checkOp("MLP x \(xShape)", inputs, Self.mlp, reference: Self.mlpRef)
     }
 
@@ -504,8 +626,10 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
     /// the scalar-loss form Σ y·v without a seed giving the same parameter gradients as the seeded form.
     @Test func gradientWithRespectToIntermediate() {
         var r = Inputs(seed: 82)
-        let (x0, w1, b1, w2, b2) = (r.normal([4, 6]), r.normal([6, 8], std: 0.5), r.normal([8], std: 0.1),
-                                    r.normal([8, 5], std: 0.5), r.normal([5], std: 0.1))
+        let (x0, w1, b1, w2, b2) = (
+            r.normal([4, 6]), r.normal([6, 8], std: 0.5), r.normal([8], std: 0.1),
+            r.normal([8, 5], std: 0.5), r.normal([5], std: 0.1)
+        )
         let tape = GradientTape()
         let (params, h, y) = tape.record {
             let p = [x0, w1, b1, w2, b2].map { tape.watch($0) }
@@ -523,7 +647,8 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
         #expect(loss.shape == [])
         let unseeded = tape.gradients(of: loss, wrt: params)
         for (i, (a, b)) in zip(seeded, unseeded).enumerated() {
-            expectClose(a.scalars, b.scalars.map(Double.init), tol: 1e-5, scale: { 1 + abs($0) }, "seeded vs Σy·v, param \(i)")
+            expectClose(
+                a.scalars, b.scalars.map(Double.init), tol: 1e-5, scale: { 1 + abs($0) }, "seeded vs Σy·v, param \(i)")
         }
         // A value the output does not depend on gets zeros.
         let unrelated = tape.record { tape.watch(r.normal([2])) }
@@ -534,12 +659,25 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
     @Test func tensorUsedTwiceAccumulates() {
         var r = Inputs(seed: 83)
         let x = r.uniform([3, 4])
-        checkOp("x*x + x", [x]) { $0[0] * $0[0] + $0[0] } reference: { $0[0] * $0[0] + $0[0] }
-        checkOp("exp(x)*x - x/2", [x]) { exp($0[0]) * $0[0] - $0[0] / 2 }
-            reference: { Ref.map($0[0], Foundation.exp) * $0[0] - $0[0] * 0.5 }
-        checkOp("x * Σ_row x", [x]) { $0[0] * $0[0].sum(axes: [1], keepDims: true) }
-            reference: { $0[0] * Ref.sum($0[0], axes: [1], keepDims: true) }
-        checkOp("softmax(x)ᵀ·x", [x]) { matmul(softmax($0[0]), $0[0], transposeA: true) }
-            reference: { Ref.matmul(Ref.softmax($0[0], axis: -1), $0[0], transposeA: true) }
+        checkOp("x*x + x", [x]) {
+            $0[0] * $0[0] + $0[0]
+        } reference: {
+            $0[0] * $0[0] + $0[0]
+        }
+        checkOp("exp(x)*x - x/2", [x]) {
+            exp($0[0]) * $0[0] - $0[0] / 2
+        } reference: {
+            Ref.map($0[0], Foundation.exp) * $0[0] - $0[0] * 0.5
+        }
+        checkOp("x * Σ_row x", [x]) {
+            $0[0] * $0[0].sum(axes: [1], keepDims: true)
+        } reference: {
+            $0[0] * Ref.sum($0[0], axes: [1], keepDims: true)
+        }
+        checkOp("softmax(x)ᵀ·x", [x]) {
+            matmul(softmax($0[0]), $0[0], transposeA: true)
+        } reference: {
+            Ref.matmul(Ref.softmax($0[0], axis: -1), $0[0], transposeA: true)
+        }
     }
 }

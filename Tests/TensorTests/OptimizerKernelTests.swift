@@ -87,7 +87,8 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         let p0 = (0..<n).map { _ in rng.uniform() - 0.5 }
         let m0 = (0..<n).map { _ in rng.gradient() }
         let v0 = (0..<n).map { _ in rng.uniform() * 1e-5 }
-        let c = AdamWStepConstants(decay: 1 - 5e-4 * 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, bc2Sqrt: 0.0447, stepSize: 3.1e-3)
+        let c = AdamWStepConstants(
+            decay: 1 - 5e-4 * 0.01, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, bc2Sqrt: 0.0447, stepSize: 3.1e-3)
         for scale: Float? in [nil, 0.37] {
             var (p1, m1, v1) = (p0, m0, v0)
             var (p2, m2, v2) = (p0, m0, v0)
@@ -95,7 +96,8 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
                 p1.withUnsafeMutableBufferPointer { p in
                     m1.withUnsafeMutableBufferPointer { m in
                         v1.withUnsafeMutableBufferPointer { v in
-                            OptimizerKernels.adamWReference(parameter: p, m: m, v: v, gradient: g, c, gradientScale: scale)
+                            OptimizerKernels.adamWReference(
+                                parameter: p, m: m, v: v, gradient: g, c, gradientScale: scale)
                         }
                     }
                 }
@@ -126,13 +128,16 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         var opt = AdamW(learningRate: 2e-3, weightDecay: 0.01)
         for step in 1...3 {
             let grads = shapes.enumerated().map { i, s in
-                Tensor(shape: s, scalars: i == 2 ? rng.sparseRows(313, 128) : (0..<shapeCount(s)).map { _ in rng.gradient() })
+                Tensor(
+                    shape: s,
+                    scalars: i == 2 ? rng.sparseRows(313, 128) : (0..<shapeCount(s)).map { _ in rng.gradient() })
             }
             let lr: Float = 2e-3 * Float(step) / 3
             opt.learningRate = lr
             opt.update(&params, gradients: grads)
             for i in shapes.indices {
-                referenceAdamWStep(p: &refP[i], m: &refM[i], v: &refV[i], g: grads[i].scalars, step: step, lr: lr, wd: 0.01)
+                referenceAdamWStep(
+                    p: &refP[i], m: &refM[i], v: &refV[i], g: grads[i].scalars, step: step, lr: lr, wd: 0.01)
                 #expect(bits(params[i]) == bits(refP[i]), "step \(step) parameter \(i)")
                 #expect(bits(opt.m[i]) == bits(refM[i]) && bits(opt.v[i]) == bits(refV[i]), "step \(step) moments \(i)")
             }
@@ -144,7 +149,8 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         let counts = [5, 40_000, 9, 100_003, 64]
         let g = counts.map { n in (0..<n).map { _ in rng.gradient() } }
         let p0 = counts.map { n in (0..<n).map { _ in rng.uniform() } }
-        let c = AdamWStepConstants(decay: 0.99999, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, bc2Sqrt: 0.1, stepSize: 1e-3)
+        let c = AdamWStepConstants(
+            decay: 0.99999, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, bc2Sqrt: 0.1, stepSize: 1e-3)
         func run(serial: Bool) -> [[Float]] {
             var p = p0
             var m = counts.map { [Float](repeating: 0.001, count: $0) }
@@ -154,7 +160,8 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
             let vb = v.indices.map { i in v[i].withUnsafeMutableBufferPointer { $0 } }
             let gb = g.map { a in a.withUnsafeBufferPointer { $0 } }
             withExtendedLifetime(g) {
-                OptimizerKernels.adamW(parameters: pb, m: mb, v: vb, gradients: gb, c, gradientScale: 0.5, serial: serial)
+                OptimizerKernels.adamW(
+                    parameters: pb, m: mb, v: vb, gradients: gb, c, gradientScale: 0.5, serial: serial)
             }
             return p + m + v
         }
@@ -168,7 +175,8 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
                 m.withUnsafeMutableBufferPointer { mb in
                     v.withUnsafeMutableBufferPointer { vb in
                         g[i].withUnsafeBufferPointer { gb in
-                            OptimizerKernels.adamWReference(parameter: p, m: mb, v: vb, gradient: gb, c, gradientScale: 0.5)
+                            OptimizerKernels.adamWReference(
+                                parameter: p, m: mb, v: vb, gradient: gb, c, gradientScale: 0.5)
                         }
                     }
                 }
@@ -184,7 +192,8 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         let sparse = rng.sparseRows((n + 7) / 8, 8).prefix(n)
         for x in [dense, Array(sparse), [Float](repeating: -0.0, count: n)] {
             x.withUnsafeBufferPointer { b in
-                #expect(OptimizerKernels.sumOfSquares(b).bitPattern == OptimizerKernels.sumOfSquaresReference(b).bitPattern)
+                #expect(
+                    OptimizerKernels.sumOfSquares(b).bitPattern == OptimizerKernels.sumOfSquaresReference(b).bitPattern)
             }
         }
         // NaN and infinity are not skipped.
@@ -203,7 +212,10 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
     @Test func clippingMatchesTheOldLoopBitForBit() {
         var rng = Mix(state: 99)
         let table = rng.sparseRows(3001, 128)
-        let dense = [(0..<128).map { _ in rng.gradient() * 100 }, (0..<70_001).map { _ in rng.gradient() * 10 }, [rng.gradient()]]
+        let dense = [
+            (0..<128).map { _ in rng.gradient() * 100 }, (0..<70_001).map { _ in rng.gradient() * 10 },
+            [rng.gradient()],
+        ]
         let all = [table] + dense
         for maxNorm: Float in [1e-3, 1, 1e6] {
             let (norm, scaled) = referenceClip(all, maxNorm: maxNorm)
@@ -284,4 +296,3 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         }
     }
 }
-

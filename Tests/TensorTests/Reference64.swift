@@ -12,7 +12,9 @@ struct Array64 {
         self.shape = shape
         self.data = data
     }
-    init(shape: [Int], repeating v: Double) { self.init(shape: shape, data: Array(repeating: v, count: elementCount(shape))) }
+    init(shape: [Int], repeating v: Double) {
+        self.init(shape: shape, data: Array(repeating: v, count: elementCount(shape)))
+    }
     init(_ t: Tensor) { self.init(shape: t.shape, data: t.scalars.map(Double.init)) }
 
     var count: Int { data.count }
@@ -189,7 +191,8 @@ enum Ref {
     }
 
     /// torch.matmul on rank ≥ 2 operands with batch broadcasting; tA/tB transpose the last two axes.
-    static func matmul(_ a: Array64, _ b: Array64, transposeA tA: Bool = false, transposeB tB: Bool = false) -> Array64 {
+    static func matmul(_ a: Array64, _ b: Array64, transposeA tA: Bool = false, transposeB tB: Bool = false) -> Array64
+    {
         let at = tA ? transpose(a) : a
         let bt = tB ? transpose(b) : b
         let (m, k) = (at.shape[at.rank - 2], at.shape[at.rank - 1])

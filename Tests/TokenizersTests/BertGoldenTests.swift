@@ -12,7 +12,9 @@ import Tokenizers
         // train: per-sentence digests of HF's ids (see make_tokenizer_goldens.py); dev: the ids themselves.
         let report =
             split == "train"
-            ? compareDigests(sentences, try digestLines("bert_sst2_train.fnv"), name: "bert train") { bert.encode($0).ids }
+            ? compareDigests(sentences, try digestLines("bert_sst2_train.fnv"), name: "bert train") {
+                bert.encode($0).ids
+            }
             : compareIDs(sentences, try idLines("bert_sst2_dev.ids"), name: "bert dev") { bert.encode($0).ids }
         #expect(report == nil, "\(report ?? "")")
     }
@@ -23,16 +25,24 @@ import Tokenizers
         let bert = try Reference.bert()
         struct Question: Decodable { let original: String; let basic: [String]; let wordpiece: [String] }
         let questions = try JSONDecoder().decode(
-            [Question].self, from: Data(contentsOf: URL(fileURLWithPath: Paths.shared("reference/tokenizer/bert_squad_dev_questions_tokens.json"))))
+            [Question].self,
+            from: Data(
+                contentsOf: URL(
+                    fileURLWithPath: Paths.shared("reference/tokenizer/bert_squad_dev_questions_tokens.json"))))
         let ids = try JSONDecoder().decode(
-            [[Int]].self, from: Data(contentsOf: URL(fileURLWithPath: Paths.shared("reference/tokenizer/bert_squad_dev_questions_ids.json"))))
+            [[Int]].self,
+            from: Data(
+                contentsOf: URL(fileURLWithPath: Paths.shared("reference/tokenizer/bert_squad_dev_questions_ids.json")))
+        )
         #expect(questions.count == 10_570 && ids.count == 10_570)
         var bad: [String] = []
         for (q, expected) in zip(questions, ids) {
             let enc = bert.encode(q.original, addSpecialTokens: false)
             let basic = bert.preTokenize(bert.normalize(q.original)).map(\.0)
             if enc.ids != expected || enc.tokens != q.wordpiece || basic != q.basic {
-                bad.append("\(String(reflecting: q.original)): ids \(enc.ids) vs \(expected), tokens \(enc.tokens), basic \(basic)")
+                bad.append(
+                    "\(String(reflecting: q.original)): ids \(enc.ids) vs \(expected), tokens \(enc.tokens), basic \(basic)"
+                )
             }
         }
         #expect(bad.isEmpty, "\(bad.count) questions differ, e.g. \(bad.prefix(3))")
@@ -51,8 +61,9 @@ import Tokenizers
             #expect(e.attentionMask == Array(repeating: 1, count: e.count))
             #expect(bert.tokenize(c.text) == c.bert.tokenize, "tokenize(\(String(reflecting: c.text)))")
             #expect(bert.decode(e.ids) == c.bert.decode, "decode of \(String(reflecting: c.text))")
-            #expect(bert.decode(e.ids, skipSpecialTokens: true) == c.bert.decode_skip,
-                    "decode(skip) of \(String(reflecting: c.text))")
+            #expect(
+                bert.decode(e.ids, skipSpecialTokens: true) == c.bert.decode_skip,
+                "decode(skip) of \(String(reflecting: c.text))")
         }
     }
 
@@ -64,7 +75,9 @@ import Tokenizers
             #expect(e.typeIDs == c.bert.type_ids)
             #expect(pairs(e.offsets) == c.bert.offsets)
             #expect(e.wordIDs == c.bert.word_ids)
-            #expect(e.sequenceIDs.compactMap { $0 } == e.typeIDs.enumerated().filter { e.sequenceIDs[$0.offset] != nil }.map(\.element))
+            #expect(
+                e.sequenceIDs.compactMap { $0 }
+                    == e.typeIDs.enumerated().filter { e.sequenceIDs[$0.offset] != nil }.map(\.element))
         }
     }
 
@@ -90,7 +103,9 @@ import Tokenizers
     @Test func truncationStrategiesMatchHF() throws {
         let bert = try Reference.bert()
         for c in try HardStrings.loaded.get().truncation_cases {
-            checkTruncation(c, c.bert) { () throws(TokenizerError) in try bert.encode(c.text, pair: c.pair, truncation: c.truncation) }
+            checkTruncation(c, c.bert) { () throws(TokenizerError) in
+                try bert.encode(c.text, pair: c.pair, truncation: c.truncation)
+            }
         }
     }
 

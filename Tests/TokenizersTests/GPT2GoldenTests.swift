@@ -21,7 +21,9 @@ import Tokenizers
         // train: per-sentence digests of HF's ids (see make_tokenizer_goldens.py); dev: the ids themselves.
         let report =
             split == "train"
-            ? compareDigests(sentences, try digestLines("gpt2_sst2_train.fnv"), name: "gpt2 train") { gpt2.encode($0).ids }
+            ? compareDigests(sentences, try digestLines("gpt2_sst2_train.fnv"), name: "gpt2 train") {
+                gpt2.encode($0).ids
+            }
             : compareIDs(sentences, try idLines("gpt2_sst2_dev.ids"), name: "gpt2 dev") { gpt2.encode($0).ids }
         #expect(report == nil, "\(report ?? "")")
     }
@@ -53,10 +55,12 @@ import Tokenizers
     /// Pairs (concatenated, type ids 0 then 1), HF longest_first truncation, padding with <|endoftext|>.
     @Test func pairsTruncationPaddingMatchHF() throws {
         let vocab = try Paths.shared("vocab/gpt2-encoder.json"), merges = try Paths.shared("vocab/gpt2-vocab.bpe")
-        let gpt2 = try GPT2Tokenizer(vocabularyFile: vocab, mergesFile: merges, options: .init(padToken: "<|endoftext|>"))
+        let gpt2 = try GPT2Tokenizer(
+            vocabularyFile: vocab, mergesFile: merges, options: .init(padToken: "<|endoftext|>"))
         for b in try HardStrings.loaded.get().gpt2_batches {
-            let got = try gpt2.encodeBatch(b.pairs.map { $0[0] }, pairs: b.pairs.map { $0[1] },
-                                           truncation: b.max_length.map { Truncation(maxLength: $0) }, padding: .longest)
+            let got = try gpt2.encodeBatch(
+                b.pairs.map { $0[0] }, pairs: b.pairs.map { $0[1] },
+                truncation: b.max_length.map { Truncation(maxLength: $0) }, padding: .longest)
             for (g, w) in zip(got, b.encodings) {
                 #expect(g.ids == w.ids, "max_length \(String(describing: b.max_length))")
                 #expect(g.typeIDs == w.type_ids)
@@ -70,7 +74,9 @@ import Tokenizers
     @Test func truncationStrategiesMatchHF() throws {
         let gpt2 = try Reference.gpt2()
         for c in try HardStrings.loaded.get().truncation_cases {
-            checkTruncation(c, c.gpt2) { () throws(TokenizerError) in try gpt2.encode(c.text, pair: c.pair, truncation: c.truncation) }
+            checkTruncation(c, c.gpt2) { () throws(TokenizerError) in
+                try gpt2.encode(c.text, pair: c.pair, truncation: c.truncation)
+            }
         }
     }
 
@@ -78,9 +84,11 @@ import Tokenizers
     /// combining marks, and a byte-level symbol written literally.
     @Test func roundTripsOnAwkwardText() throws {
         let gpt2 = try Reference.gpt2()
-        var samples = ["", " ", "  ", "\n", "\r\n", "Ġ", "ĠĠx", "<|endoftext", "<|endoftext|", "<|endoftext|>x<|endoftext|>",
-                       "\u{301}", "e\u{301}\u{302}", "👩‍👩‍👧‍👦", "🇫🇷🇩🇪", "\u{FEFF}", "\u{10FFFF}", "\0", "a\tb\u{B}c\u{C}d",
-                       String(repeating: "💥", count: 300), String(repeating: " ", count: 1000) + "x"]
+        var samples = [
+            "", " ", "  ", "\n", "\r\n", "Ġ", "ĠĠx", "<|endoftext", "<|endoftext|", "<|endoftext|>x<|endoftext|>",
+            "\u{301}", "e\u{301}\u{302}", "👩‍👩‍👧‍👦", "🇫🇷🇩🇪", "\u{FEFF}", "\u{10FFFF}", "\0", "a\tb\u{B}c\u{C}d",
+            String(repeating: "💥", count: 300), String(repeating: " ", count: 1000) + "x",
+        ]
         var s = ""
         for c in stride(from: 0x20, to: 0x3000, by: 7) { if let u = Unicode.Scalar(c) { s.unicodeScalars.append(u) } }
         samples.append(s)

@@ -15,8 +15,10 @@ func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
 func temporaryFile(_ name: String, _ text: String) throws -> String { try temporaryFile(name, Array(text.utf8)) }
 
 /// Runs `body`, expecting it to throw exactly `expected`, and checks the message mentions `mentions`.
-func expectError(_ expected: TokenizerError, mentions: [String], _ body: () throws(TokenizerError) -> Void,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectError(
+    _ expected: TokenizerError, mentions: [String], _ body: () throws(TokenizerError) -> Void,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     do {
         try body()
         Issue.record("expected \(expected) but nothing was thrown", sourceLocation: sourceLocation)
@@ -49,7 +51,12 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
         if (33...126).contains(b) || (161...172).contains(b) || (174...255).contains(b) {
             scalar = UInt32(b)
         } else {
-            scalar = 256 + UInt32((0..<b).filter { !((33...126).contains($0) || (161...172).contains($0) || (174...255).contains($0)) }.count)
+            scalar =
+                256
+                + UInt32(
+                    (0..<b).filter {
+                        !((33...126).contains($0) || (161...172).contains($0) || (174...255).contains($0))
+                    }.count)
         }
         return String(Character(Unicode.Scalar(scalar)!))
     }
@@ -61,8 +68,10 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
     static let miniBert = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "dog", "##s", "a", "##b"]
 
     @Test func invalidUTF8NamesFileAndLine() throws {
-        let path = try temporaryFile("vocab.txt", Array("[PAD]\n[UNK]\nok\n".utf8) + [0x66, 0xC3, 0x28, 0x0A] + Array("x\n".utf8))
-        expectError(.invalidUTF8(path: path, line: 4), mentions: [path, ":4:", "invalid UTF-8"]) { () throws(TokenizerError) in
+        let path = try temporaryFile(
+            "vocab.txt", Array("[PAD]\n[UNK]\nok\n".utf8) + [0x66, 0xC3, 0x28, 0x0A] + Array("x\n".utf8))
+        expectError(.invalidUTF8(path: path, line: 4), mentions: [path, ":4:", "invalid UTF-8"]) {
+            () throws(TokenizerError) in
             _ = try TextFile.readLines(path)
         }
         expectError(.invalidUTF8(path: path, line: 4), mentions: [path, ":4:"]) { () throws(TokenizerError) in
@@ -71,7 +80,9 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
         // Truncated sequences, overlong encodings and surrogates encoded in UTF-8 are all invalid.
         for bad: [UInt8] in [[0xE2, 0x82], [0xC0, 0xAF], [0xED, 0xA0, 0x80], [0xFF]] {
             let p = try temporaryFile("bad.txt", Array("a\n".utf8) + bad)
-            expectError(.invalidUTF8(path: p, line: 2), mentions: [":2:"]) { () throws(TokenizerError) in _ = try TextFile.readLines(p) }
+            expectError(.invalidUTF8(path: p, line: 2), mentions: [":2:"]) { () throws(TokenizerError) in
+                _ = try TextFile.readLines(p)
+            }
         }
     }
 
@@ -80,62 +91,81 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
         #expect(try TextFile.readLines(path) == ["a", "b", "", "c"])
         #expect(try TextFile.readLines(try temporaryFile("empty.txt", "")) == [])
         let missing = "/nonexistent/dir/vocab.txt"
-        expectError(.unreadableFile(path: missing, reason: "no such file"), mentions: [missing, "no such file"]) { () throws(TokenizerError) in
+        expectError(.unreadableFile(path: missing, reason: "no such file"), mentions: [missing, "no such file"]) {
+            () throws(TokenizerError) in
             _ = try BertTokenizer(vocabularyFile: missing)
         }
     }
 
     @Test func bertVocabularyErrors() throws {
         let noUNK = try temporaryFile("vocab.txt", "[PAD]\n[CLS]\n[SEP]\nthe\n")
-        expectError(.missingToken(source: noUNK, token: "[UNK]"), mentions: [noUNK, "[UNK]"]) { () throws(TokenizerError) in
+        expectError(.missingToken(source: noUNK, token: "[UNK]"), mentions: [noUNK, "[UNK]"]) {
+            () throws(TokenizerError) in
             _ = try BertTokenizer(vocabularyFile: noUNK)
         }
         let dup = try temporaryFile("vocab.txt", "[UNK]\n[CLS]\n[SEP]\nthe\ndog\nthe\n")
-        expectError(.duplicateToken(source: dup, line: 6, token: "the", firstLine: 4), mentions: [dup, ":6:", "\"the\"", "line 4"]) { () throws(TokenizerError) in
+        expectError(
+            .duplicateToken(source: dup, line: 6, token: "the", firstLine: 4),
+            mentions: [dup, ":6:", "\"the\"", "line 4"]
+        ) { () throws(TokenizerError) in
             _ = try BertTokenizer(vocabularyFile: dup)
         }
         let empty = try temporaryFile("vocab.txt", "[UNK]\n[CLS]\n\n[SEP]\n")
-        expectError(.emptyToken(source: empty, line: 3), mentions: [empty, ":3:", "empty token"]) { () throws(TokenizerError) in
+        expectError(.emptyToken(source: empty, line: 3), mentions: [empty, ":3:", "empty token"]) {
+            () throws(TokenizerError) in
             _ = try BertTokenizer(vocabularyFile: empty)
         }
-        expectError(.missingToken(source: "<in-memory vocabulary>", token: "[SEP]"), mentions: ["in-memory", "[SEP]"]) { () throws(TokenizerError) in
+        expectError(.missingToken(source: "<in-memory vocabulary>", token: "[SEP]"), mentions: ["in-memory", "[SEP]"]) {
+            () throws(TokenizerError) in
             _ = try BertTokenizer(vocabulary: ["[UNK]", "[CLS]"])
         }
     }
 
     @Test func gpt2MergesAndJSONErrors() throws {
         let vocab = byteVocabulary(["th", "the"])
-        let json = "{" + vocab.enumerated().map { "\(jsonString($0.element)): \($0.offset)" }.joined(separator: ", ") + "}"
+        let json =
+            "{" + vocab.enumerated().map { "\(jsonString($0.element)): \($0.offset)" }.joined(separator: ", ") + "}"
         let vocabPath = try temporaryFile("vocab.json", json)
         let good = try temporaryFile("merges.txt", "#version: 0.2\nt h\nth e\n")
         let t = try GPT2Tokenizer(vocabularyFile: vocabPath, mergesFile: good)
         #expect(t.encode("the").tokens == ["the"])
 
         let malformed = try temporaryFile("merges.txt", "#version: 0.2\nt h\nthe\n")
-        expectError(.malformedMerge(source: malformed, line: 3, text: "the"), mentions: [malformed, ":3:", "\"the\""]) { () throws(TokenizerError) in
+        expectError(.malformedMerge(source: malformed, line: 3, text: "the"), mentions: [malformed, ":3:", "\"the\""]) {
+            () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabularyFile: vocabPath, mergesFile: malformed)
         }
         let twoSpaces = try temporaryFile("merges.txt", "t  h\n")
-        expectError(.malformedMerge(source: twoSpaces, line: 1, text: "t  h"), mentions: [":1:"]) { () throws(TokenizerError) in
+        expectError(.malformedMerge(source: twoSpaces, line: 1, text: "t  h"), mentions: [":1:"]) {
+            () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabularyFile: vocabPath, mergesFile: twoSpaces)
         }
         let unknown = try temporaryFile("merges.txt", "t h\nth x\n")
-        expectError(.mergeTokenNotInVocabulary(source: unknown, line: 2, token: "thx"), mentions: [unknown, ":2:", "\"thx\""]) { () throws(TokenizerError) in
+        expectError(
+            .mergeTokenNotInVocabulary(source: unknown, line: 2, token: "thx"), mentions: [unknown, ":2:", "\"thx\""]
+        ) { () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabularyFile: vocabPath, mergesFile: unknown)
         }
         let badJSON = try temporaryFile("vocab.json", "{\"a\": 0,\n \"b\" 1}")
-        expectError(.malformedJSON(path: badJSON, line: 2, column: 6, reason: "expected ':'"), mentions: [badJSON, ":2:6:", "':'"]) { () throws(TokenizerError) in
+        expectError(
+            .malformedJSON(path: badJSON, line: 2, column: 6, reason: "expected ':'"),
+            mentions: [badJSON, ":2:6:", "':'"]
+        ) { () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabularyFile: badJSON, mergesFile: good)
         }
         let gap = try temporaryFile("vocab.json", "{\"a\": 0, \"b\": 2}")
-        expectError(.invalidTokenID(source: gap, token: "b", id: 2), mentions: [gap, "\"b\"", "id 2"]) { () throws(TokenizerError) in
+        expectError(.invalidTokenID(source: gap, token: "b", id: 2), mentions: [gap, "\"b\"", "id 2"]) {
+            () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabularyFile: gap, mergesFile: good)
         }
         let noBytes = try temporaryFile("vocab.json", "{\"a\": 0}")
-        expectError(.missingToken(source: noBytes, token: "Ā"), mentions: [noBytes, "\"Ā\""]) { () throws(TokenizerError) in
+        expectError(.missingToken(source: noBytes, token: "Ā"), mentions: [noBytes, "\"Ā\""]) {
+            () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabularyFile: noBytes, mergesFile: good)
         }
-        expectError(.malformedMerge(source: "<in-memory merges>", line: 2, text: ""), mentions: ["in-memory merges", ":2:"]) { () throws(TokenizerError) in
+        expectError(
+            .malformedMerge(source: "<in-memory merges>", line: 2, text: ""), mentions: ["in-memory merges", ":2:"]
+        ) { () throws(TokenizerError) in
             _ = try GPT2Tokenizer(vocabulary: vocab, merges: ["t h", ""])
         }
     }
@@ -146,9 +176,11 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
             _ = try bert.encode("the dog", pair: nil, truncation: Truncation(maxLength: 3, strategy: .onlySecond))
         }
         expectError(.sequenceTooShort(maxLength: 1), mentions: ["too short", "1"]) { () throws(TokenizerError) in
-            _ = try bert.encode("the", pair: "the dog the dog", truncation: Truncation(maxLength: 4, strategy: .onlyFirst))
+            _ = try bert.encode(
+                "the", pair: "the dog the dog", truncation: Truncation(maxLength: 4, strategy: .onlyFirst))
         }
-        expectError(.pairCountMismatch(texts: 2, pairs: 1), mentions: ["2 texts", "1 pairs"]) { () throws(TokenizerError) in
+        expectError(.pairCountMismatch(texts: 2, pairs: 1), mentions: ["2 texts", "1 pairs"]) {
+            () throws(TokenizerError) in
             _ = try bert.encodeBatch(["a", "b"], pairs: ["c"])
         }
         let gpt2 = try GPT2Tokenizer(vocabulary: byteVocabulary(), merges: [])
@@ -169,11 +201,13 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
 
         // Canonically equivalent but different entries stay different (Swift String == would merge them).
         let nfc = "\u{E9}", nfd = "e\u{301}"
-        let exact = try BertTokenizer(vocabulary: ["[UNK]", "[CLS]", "[SEP]", nfc, nfd], options: .init(doLowerCase: false))
+        let exact = try BertTokenizer(
+            vocabulary: ["[UNK]", "[CLS]", "[SEP]", nfc, nfd], options: .init(doLowerCase: false))
         #expect(exact.convertTokensToIds([nfc, nfd]) == [3, 4])
         #expect(exact.encode(nfc + " " + nfd, addSpecialTokens: false).ids == [3, 4])
 
-        let gpt2 = try GPT2Tokenizer(vocabulary: byteVocabulary(["Ġt", "Ġth"]), merges: ["Ġ t", "Ġt h"], options: .init(specialTokens: ["<s>"]))
+        let gpt2 = try GPT2Tokenizer(
+            vocabulary: byteVocabulary(["Ġt", "Ġth"]), merges: ["Ġ t", "Ġt h"], options: .init(specialTokens: ["<s>"]))
         let g = gpt2.encode("a th<s>")
         #expect(g.tokens == ["a", "Ġth", "<s>"])
         #expect(g.ids == [97, 257, 258])
@@ -221,8 +255,9 @@ func byteVocabulary(_ extra: [String] = []) -> [String] {
         let bert = try Reference.bert(), gpt2 = try Reference.gpt2()
         let sentences = Array(try sst2Sentences("dev").prefix(400))
         let expected = sentences.map { (bert.encode($0).ids, gpt2.encode($0).ids) }
-        let fresh = try GPT2Tokenizer(vocabularyFile: Paths.shared("vocab/gpt2-encoder.json"),
-                                      mergesFile: Paths.shared("vocab/gpt2-vocab.bpe"), options: .init(cacheCapacity: 64))
+        let fresh = try GPT2Tokenizer(
+            vocabularyFile: Paths.shared("vocab/gpt2-encoder.json"),
+            mergesFile: Paths.shared("vocab/gpt2-vocab.bpe"), options: .init(cacheCapacity: 64))
         let results = await withTaskGroup(of: [Bool].self) { group in
             for k in 0..<4 {
                 group.addTask {

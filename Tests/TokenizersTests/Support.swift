@@ -26,8 +26,9 @@ enum Paths {
     static func shared(_ relative: String) throws -> String {
         let path = sharedData.appendingPathComponent(relative).path
         guard FileManager.default.fileExists(atPath: path) else {
-            throw SetupError(description: "shared data file missing: looked for \(path) "
-                + "(set LOUPE_SHARED_DATA to the folder that holds sst2/, vocab/ and reference/)")
+            throw SetupError(
+                description: "shared data file missing: looked for \(path) "
+                    + "(set LOUPE_SHARED_DATA to the folder that holds sst2/, vocab/ and reference/)")
         }
         return path
     }
@@ -47,8 +48,9 @@ enum Reference {
         try BertTokenizer(vocabularyFile: Paths.shared("vocab/bert-base-uncased-vocab.txt"))
     }
     static let gpt2Result = Result { () throws -> GPT2Tokenizer in
-        try GPT2Tokenizer(vocabularyFile: Paths.shared("vocab/gpt2-encoder.json"),
-                          mergesFile: Paths.shared("vocab/gpt2-vocab.bpe"))
+        try GPT2Tokenizer(
+            vocabularyFile: Paths.shared("vocab/gpt2-encoder.json"),
+            mergesFile: Paths.shared("vocab/gpt2-vocab.bpe"))
     }
     static func bert() throws -> BertTokenizer { try bertResult.get() }
     static func gpt2() throws -> GPT2Tokenizer { try gpt2Result.get() }
@@ -60,7 +62,9 @@ func sst2Sentences(_ split: String) throws -> [String] {
     guard lines.first == "sentence\tlabel" else {
         throw SetupError(description: "sst2/\(split).tsv: unexpected header \(String(describing: lines.first))")
     }
-    return lines.dropFirst().filter { !$0.isEmpty }.map { String($0.split(separator: "\t", omittingEmptySubsequences: false)[0]) }
+    return lines.dropFirst().filter { !$0.isEmpty }.map {
+        String($0.split(separator: "\t", omittingEmptySubsequences: false)[0])
+    }
 }
 
 /// A `.ids` fixture: one line per sentence, ids in base 36 separated by spaces.
@@ -188,8 +192,11 @@ struct HardStrings: Decodable {
         let gpt2: TruncationOut
 
         var truncation: Truncation {
-            Truncation(maxLength: max_length, strategy: strategy == "longest_first" ? .longestFirst
-                       : strategy == "only_first" ? .onlyFirst : .onlySecond)
+            Truncation(
+                maxLength: max_length,
+                strategy: strategy == "longest_first"
+                    ? .longestFirst
+                    : strategy == "only_first" ? .onlyFirst : .onlySecond)
         }
     }
     let strings: [Case]
@@ -208,8 +215,10 @@ struct HardStrings: Decodable {
 func pairs(_ offsets: [Offset]) -> [[Int]] { offsets.map { [$0.start, $0.end] } }
 
 /// Checks one truncation golden: the same ids and type ids, or an error where HF raised one.
-func checkTruncation(_ c: HardStrings.TruncationCase, _ want: HardStrings.TruncationOut,
-                     _ encode: () throws(TokenizerError) -> Encoding) {
+func checkTruncation(
+    _ c: HardStrings.TruncationCase, _ want: HardStrings.TruncationOut,
+    _ encode: () throws(TokenizerError) -> Encoding
+) {
     let label = "\(String(reflecting: c.text)) / \(String(describing: c.pair)) max \(c.max_length) \(c.strategy)"
     do {
         let e = try encode()

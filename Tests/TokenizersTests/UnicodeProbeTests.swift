@@ -13,7 +13,8 @@ import Tokenizers
     }
 
     static let probe = Result { () throws -> Probe in
-        try JSONDecoder().decode(Probe.self, from: Data(contentsOf: URL(fileURLWithPath: Paths.fixture("unicode_probe.json"))))
+        try JSONDecoder().decode(
+            Probe.self, from: Data(contentsOf: URL(fileURLWithPath: Paths.fixture("unicode_probe.json"))))
     }
 
     static let allScalars: [Unicode.Scalar] = (0..<0x110000).compactMap { Unicode.Scalar(UInt32($0)) }
@@ -40,8 +41,12 @@ import Tokenizers
         let got = bert.normalize(String(all)).unicodeScalars.map(\.value)
         let want = Self.allScalars.flatMap { expected($0.value) }
         if got != want {
-            let first = Self.allScalars.first { bert.normalize(String($0)).unicodeScalars.map(\.value) != expected($0.value) }
-            Issue.record("normalize differs from HF; first scalar: \(first.map { String($0.value, radix: 16) } ?? "none found singly")")
+            let first = Self.allScalars.first {
+                bert.normalize(String($0)).unicodeScalars.map(\.value) != expected($0.value)
+            }
+            Issue.record(
+                "normalize differs from HF; first scalar: \(first.map { String($0.value, radix: 16) } ?? "none found singly")"
+            )
         }
     }
 
@@ -51,7 +56,10 @@ import Tokenizers
         all.append(contentsOf: Self.allScalars)
         let got = bert.preTokenize(String(all)).map { [$0.1.start, $0.1.end] }
         let want = try Self.probe.get().bert_pretokenize_all
-        #expect(got == want, "first difference at split \(Array(zip(got, want)).firstIndex { $0.0 != $0.1 } ?? min(got.count, want.count))")
+        #expect(
+            got == want,
+            "first difference at split \(Array(zip(got, want)).firstIndex { $0.0 != $0.1 } ?? min(got.count, want.count))"
+        )
     }
 
     @Test func gpt2PreTokenizerMatchesHFOnEveryScalar() throws {
@@ -60,6 +68,9 @@ import Tokenizers
         all.append(contentsOf: Self.allScalars)
         let got = gpt2.preTokenize(String(all)).map { [$0.1.start, $0.1.end] }
         let want = try Self.probe.get().gpt2_pretokenize_all
-        #expect(got == want, "first difference at split \(Array(zip(got, want)).firstIndex { $0.0 != $0.1 } ?? min(got.count, want.count))")
+        #expect(
+            got == want,
+            "first difference at split \(Array(zip(got, want)).firstIndex { $0.0 != $0.1 } ?? min(got.count, want.count))"
+        )
     }
 }

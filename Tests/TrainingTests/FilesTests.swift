@@ -9,7 +9,8 @@ import Transformer
     @Test func writtenCheckpointReloadsBitIdentically() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let original = try ModelSetup.fresh(.bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 9)
+        let original = try ModelSetup.fresh(
+            .bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 9)
         let file = dir.appendingPathComponent("model.h5")
         try LoupeFileWriter.write(original, to: file)
         let back = try Checkpoint.load(file)
@@ -23,7 +24,10 @@ import Transformer
         let copy = dir.appendingPathComponent("copy.h5")
         try LoupeFileWriter.write(back, to: copy)
         #expect(FileManager.default.contents(atPath: file.path) == FileManager.default.contents(atPath: copy.path))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["copy.h5", "model.h5", "vocab.txt"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+                "copy.h5", "model.h5", "vocab.txt",
+            ])
     }
 
     @Test func fixturesSurviveAWriteReadCycle() throws {
@@ -55,7 +59,9 @@ import Transformer
         write("previous", to: target)
         let blocked = dir.appendingPathComponent("file")
         write("x", to: blocked)
-        #expect(throws: CheckpointWriteError.self) { try LoupeFileWriter.write(c, to: blocked.appendingPathComponent("m.h5")) }
+        #expect(throws: CheckpointWriteError.self) {
+            try LoupeFileWriter.write(c, to: blocked.appendingPathComponent("m.h5"))
+        }
         #expect(String(decoding: FileManager.default.contents(atPath: target.path)!, as: UTF8.self) == "previous")
     }
 }
@@ -117,8 +123,11 @@ import Transformer
         o.logEvery = 2
         let run = RunDirectory(dir.appendingPathComponent("run"))
         try run.prepareNew(overwrite: false)
-        let model = try ModelSetup.fresh(.bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 0)
-        let t = try Trainer(model: model, modelName: "tiny", train: randomExamples(16, seed: 1), dev: randomExamples(8, seed: 2), options: o, run: run)
+        let model = try ModelSetup.fresh(
+            .bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 0)
+        let t = try Trainer(
+            model: model, modelName: "tiny", train: randomExamples(16, seed: 1), dev: randomExamples(8, seed: 2),
+            options: o, run: run)
         let s = try t.train()
         let files = try FileManager.default.contentsOfDirectory(atPath: run.url.path)
         let eventFile = try #require(files.first { $0.hasPrefix("events.out.tfevents.") })
@@ -127,12 +136,17 @@ import Transformer
         #expect(tags.filter { $0 == "train/loss" }.count == 2)
         #expect(Set(tags).isSuperset(of: ["train/loss", "train/learning_rate", "eval/accuracy", "eval/f1"]))
         let acc = events.first { $0.scalars.contains { $0.tag == "eval/accuracy" } }!
-        #expect(acc.step == 4 && Double(acc.scalars.first { $0.tag == "eval/accuracy" }!.value) == Double(Float(s.final!.accuracy)))
+        #expect(
+            acc.step == 4
+                && Double(acc.scalars.first { $0.tag == "eval/accuracy" }!.value) == Double(Float(s.final!.accuracy)))
         let lines = try String(contentsOf: run.metrics, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 1 && lines[0].contains("\"accuracy\""))
         // Compact JSON with the snake_case keys scripts read, in sorted order.
         let line = String(try #require(lines.first))
-        let keys = ["accuracy", "best", "epoch", "examples_per_second", "f1", "learning_rate", "loss", "macro_f1", "precision", "recall", "step", "train_seconds"]
+        let keys = [
+            "accuracy", "best", "epoch", "examples_per_second", "f1", "learning_rate", "loss", "macro_f1", "precision",
+            "recall", "step", "train_seconds",
+        ]
         #expect(try JSONValue(parsing: Data(line.utf8)).object.map { $0.keys.sorted() } == keys)
         let positions = keys.compactMap { line.range(of: "\"\($0)\":")?.lowerBound }
         #expect(positions.count == keys.count && positions == positions.sorted() && !line.contains(" "), "\(line)")
@@ -153,30 +167,44 @@ import Transformer
         func failure(_ text: String) -> TrainingError? {
             do { _ = try GLUEData.read(tsv(text, dir)); return nil } catch { return error }
         }
-        guard case .badHeader(_, let d)? = failure("sentence\nfine film\n") else { Issue.record("no label column"); return }
+        guard case .badHeader(_, let d)? = failure("sentence\nfine film\n") else {
+            Issue.record("no label column"); return
+        }
         #expect(d.contains("`label`"))
-        guard case .badRow(_, 3, let d2)? = failure("sentence\tlabel\ngood\t1\nbad\n") else { Issue.record("missing field"); return }
+        guard case .badRow(_, 3, let d2)? = failure("sentence\tlabel\ngood\t1\nbad\n") else {
+            Issue.record("missing field"); return
+        }
         #expect(d2.contains("label column"))
-        guard case .badRow(_, 2, let d3)? = failure("sentence\tlabel\nmeh\t2\n") else { Issue.record("label 2"); return }
+        guard case .badRow(_, 2, let d3)? = failure("sentence\tlabel\nmeh\t2\n") else {
+            Issue.record("label 2"); return
+        }
         #expect(d3.contains("\"2\""))
-        guard case .badRow(_, 3, _)? = failure("sentence\tlabel\nok\t0\nmeh\tpositive\n") else { Issue.record("label text"); return }
+        guard case .badRow(_, 3, _)? = failure("sentence\tlabel\nok\t0\nmeh\tpositive\n") else {
+            Issue.record("label text"); return
+        }
         guard case .noExamples? = failure("") else { Issue.record("empty file"); return }
         guard case .noExamples? = failure("sentence\tlabel\n") else { Issue.record("header only"); return }
         #expect(failure("sentence\tlabel\ngood film \t1\nbad film \t0\n") == nil)
         #expect(try GLUEData.read(tsv("label\tsentence\n1\tgood\n", dir)) == [LabeledExample(text: "good", label: 1)])
-        let message = TrainingError.badRow(file: "/d/train.tsv", line: 3, detail: "label \"2\" is not one of 0...1").description
+        let message = TrainingError.badRow(file: "/d/train.tsv", line: 3, detail: "label \"2\" is not one of 0...1")
+            .description
         #expect(message == "/d/train.tsv:3: label \"2\" is not one of 0...1")
     }
 
     @Test func missingDataDirectoriesSayWhereToGetSST2() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(throws: TrainingError.unreadable(path: "/nonexistent/sst2", detail: "no such directory (--data wants a directory with train.tsv and dev.tsv)")) {
+        #expect(
+            throws: TrainingError.unreadable(
+                path: "/nonexistent/sst2",
+                detail: "no such directory (--data wants a directory with train.tsv and dev.tsv)")
+        ) {
             try GLUEData.locate(explicit: "/nonexistent/sst2")
         }
         do {
             // ../shared/data/sst2 from <dir>/a/b is <dir>/a/shared/data/sst2, which does not exist.
-            _ = try GLUEData.locate(explicit: nil, environment: [:], workingDirectory: dir.appendingPathComponent("a/b").path)
+            _ = try GLUEData.locate(
+                explicit: nil, environment: [:], workingDirectory: dir.appendingPathComponent("a/b").path)
             Issue.record("found data in an empty directory")
         } catch {
             #expect(error.description.contains("get_sst2.py"))
@@ -184,7 +212,9 @@ import Transformer
         let shared = dir.appendingPathComponent("env/sst2")
         try FileManager.default.createDirectory(at: shared, withIntermediateDirectories: true)
         write("sentence\tlabel\n", to: shared.appendingPathComponent("train.tsv"))
-        #expect(try GLUEData.locate(explicit: nil, environment: ["LOUPE_DATA_DIR": dir.appendingPathComponent("env").path]).path == shared.path)
+        #expect(
+            try GLUEData.locate(explicit: nil, environment: ["LOUPE_DATA_DIR": dir.appendingPathComponent("env").path])
+                .path == shared.path)
         #expect(throws: TrainingError.self) { try GLUEData.read(dir.appendingPathComponent("none.tsv").path) }
     }
 
@@ -204,7 +234,8 @@ import Transformer
         #expect(throws: TrainingError.self) { try RunDirectory(file).prepareNew(overwrite: false) }
         if getuid() != 0 {  // permissions do not stop root
             let ro = dir.appendingPathComponent("ro")
-            try FileManager.default.createDirectory(at: ro, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o500])
+            try FileManager.default.createDirectory(
+                at: ro, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o500])
             #expect(throws: TrainingError.self) { try RunDirectory(ro).prepareNew(overwrite: false) }
         }
     }

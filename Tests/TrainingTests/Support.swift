@@ -12,7 +12,8 @@ let fixturesDirectory = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath(
 /// A fresh empty directory under the system temporary directory.
 func temporaryDirectory(_ name: String = #function) -> URL {
     let safe = name.filter { $0.isLetter || $0.isNumber }
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-training-\(safe)-\(UUID().uuidString)")
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "loupe-training-\(safe)-\(UUID().uuidString)")
     try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

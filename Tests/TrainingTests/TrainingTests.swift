@@ -8,7 +8,8 @@ import Transformer
 @Suite struct TrainingLoopTests {
     /// bert-tiny sizes over the 1,688-token vocabulary (fast), freshly initialised from `seed`.
     func tinyModel(_ dir: URL, seed: UInt64 = 0) throws -> Checkpoint {
-        try ModelSetup.fresh(.bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: seed)
+        try ModelSetup.fresh(
+            .bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: seed)
     }
 
     @Test func tinyModelOverfits64Examples() throws {
@@ -24,7 +25,8 @@ import Transformer
         o.evalEvery = 1_000_000
         let run = RunDirectory(dir.appendingPathComponent("run"))
         try run.prepareNew(overwrite: false)
-        let trainer = try Trainer(model: tinyModel(dir), modelName: "bert-tiny", train: data, dev: data, options: o, run: run)
+        let trainer = try Trainer(
+            model: tinyModel(dir), modelName: "bert-tiny", train: data, dev: data, options: o, run: run)
         let summary = try trainer.train()
         #expect(summary.steps == 160)
         #expect(summary.final?.accuracy == 1.0)
@@ -32,7 +34,8 @@ import Transformer
         let best = try LoadedModel.load(run.best)
         #expect(best.labels == ["negative", "positive"])
         guard case .bert(let b) = best.network else { Issue.record("not BERT"); return }
-        let m = Evaluator.evaluate(b, EncodedDataset(data, tokenizer: best.tokenizer, maxLength: 128), labels: best.labels, padID: best.padID)
+        let m = Evaluator.evaluate(
+            b, EncodedDataset(data, tokenizer: best.tokenizer, maxLength: 128), labels: best.labels, padID: best.padID)
         #expect(m.accuracy == 1.0)
     }
 
@@ -56,14 +59,16 @@ import Transformer
 
         let straightRun = RunDirectory(dir.appendingPathComponent("straight"))
         try straightRun.prepareNew(overwrite: false)
-        let straight = try Trainer(model: model, modelName: "tiny", train: train, dev: dev, options: resumeOptions(), run: straightRun)
+        let straight = try Trainer(
+            model: model, modelName: "tiny", train: train, dev: dev, options: resumeOptions(), run: straightRun)
         let full = try straight.train()
         #expect(full.steps == 10)
 
         // Interrupted after step 4 (mid-epoch, between evaluations), then resumed from last.h5 in a new Trainer.
         let splitRun = RunDirectory(dir.appendingPathComponent("split"))
         try splitRun.prepareNew(overwrite: false)
-        let first = try Trainer(model: model, modelName: "tiny", train: train, dev: dev, options: resumeOptions(), run: splitRun)
+        let first = try Trainer(
+            model: model, modelName: "tiny", train: train, dev: dev, options: resumeOptions(), run: splitRun)
         first.interruptAfterStep = 4
         let partial = try first.train()
         #expect(partial.interrupted && partial.steps == 4)
@@ -148,9 +153,11 @@ import Transformer
     @Test func freshInitialisationFollowsTransformers() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let c = try ModelSetup.fresh(.bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 5)
+        let c = try ModelSetup.fresh(
+            .bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 5)
         let bert = c.config.bert!
-        #expect((bert.numHiddenLayers, bert.hiddenSize, bert.numAttentionHeads, bert.intermediateSize) == (2, 128, 2, 512))
+        #expect(
+            (bert.numHiddenLayers, bert.hiddenSize, bert.numAttentionHeads, bert.intermediateSize) == (2, 128, 2, 512))
         #expect(c.task == .sequenceClassification && c.labels == ["negative", "positive"])
         let q = c.tensors["encoder.layer.0.attention.self.query.weight"]!.scalars
         let mean = q.reduce(0, +) / Float(q.count)
@@ -159,7 +166,8 @@ import Transformer
         #expect(c.tensors["encoder.layer.1.output.LayerNorm.weight"]!.scalars.allSatisfy { $0 == 1 })
         #expect(c.tensors["classifier.bias"]!.scalars.allSatisfy { $0 == 0 })
         #expect(c.tensors["embeddings.word_embeddings.weight"]!.slice(axis: 0, 0..<1).scalars.allSatisfy { $0 == 0 })  // [PAD]
-        let again = try ModelSetup.fresh(.bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 5)
+        let again = try ModelSetup.fresh(
+            .bertTiny, vocabulary: smallVocabulary(in: dir), labels: ["negative", "positive"], seed: 5)
         #expect(c.tensors.allSatisfy { sameBits($0.value, again.tensors[$0.key]!) })
     }
 
@@ -170,13 +178,17 @@ import Transformer
         #expect(c.task == .sequenceClassification)
         #expect(c.tensors["classifier.weight"]?.shape == [2, 128])
         #expect(c.tensors.keys.allSatisfy { !$0.hasPrefix("cls.") })
-        #expect(sameBits(c.tensors["encoder.layer.1.output.dense.weight"]!, mlm.tensors["encoder.layer.1.output.dense.weight"]!))
+        #expect(
+            sameBits(
+                c.tensors["encoder.layer.1.output.dense.weight"]!, mlm.tensors["encoder.layer.1.output.dense.weight"]!))
         // A classifier with two classes is kept as it is.
         let cls = try Checkpoint.load(fixturesDirectory.appendingPathComponent("bert_tiny_cls.h5"))
         let kept = try ModelSetup.withClassificationHead(cls, labels: ["negative", "positive"], seed: 0)
         #expect(sameBits(kept.tensors["classifier.weight"]!, cls.tensors["classifier.weight"]!))
         #expect(throws: TrainingError.self) {
-            try ModelSetup.withClassificationHead(try Checkpoint.load(fixturesDirectory.appendingPathComponent("gpt2_tiny.h5")), labels: ["a", "b"], seed: 0)
+            try ModelSetup.withClassificationHead(
+                try Checkpoint.load(fixturesDirectory.appendingPathComponent("gpt2_tiny.h5")), labels: ["a", "b"],
+                seed: 0)
         }
     }
 }
@@ -205,7 +217,8 @@ import Transformer
         // true:      0 0 0 0 1 1 1 1 1 1
         // predicted: 0 0 0 1 1 1 1 1 0 0
         let m = ClassificationMetrics(
-            predictions: [0, 0, 0, 1, 1, 1, 1, 1, 0, 0], targets: [0, 0, 0, 0, 1, 1, 1, 1, 1, 1], labels: ["neg", "pos"])
+            predictions: [0, 0, 0, 1, 1, 1, 1, 1, 0, 0], targets: [0, 0, 0, 0, 1, 1, 1, 1, 1, 1],
+            labels: ["neg", "pos"])
         #expect(m.accuracy == 0.7)
         #expect(m.confusion == [[3, 1], [2, 4]])
         #expect(abs(m.perClass[0].precision - 0.6) < 1e-12 && abs(m.perClass[0].recall - 0.75) < 1e-12)

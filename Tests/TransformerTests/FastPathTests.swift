@@ -25,8 +25,12 @@ private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: S
     expectSame(fast.lastHiddenState, taped.lastHiddenState, "\(name) last hidden state")
     if let l = fast.logits, let r = taped.logits { expectSame(l, r, "\(name) logits") }
     #expect(fast.hiddenStates.count == taped.hiddenStates.count && fast.attentions.count == taped.attentions.count)
-    for (i, (a, b)) in zip(fast.hiddenStates, taped.hiddenStates).enumerated() { expectSame(a, b, "\(name) hidden \(i)") }
-    for (i, (a, b)) in zip(fast.attentions, taped.attentions).enumerated() { expectSame(a, b, "\(name) attention \(i)") }
+    for (i, (a, b)) in zip(fast.hiddenStates, taped.hiddenStates).enumerated() {
+        expectSame(a, b, "\(name) hidden \(i)")
+    }
+    for (i, (a, b)) in zip(fast.attentions, taped.attentions).enumerated() {
+        expectSame(a, b, "\(name) attention \(i)")
+    }
 }
 
 @Suite struct FastPathTests {
@@ -40,7 +44,9 @@ private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: S
         let (batch, _, _) = try model.encode(["a gentle and quietly moving film", "bad"])
         let fast = bert(batch, options: options)
         let tape = GradientTape()
-        let taped = tape.record { bert(batch, inputEmbeddings: tape.watch(bert.wordEmbeddings(batch)), options: options) }
+        let taped = tape.record {
+            bert(batch, inputEmbeddings: tape.watch(bert.wordEmbeddings(batch)), options: options)
+        }
         compareOutputs(fast, taped, name)
         if let p = fast.pooled, let q = taped.pooled { expectSame(p, q, "\(name) pooled") }
     }
@@ -53,8 +59,9 @@ private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: S
         let fast = gpt2(batch, cache: &none, options: options)
         let tape = GradientTape()
         let taped = tape.record {
-            gpt2(batch, inputEmbeddings: tape.watch(embedding(gpt2.wte, indices: batch.ids, shape: [2, batch.length])),
-                 cache: &none, options: options)
+            gpt2(
+                batch, inputEmbeddings: tape.watch(embedding(gpt2.wte, indices: batch.ids, shape: [2, batch.length])),
+                cache: &none, options: options)
         }
         compareOutputs(fast, taped, "gpt2")
     }
@@ -100,7 +107,9 @@ private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: S
             var copy: KVCache? = KVCache()
             copy!.layers = cache!.layers
             copy!.attentionMask = cache!.attentionMask
-            #expect(copy!.length == cache!.length && copy!.layers[0].0.shape == [2, gpt2.config.nHead, n, gpt2.config.headDim])
+            #expect(
+                copy!.length == cache!.length
+                    && copy!.layers[0].0.shape == [2, gpt2.config.nHead, n, gpt2.config.headDim])
             let next = TokenBatch(ids: [1, 2], batchSize: 2, length: 1)
             expectSame(
                 gpt2(next, cache: &copy, lastPositionOnly: true).logits!,

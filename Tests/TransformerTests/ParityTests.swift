@@ -234,7 +234,8 @@ func pickLogits(_ logits: Tensor, positions: [Int], ids: [Int]) -> Tensor {
                 return (w, crossEntropy(bert(batch, pooledOnly: pooledOnly).logits!, labels: [1, 0, 0]))
             }
             let names = Array(watched.keys)
-            return Dictionary(uniqueKeysWithValues: zip(names, tape.gradients(of: loss, wrt: names.map { watched[$0]! })))
+            return Dictionary(
+                uniqueKeysWithValues: zip(names, tape.gradients(of: loss, wrt: names.map { watched[$0]! })))
         }
         let (full, pruned) = (gradients(pooledOnly: false), gradients(pooledOnly: true))
         #expect(full.count == pruned.count && full.count > 0)

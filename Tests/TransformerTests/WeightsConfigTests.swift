@@ -87,7 +87,9 @@ struct WeightsConfigTests {
         func rule(_ name: String, tied: Bool = true, all: Set<String> = []) -> CheckpointNames.Rule {
             CheckpointNames.rule(for: name, tieWordEmbeddings: tied, allNames: all)
         }
-        #expect(rule("bert.encoder.layer.3.output.LayerNorm.gamma") == .keep("bert.encoder.layer.3.output.LayerNorm.weight"))
+        #expect(
+            rule("bert.encoder.layer.3.output.LayerNorm.gamma") == .keep("bert.encoder.layer.3.output.LayerNorm.weight")
+        )
         #expect(rule("embeddings.LayerNorm.beta") == .keep("embeddings.LayerNorm.bias"))
         #expect(rule("bert.embeddings.position_ids") == .drop("buffer: arange(max_position_embeddings)"))
         #expect(rule("embeddings.token_type_ids") == .drop("buffer: zeros(1, max_position_embeddings)"))
@@ -109,7 +111,8 @@ struct WeightsConfigTests {
 
     @Test("Base prefixes: detected, removed from base tensors only; tied heads resolve to embeddings")
     func prefixes() {
-        #expect(CheckpointNames.prefixInUse(["bert.pooler.dense.bias", "classifier.bias"], architecture: .bert) == "bert.")
+        #expect(
+            CheckpointNames.prefixInUse(["bert.pooler.dense.bias", "classifier.bias"], architecture: .bert) == "bert.")
         #expect(CheckpointNames.prefixInUse(["h.0.ln_1.weight", "lm_head.weight"], architecture: .gpt2) == "")
         #expect(CheckpointNames.key(of: "transformer.wte.weight", prefix: "transformer.") == "wte.weight")
         #expect(CheckpointNames.key(of: "classifier.weight", prefix: "bert.") == "classifier.weight")

@@ -8,7 +8,8 @@ import Transformer
 @Suite("Weights: broken inputs give typed errors")
 struct WeightsErrorTests {
     /// Loads `url`, requires a WeightError, checks its description is one line naming the file and `mentions`.
-    func failure(_ url: URL, mentions: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) -> WeightError? {
+    func failure(_ url: URL, mentions: [String] = [], sourceLocation: SourceLocation = #_sourceLocation) -> WeightError?
+    {
         let e = weightError { () throws(WeightError) in try Checkpoint.load(url) }
         guard let e else {
             Issue.record("\(url.lastPathComponent) loaded without error", sourceLocation: sourceLocation)
@@ -39,13 +40,16 @@ struct WeightsErrorTests {
     @Test("bad/format_notloupe.h5: not a Loupe weight file")
     func notLoupe() {
         let url = fixture("bad/format_notloupe.h5")
-        #expect(failure(url, mentions: ["not a Loupe weight file", "notloupe"]) == .notLoupe(file: url.path, found: "notloupe"))
+        #expect(
+            failure(url, mentions: ["not a Loupe weight file", "notloupe"])
+                == .notLoupe(file: url.path, found: "notloupe"))
     }
 
     @Test("bad/version2.h5: unsupported format version 2")
     func version2() {
         let url = fixture("bad/version2.h5")
-        #expect(failure(url, mentions: ["unsupported format version 2"]) == .unsupportedVersion(file: url.path, found: 2))
+        #expect(
+            failure(url, mentions: ["unsupported format version 2"]) == .unsupportedVersion(file: url.path, found: 2))
     }
 
     @Test("bad/wrong_shape.h5: shape mismatch naming the tensor and both shapes")
@@ -88,7 +92,11 @@ struct WeightsErrorTests {
         let dir = fixture("bad/corrupt_header_safetensors")
         // Byte 66 of the header is '?' where a key's opening quote belongs.
         let e = failure(
-            dir, mentions: ["model.safetensors", "header is not valid JSON (line 1, column 67, byte 66: expected a string key or '}')"])
+            dir,
+            mentions: [
+                "model.safetensors",
+                "header is not valid JSON (line 1, column 67, byte 66: expected a string key or '}')",
+            ])
         guard case .safetensors(let f, nil, _)? = e else { return #expect(Bool(false), "\(String(describing: e))") }
         #expect(f == dir.appendingPathComponent("model.safetensors").path)
     }
@@ -135,7 +143,9 @@ struct WeightsErrorTests {
             let config = dir.appendingPathComponent("config.json")
             try editJSON(config) { $0[key] = value }
             let e = failure(dir, mentions: ["config.json", mention])
-            guard case .badConfig(let f, _)? = e else { return #expect(Bool(false), "\(key): \(String(describing: e))") }
+            guard case .badConfig(let f, _)? = e else {
+                return #expect(Bool(false), "\(key): \(String(describing: e))")
+            }
             #expect(f == config.path)
         }
     }
@@ -170,7 +180,8 @@ struct WeightsErrorTests {
         let file = dir.appendingPathComponent("model.safetensors").path
         #expect(
             failure(dir, mentions: ["58 tokens", "57 rows", "bert.embeddings.word_embeddings.weight"])
-                == .vocabMismatch(file: file, key: "bert.embeddings.word_embeddings.weight", tokens: 58, embeddingRows: 57))
+                == .vocabMismatch(
+                    file: file, key: "bert.embeddings.word_embeddings.weight", tokens: 58, embeddingRows: 57))
     }
 }
 
@@ -267,7 +278,9 @@ struct WeightsSafeTensorsTests {
         for (kind, make) in [("F16", RawTensor.f16), ("BF16", RawTensor.bf16)] {
             let dir = try copyOfMicroHF()
             defer { removeTemporary(dir) }
-            try write(safetensorsBytes(original.map { make($0.0, $0.1) }), to: dir.appendingPathComponent("model.safetensors"))
+            try write(
+                safetensorsBytes(original.map { make($0.0, $0.1) }), to: dir.appendingPathComponent("model.safetensors")
+            )
             let cp = try Checkpoint.load(dir)
             for (name, t) in original {
                 let want: [Float] = t.scalars.map {
@@ -287,7 +300,8 @@ struct WeightsSafeTensorsTests {
         var tensors = try microTensorsByStoredName().map { RawTensor.f32($0.0, $0.1) }
         let i = tensors.firstIndex { $0.name == "bert.embeddings.word_embeddings.weight" }!
         let patterns = (0...UInt16.max).map { $0 }
-        tensors[i] = RawTensor(name: tensors[i].name, dtype: "F16", shape: [8192, 8], bytes: patterns.withUnsafeBytes { Array($0) })
+        tensors[i] = RawTensor(
+            name: tensors[i].name, dtype: "F16", shape: [8192, 8], bytes: patterns.withUnsafeBytes { Array($0) })
         try write(safetensorsBytes(tensors), to: dir.appendingPathComponent("model.safetensors"))
         let values = try #require(Checkpoint.load(dir).tensors["embeddings.word_embeddings.weight"]).scalars
         var wrong = 0
@@ -299,7 +313,10 @@ struct WeightsSafeTensorsTests {
             if exp == 0x1F {
                 if frac == 0 ? v != sign * .infinity : !(v.isNaN && (v.sign == .minus) == (sign < 0)) { wrong += 1 }
             } else {
-                let want = exp == 0 ? sign * frac * 0x1p-24 : sign * (1 + frac / 1024) * Float(sign: .plus, exponent: exp - 15, significand: 1)
+                let want =
+                    exp == 0
+                    ? sign * frac * 0x1p-24
+                    : sign * (1 + frac / 1024) * Float(sign: .plus, exponent: exp - 15, significand: 1)
                 if v.bitPattern != want.bitPattern { wrong += 1 }
             }
         }
@@ -316,7 +333,10 @@ struct WeightsSafeTensorsTests {
             return RawTensor.f32(n, t)
         }
         let positionIDs = (0..<16).map { Int64($0) }
-        tensors.append(RawTensor(name: "bert.embeddings.position_ids", dtype: "I64", shape: [1, 16], bytes: positionIDs.withUnsafeBytes { Array($0) }))
+        tensors.append(
+            RawTensor(
+                name: "bert.embeddings.position_ids", dtype: "I64", shape: [1, 16],
+                bytes: positionIDs.withUnsafeBytes { Array($0) }))
         let dir = try copyOfMicroHF()
         defer { removeTemporary(dir) }
         let file = dir.appendingPathComponent("model.safetensors")
@@ -328,11 +348,14 @@ struct WeightsSafeTensorsTests {
         #expect(cp.notes.contains("renamed bert.embeddings.LayerNorm.gamma -> bert.embeddings.LayerNorm.weight"))
 
         // gamma next to weight: the same parameter twice.
-        tensors.append(RawTensor.f32("bert.embeddings.LayerNorm.weight", original.first { $0.0 == "bert.embeddings.LayerNorm.weight" }!.1))
+        tensors.append(
+            RawTensor.f32(
+                "bert.embeddings.LayerNorm.weight", original.first { $0.0 == "bert.embeddings.LayerNorm.weight" }!.1))
         try write(safetensorsBytes(tensors), to: file)
         #expect(
             weightError { () throws(WeightError) in try Checkpoint.load(dir) }
-                == .duplicateTensor(file: file.path, key: "bert.embeddings.LayerNorm.gamma", other: "bert.embeddings.LayerNorm.weight"))
+                == .duplicateTensor(
+                    file: file.path, key: "bert.embeddings.LayerNorm.gamma", other: "bert.embeddings.LayerNorm.weight"))
     }
 
     @Test("Names without the base prefix load too; a mixture is refused")
@@ -345,7 +368,9 @@ struct WeightsSafeTensorsTests {
         try write(safetensorsBytes(bare), to: file)
         let cp = try Checkpoint.load(dir)
         #expect(cp.storedPrefix == "" && cp.tensors.count == 25)
-        for (name, t) in original { #expect(cp.tensors[CheckpointNames.key(of: name, prefix: "bert.")]?.scalars == t.scalars) }
+        for (name, t) in original {
+            #expect(cp.tensors[CheckpointNames.key(of: name, prefix: "bert.")]?.scalars == t.scalars)
+        }
 
         var mixed = original.map { RawTensor.f32($0.0, $0.1) }
         let i = mixed.firstIndex { $0.name == "bert.pooler.dense.bias" }!
@@ -371,7 +396,8 @@ struct WeightsSafeTensorsTests {
             for (t, _) in shard { weightMap[t] = name }
         }
         let index = dir.appendingPathComponent("model.safetensors.index.json")
-        try JSONSerialization.data(withJSONObject: ["metadata": [:] as [String: Any], "weight_map": weightMap]).write(to: index)
+        try JSONSerialization.data(withJSONObject: ["metadata": [:] as [String: Any], "weight_map": weightMap]).write(
+            to: index)
         let cp = try Checkpoint.load(dir)
         let expected = try #require(WeightsFixtureTests.digests.fixtures["bert_micro.h5"])
         expectDigests(cp, expected.tensors, count: expected.tensor_count)

@@ -100,7 +100,8 @@ struct WeightsFixtureTests {
         let expected = try #require(Self.digests.fixtures["bert_micro.h5"])
         let hf = try Checkpoint.load(fixture("bert_micro_hf"))
         #expect(hf.source == .huggingFaceDirectory)
-        #expect(hf.task == .sequenceClassification && hf.labels == ["negative", "positive"] && hf.storedPrefix == "bert.")
+        #expect(
+            hf.task == .sequenceClassification && hf.labels == ["negative", "positive"] && hf.storedPrefix == "bert.")
         expectDigests(hf, expected.tensors, count: expected.tensor_count)
         let h5 = try Checkpoint.load(fixture("bert_micro.h5"))
         #expect(hf.config == h5.config)

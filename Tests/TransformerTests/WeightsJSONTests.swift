@@ -12,10 +12,14 @@ struct WeightsJSONTests {
     func kinds() throws {
         let v = try parse(#"{"a": [true, false, null, 1, 1.5, -2e3, "s", {}], "b": {"c": "\u00e9\/"}}"#)
         #expect(
-            v == .object([
-                "a": .array([.bool(true), .bool(false), .null, .number(1), .number(1.5), .number(-2000), .string("s"), .object([:])]),
-                "b": .object(["c": .string("é/")]),
-            ]))
+            v
+                == .object([
+                    "a": .array([
+                        .bool(true), .bool(false), .null, .number(1), .number(1.5), .number(-2000), .string("s"),
+                        .object([:]),
+                    ]),
+                    "b": .object(["c": .string("é/")]),
+                ]))
         let a = try #require(v["a"]?.array)
         #expect(a[0].bool == true && a[0].number == nil && a[0].int == nil)
         #expect(a[3].int == 1 && a[3].bool == nil && a[4].int == nil && a[5].int == -2000)
@@ -36,7 +40,10 @@ struct WeightsJSONTests {
     @Test("A syntax error is reported with line, column and byte offset")
     func syntaxErrors() throws {
         let cases: [(String, String)] = [
-            (#"{"model_type": "bert","#, "line 1, column 23, byte 22: unexpected end of the text, expected a string key or '}'"),
+            (
+                #"{"model_type": "bert","#,
+                "line 1, column 23, byte 22: unexpected end of the text, expected a string key or '}'"
+            ),
             ("{\"a\":\n [1, 2,, 3]}", "line 2, column 8, byte 13: expected a value"),
             (#"{"a": 1} x"#, "line 1, column 10, byte 9: unexpected text after the JSON value"),
             (#"{"é": tru}"#, "line 1, column 7, byte 7: expected true"),  // é is one column, two bytes
@@ -83,7 +90,10 @@ struct WeightsHuggingFaceJSONTests {
         let config = dir.appendingPathComponent("config.json")
         try Data("{\"model_type\": \"bert\",\n  \"hidden_size\": 8,,\n}".utf8).write(to: config)
         #expect(
-            load(dir).1 == .badConfig(file: config.path, detail: "not valid JSON (line 2, column 20, byte 42: expected a string key or '}')"))
+            load(dir).1
+                == .badConfig(
+                    file: config.path,
+                    detail: "not valid JSON (line 2, column 20, byte 42: expected a string key or '}')"))
     }
 
     @Test("modules.json: invalid JSON names the position; a list of non-objects is refused")
@@ -95,7 +105,9 @@ struct WeightsHuggingFaceJSONTests {
         #expect(
             load(dir).1
                 == .badConfig(
-                    file: modules.path, detail: "not valid JSON (line 1, column 13, byte 12: unexpected end of the text, expected ',' or ']')"))
+                    file: modules.path,
+                    detail:
+                        "not valid JSON (line 1, column 13, byte 12: unexpected end of the text, expected ',' or ']')"))
         try Data("[\"sentence_transformers.models.Transformer\"]".utf8).write(to: modules)
         #expect(load(dir).1 == .badConfig(file: modules.path, detail: "expected a JSON list of module objects"))
         // A type that is not a string is no module type Loupe knows.
@@ -103,7 +115,8 @@ struct WeightsHuggingFaceJSONTests {
         #expect(
             load(dir).1
                 == .unsupportedFile(
-                    file: modules.path, detail: "module type \"?\" is not supported (only Transformer, Pooling, Normalize)"))
+                    file: modules.path,
+                    detail: "module type \"?\" is not supported (only Transformer, Pooling, Normalize)"))
         try Data("[{\"type\": \"sentence_transformers.models.Transformer\", \"path\": \"\"}]".utf8).write(to: modules)
         let (cp, e) = load(dir)
         #expect(e == nil && cp?.task == .featureExtraction)

@@ -26,7 +26,9 @@ struct WeightsMiniLMTests {
         #expect(cp.normalize == (x.normalize == "l2") && cp.normalize)
         #expect(cp.labels == nil)
         let t = cp.tokenizer
-        #expect(t.vocab.count == x.vocab_size && t.type.rawValue == x.tokenizer["type"].map { if case .string(let s) = $0 { s } else { "" } })
+        #expect(
+            t.vocab.count == x.vocab_size
+                && t.type.rawValue == x.tokenizer["type"].map { if case .string(let s) = $0 { s } else { "" } })
         #expect(x.tokenizer["do_lower_case"] == .int(t.doLowerCase ? 1 : 0))
         #expect(x.tokenizer["tokenize_chinese_chars"] == .int(t.tokenizeChineseChars ? 1 : 0))
         #expect(x.tokenizer["strip_accents"] == .string(t.stripAccents.map { $0 ? "true" : "false" } ?? "none"))
@@ -48,7 +50,8 @@ struct WeightsMiniLMTests {
         let dir = miniLMDirectory
         let d = try Self.digests()
         let fileBytes = try #require(
-            try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[.size]
+            try FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("model.safetensors").path)[
+                .size]
                 as? Int)
 
         // No read(2) of the weights: this thread's read() byte count (/proc/thread-self/io rchar; per thread, so

@@ -138,7 +138,9 @@ struct RawTensor {
     var bytes: [UInt8]
 
     static func f32(_ name: String, _ t: Tensor) -> RawTensor {
-        RawTensor(name: name, dtype: "F32", shape: t.shape, bytes: t.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
+        RawTensor(
+            name: name, dtype: "F32", shape: t.shape,
+            bytes: t.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) })
     }
     static func f16(_ name: String, _ t: Tensor) -> RawTensor {
         let bits = t.scalars.map { Float16($0).bitPattern }

@@ -34,36 +34,53 @@ func datasetError(_ body: () throws(DatasetError) -> Void) -> DatasetError? {
 
     @Test func glueTSVUsesIdxAndLabel() throws {
         let p = try temporaryFile("dev.tsv", "idx\tsentence\tlabel\n7\ta fine film\t1\n9\ta dull one\t0\n")
-        #expect(try read(p) == [Example(id: "7", text: "a fine film", label: "1"), Example(id: "9", text: "a dull one", label: "0")])
+        #expect(
+            try read(p) == [
+                Example(id: "7", text: "a fine film", label: "1"), Example(id: "9", text: "a dull one", label: "0"),
+            ])
         let noIdx = try temporaryFile("train.tsv", "sentence\tlabel\nyes\t1\nno\t0\n")
         #expect(try read(noIdx).map(\.id) == ["0", "1"])
         let bad = try temporaryFile("bad.tsv", "text\tlabel\nyes\t1\n")
-        #expect(datasetError { () throws(DatasetError) in _ = try read(bad) }?.description.hasPrefix("\(bad):1: a TSV needs a `sentence` column") == true)
+        #expect(
+            datasetError { () throws(DatasetError) in _ = try read(bad) }?.description.hasPrefix(
+                "\(bad):1: a TSV needs a `sentence` column") == true)
     }
 
     @Test func jsonLinesTakeIdsAndLabelsAsStringsOrNumbers() throws {
         let p = try temporaryFile(
-            "data.jsonl", "{\"id\": 12, \"text\": \"naïve\", \"label\": 1}\n\n{\"id\": \"a-7\", \"text\": \"b\", \"label\": \"positive\"}\n{\"text\": \"c\"}\n")
+            "data.jsonl",
+            "{\"id\": 12, \"text\": \"naïve\", \"label\": 1}\n\n{\"id\": \"a-7\", \"text\": \"b\", \"label\": \"positive\"}\n{\"text\": \"c\"}\n"
+        )
         let e = try read(p)
-        #expect(e == [
-            Example(id: "12", text: "naïve", label: "1"), Example(id: "a-7", text: "b", label: "positive"),
-            Example(id: "2", text: "c"),
-        ])
+        #expect(
+            e == [
+                Example(id: "12", text: "naïve", label: "1"), Example(id: "a-7", text: "b", label: "positive"),
+                Example(id: "2", text: "c"),
+            ])
     }
 
     @Test func badLinesNameFileAndLine() throws {
         let utf8 = try temporaryFile("bad.txt", Array("ok\n".utf8) + [0x62, 0xFF, 0x0A])
         #expect(datasetError { () throws(DatasetError) in _ = try read(utf8) } == .invalidUTF8(path: utf8, line: 2))
         let json = try temporaryFile("bad.jsonl", "{\"text\": \"a\"}\n{\"text\": \"b\"\n")
-        #expect(datasetError { () throws(DatasetError) in _ = try read(json) }?.description == "\(json):2: invalid JSON")
+        #expect(
+            datasetError { () throws(DatasetError) in _ = try read(json) }?.description == "\(json):2: invalid JSON")
         let missing = try temporaryFile("missing.jsonl", "{\"id\": 1}\n")
-        #expect(datasetError { () throws(DatasetError) in _ = try read(missing) }?.description == "\(missing):1: missing `text`")
+        #expect(
+            datasetError { () throws(DatasetError) in _ = try read(missing) }?.description
+                == "\(missing):1: missing `text`")
         let notObject = try temporaryFile("array.jsonl", "[1, 2]\n")
-        #expect(datasetError { () throws(DatasetError) in _ = try read(notObject) }?.description == "\(notObject):1: expected a JSON object")
+        #expect(
+            datasetError { () throws(DatasetError) in _ = try read(notObject) }?.description
+                == "\(notObject):1: expected a JSON object")
         // JSONDecoder traps on some 513-deep inputs; the reader refuses deep nesting first.
         let deep = try temporaryFile("deep.jsonl", "{\"text\": \"a\"}\n" + String(repeating: "[", count: 513) + "\n")
-        #expect(datasetError { () throws(DatasetError) in _ = try read(deep) }?.description == "\(deep):2: nested deeper than 64 levels")
-        #expect(datasetError { () throws(DatasetError) in _ = try read("/no/such/file.txt") } == .unreadable(path: "/no/such/file.txt", reason: "no such file"))
+        #expect(
+            datasetError { () throws(DatasetError) in _ = try read(deep) }?.description
+                == "\(deep):2: nested deeper than 64 levels")
+        #expect(
+            datasetError { () throws(DatasetError) in _ = try read("/no/such/file.txt") }
+                == .unreadable(path: "/no/such/file.txt", reason: "no such file"))
         let empty = try temporaryFile("empty.txt", "")
         #expect(datasetError { () throws(DatasetError) in _ = try read(empty) } == .empty(path: empty))
     }

@@ -34,7 +34,10 @@ func workbenchError(_ body: () throws(WorkbenchError) -> Void) -> WorkbenchError
         let back = try JSONDecoder().decode([Prediction].self, from: JSONEncoder().encode(p))
         #expect(back == p)
         r.topK = 0
-        #expect(workbenchError { () throws(WorkbenchError) in _ = try Workbench.predict(r, model: m) }?.message(naming: { "--" + $0 }) == "--top_k must be at least 1, got 0")
+        #expect(
+            workbenchError { () throws(WorkbenchError) in _ = try Workbench.predict(r, model: m) }?.message(naming: {
+                "--" + $0
+            }) == "--top_k must be at least 1, got 0")
     }
 
     /// BERT token salience and GPT-2 sequence salience come from the same call.
@@ -71,10 +74,17 @@ func workbenchError(_ body: () throws(WorkbenchError) -> Void) -> WorkbenchError
         let metrics = try Workbench.evaluate(EvaluateRequest(examples: labelled), model: m)
         #expect(metrics.examples == 2 && metrics.confusion.flatMap { $0 }.reduce(0, +) == 2)
         let bad = [Example(id: "x", text: "a film", label: "neutral")]
-        let e = workbenchError { () throws(WorkbenchError) in _ = try Workbench.evaluate(EvaluateRequest(examples: bad), model: m) }
+        let e = workbenchError { () throws(WorkbenchError) in
+            _ = try Workbench.evaluate(EvaluateRequest(examples: bad), model: m)
+        }
         #expect(e?.description == "example x: label \"neutral\" is not one of negative, positive")
-        let wrong = workbenchError { () throws(WorkbenchError) in _ = try Workbench.evaluate(EvaluateRequest(examples: labelled), model: try Workbench.loadModel(fixture("gpt2_tiny.h5"))) }
-        guard case .wrongModel = wrong else { Issue.record("expected wrongModel, got \(String(describing: wrong))"); return }
+        let wrong = workbenchError { () throws(WorkbenchError) in
+            _ = try Workbench.evaluate(
+                EvaluateRequest(examples: labelled), model: try Workbench.loadModel(fixture("gpt2_tiny.h5")))
+        }
+        guard case .wrongModel = wrong else {
+            Issue.record("expected wrongModel, got \(String(describing: wrong))"); return
+        }
     }
 
     /// Every method's spec validates its own defaults, and makes a method (LIT's config_spec).

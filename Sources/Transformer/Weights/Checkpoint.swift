@@ -38,7 +38,9 @@ public enum ModelConfig: Sendable, Equatable {
     }
 
     /// Decodes config.json text for `architecture` and validates it; errors are `.badConfig` naming `file`.
-    static func decode(_ json: Data, architecture: Checkpoint.Architecture, file: String) throws(WeightError) -> ModelConfig {
+    static func decode(_ json: Data, architecture: Checkpoint.Architecture, file: String) throws(WeightError)
+        -> ModelConfig
+    {
         let config: ModelConfig
         do {
             switch architecture {
@@ -175,7 +177,10 @@ public struct Checkpoint: Sendable {
         let arch = p.config.architecture
         switch (p.task, arch) {
         case (.sequenceClassification, .gpt2), (.maskedLM, .gpt2), (.causalLM, .bert):
-            throw .badConfig(file: configFile, detail: "task \(p.task.rawValue) needs a \(arch == .bert ? "gpt2" : "bert") model, not \(arch.rawValue)")
+            throw .badConfig(
+                file: configFile,
+                detail: "task \(p.task.rawValue) needs a \(arch == .bert ? "gpt2" : "bert") model, not \(arch.rawValue)"
+            )
         default: break
         }
         let prefix = CheckpointNames.prefixInUse(p.found.map(\.name), architecture: arch)

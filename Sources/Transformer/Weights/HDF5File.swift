@@ -258,7 +258,9 @@ final class HDF5File {
             }
             var values = [Int64](repeating: 0, count: info.shape.reduce(1, *))
             if !values.isEmpty {
-                let status = values.withUnsafeMutableBytes { H5Dread(did, loupe_H5T_NATIVE_INT64(), h5All, h5All, h5Default, $0.baseAddress) }
+                let status = values.withUnsafeMutableBytes {
+                    H5Dread(did, loupe_H5T_NATIVE_INT64(), h5All, h5All, h5Default, $0.baseAddress)
+                }
                 if status < 0 { throw .truncated(file: path, detail: "reading \(datasetPath): \(hdf5ErrorDetail())") }
             }
             return (info.shape, values.map { Int($0) })

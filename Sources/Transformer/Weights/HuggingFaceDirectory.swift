@@ -162,7 +162,9 @@ extension Checkpoint {
                 guard on.count == 1 else {
                     throw .badConfig(
                         file: cfgPath,
-                        detail: "expected exactly one pooling mode, found \(on.isEmpty ? "none" : on.map(\.rawValue).joined(separator: ", "))")
+                        detail:
+                            "expected exactly one pooling mode, found \(on.isEmpty ? "none" : on.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 pooling = on[0]
             case "Normalize": normalize = true

@@ -75,8 +75,9 @@ private struct JSONScanner {
     /// (byte offset, what was wrong), or nil when the text is valid JSON. Text that starts like UTF-16 or
     /// UTF-32 (a NUL in the first two bytes, or a UTF-16 byte-order mark) is not scanned.
     static func firstError(in bytes: [UInt8]) -> (Int, String)? {
-        if bytes.count >= 2 && (bytes[0] == 0 || bytes[1] == 0 || (bytes[0] == 0xFE && bytes[1] == 0xFF)
-            || (bytes[0] == 0xFF && bytes[1] == 0xFE))
+        if bytes.count >= 2
+            && (bytes[0] == 0 || bytes[1] == 0 || (bytes[0] == 0xFE && bytes[1] == 0xFF)
+                || (bytes[0] == 0xFF && bytes[1] == 0xFE))
         {
             return nil
         }
@@ -196,11 +197,14 @@ private struct JSONScanner {
                     let at = i - 1
                     let unit = try hex4()
                     if (0xD800..<0xDC00).contains(unit) {
-                        guard current == UInt8(ascii: "\\"), i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "u") else {
+                        guard current == UInt8(ascii: "\\"), i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "u")
+                        else {
                             throw fail("\\u escape of a lone surrogate", at: at)
                         }
                         i += 1
-                        guard (0xDC00..<0xE000).contains(try hex4()) else { throw fail("\\u escape of a lone surrogate", at: at) }
+                        guard (0xDC00..<0xE000).contains(try hex4()) else {
+                            throw fail("\\u escape of a lone surrogate", at: at)
+                        }
                     } else if (0xDC00..<0xE000).contains(unit) {
                         throw fail("\\u escape of a lone surrogate", at: at)
                     }

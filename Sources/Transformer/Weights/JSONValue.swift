@@ -22,9 +22,9 @@ public enum JSONValue: Codable, Sendable, Equatable {
             self = .null
             return
         }
-        do { self = .string(try single.decode(String.self)); return } catch where Self.isMismatch(error) {}
-        do { self = .number(try single.decode(Double.self)); return } catch where Self.isMismatch(error) {}
-        do { self = .bool(try single.decode(Bool.self)); return } catch where Self.isMismatch(error) {}
+        do { self = .string(try single.decode(String.self)); return } catch  where Self.isMismatch(error) {}
+        do { self = .number(try single.decode(Double.self)); return } catch  where Self.isMismatch(error) {}
+        do { self = .bool(try single.decode(Bool.self)); return } catch  where Self.isMismatch(error) {}
         do {
             let keyed = try decoder.container(keyedBy: AnyKey.self)
             var object: [String: JSONValue] = [:]
@@ -32,7 +32,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
             for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
             self = .object(object)
             return
-        } catch where Self.isMismatch(error) {}
+        } catch  where Self.isMismatch(error) {}
         var unkeyed = try decoder.unkeyedContainer()
         var array: [JSONValue] = []
         if let n = unkeyed.count { array.reserveCapacity(n) }
@@ -124,7 +124,8 @@ extension JSONValue {
             return (try? encoder.encode(s)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\(s)\""
         case .array(let a): return "[" + a.map(\.jsonText).joined(separator: ", ") + "]"
         case .object(let o):
-            return "{" + o.sorted { $0.key < $1.key }.map { "\(JSONValue.string($0.key).jsonText): \($0.value.jsonText)" }
+            return "{"
+                + o.sorted { $0.key < $1.key }.map { "\(JSONValue.string($0.key).jsonText): \($0.value.jsonText)" }
                 .joined(separator: ", ") + "}"
         }
     }

@@ -26,7 +26,9 @@ extension Checkpoint {
         // Root attributes (docs: "Root attributes"), format and version first.
         let format = try f.stringAttribute("format")
         guard format == "loupe" else { throw .notLoupe(file: path, found: format) }
-        guard let version = try f.int64Attribute("version") else { throw .missingAttribute(file: path, name: "version") }
+        guard let version = try f.int64Attribute("version") else {
+            throw .missingAttribute(file: path, name: "version")
+        }
         guard version == loupeFormatVersion else { throw .unsupportedVersion(file: path, found: version) }
         func required(_ name: String) throws(WeightError) -> String {
             guard let v = try f.stringAttribute(name) else { throw .missingAttribute(file: path, name: name) }
@@ -66,7 +68,8 @@ extension Checkpoint {
             throw .missingAttribute(file: path, name: poolingName == nil ? "pooling" : "normalize")
         }
         if let normalizeName, normalizeName != "l2" && normalizeName != "none" {
-            throw .badAttribute(file: path, name: "normalize", detail: "expected \"l2\" or \"none\", found \"\(normalizeName)\"")
+            throw .badAttribute(
+                file: path, name: "normalize", detail: "expected \"l2\" or \"none\", found \"\(normalizeName)\"")
         }
 
         // /weights: names and shapes only; every member must be a float32 / float16 dataset.
@@ -100,7 +103,9 @@ extension Checkpoint {
 
     /// The `/tokenizer` group (docs/weights-format.md, "Group /tokenizer"): every documented attribute is
     /// required except `max_seq_length`; `type` must match the architecture.
-    private static func readLoupeTokenizer(_ f: HDF5File, architecture: Architecture) throws(WeightError) -> TokenizerSpec {
+    private static func readLoupeTokenizer(_ f: HDF5File, architecture: Architecture) throws(WeightError)
+        -> TokenizerSpec
+    {
         let g = "/tokenizer"
         let path = f.path
         func string(_ name: String) throws(WeightError) -> String {
@@ -118,7 +123,8 @@ extension Checkpoint {
         func count(_ name: String) throws(WeightError) -> Int? {
             guard let v = try f.int64Attribute(name, of: g) else { return nil }
             guard v > 0, let n = Int(exactly: v) else {
-                throw .badAttribute(file: path, name: "tokenizer/" + name, detail: "expected a positive integer, found \(v)")
+                throw .badAttribute(
+                    file: path, name: "tokenizer/" + name, detail: "expected a positive integer, found \(v)")
             }
             return n
         }
@@ -131,7 +137,8 @@ extension Checkpoint {
         guard kind == expected else {
             throw .badAttribute(
                 file: path, name: "tokenizer/type",
-                detail: "\"\(typeName)\" does not fit a \(architecture.rawValue) model (expected \"\(expected.rawValue)\")")
+                detail:
+                    "\"\(typeName)\" does not fit a \(architecture.rawValue) model (expected \"\(expected.rawValue)\")")
         }
         guard let maxLength = try count("model_max_length") else {
             throw .missingAttribute(file: path, name: "tokenizer/model_max_length")

@@ -74,7 +74,8 @@ public enum LoupeFileWriter {
     {
         let target = url.standardizedFileURL
         let dir = target.deletingLastPathComponent()
-        let temp = dir.appendingPathComponent(".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let temp = dir.appendingPathComponent(
+            ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do throws(CheckpointWriteError) {
             try writeHDF5(checkpoint, extras: extras, path: temp.path)
             try fsyncPath(temp.path, directory: false)
@@ -151,7 +152,9 @@ private struct Writer {
             let enc = JSONEncoder()
             enc.outputFormatting = [.withoutEscapingSlashes]  // convert.py's json.dumps leaves '/' alone too
             let json: Data
-            do { json = try enc.encode(labels) } catch { throw .io(file: path, detail: "encoding the labels: \(error)") }
+            do { json = try enc.encode(labels) } catch {
+                throw .io(file: path, detail: "encoding the labels: \(error)")
+            }
             try stringAttribute("labels", String(decoding: json, as: UTF8.self), on: "/")
         }
         if let pooling = c.pooling {
@@ -232,12 +235,15 @@ private struct Writer {
 
     func int64Attribute(_ name: String, _ value: Int64, on object: String) throws(CheckpointWriteError) {
         var v = value
-        try attribute(name, on: object, type: loupe_H5T_STD_I64LE()) { aid in H5Awrite(aid, loupe_H5T_NATIVE_INT64(), &v) }
+        try attribute(name, on: object, type: loupe_H5T_STD_I64LE()) { aid in
+            H5Awrite(aid, loupe_H5T_NATIVE_INT64(), &v)
+        }
     }
 
     func int8Attribute(_ name: String, _ value: Int8, on object: String) throws(CheckpointWriteError) {
         var v = value
-        try attribute(name, on: object, type: loupe_H5T_STD_I8LE()) { aid in H5Awrite(aid, loupe_H5T_NATIVE_INT8(), &v) }
+        try attribute(name, on: object, type: loupe_H5T_STD_I8LE()) { aid in H5Awrite(aid, loupe_H5T_NATIVE_INT8(), &v)
+        }
     }
 
     // MARK: Datasets
@@ -263,7 +269,9 @@ private struct Writer {
     /// A contiguous little-endian float32 dataset with the tensor's shape.
     func tensor(_ p: String, _ t: Tensor) throws(CheckpointWriteError) {
         try dataset(p, type: loupe_H5T_IEEE_F32LE(), shape: t.shape) { did in
-            t.withUnsafeBufferPointer { H5Dwrite(did, loupe_H5T_NATIVE_FLOAT(), h5All, h5All, h5Default, $0.baseAddress) }
+            t.withUnsafeBufferPointer {
+                H5Dwrite(did, loupe_H5T_NATIVE_FLOAT(), h5All, h5All, h5Default, $0.baseAddress)
+            }
         }
     }
 

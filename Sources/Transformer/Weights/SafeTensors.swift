@@ -120,8 +120,9 @@ final class SafeTensorsFile {
         } catch let e as DecodingError {
             // JSONDecoder finds a malformed string or number only when it decodes it, perhaps under a tensor
             // name, and never says where: a syntax error anywhere is reported with its position in the header.
-            if case .dataCorrupted(let c) = e, let syntax = JSONSyntaxError(locating: headerBytes) ?? (
-                c.codingPath.isEmpty ? JSONSyntaxError(headerBytes, e) : nil)
+            if case .dataCorrupted(let c) = e,
+                let syntax = JSONSyntaxError(locating: headerBytes)
+                    ?? (c.codingPath.isEmpty ? JSONSyntaxError(headerBytes, e) : nil)
             {
                 throw fail("header is not valid JSON (\(syntax))")
             }
@@ -146,7 +147,8 @@ final class SafeTensorsFile {
             }
             let (b, e) = (r.data_offsets[0], r.data_offsets[1])
             guard e - b == bytes else {
-                throw fail("data_offsets [\(b), \(e)] hold \(e - b) bytes, but \(r.dtype) \(r.shape) needs \(bytes)", name)
+                throw fail(
+                    "data_offsets [\(b), \(e)] hold \(e - b) bytes, but \(r.dtype) \(r.shape) needs \(bytes)", name)
             }
             entries.append(SafeTensorsEntry(name: name, dtype: r.dtype, shape: r.shape, begin: b, end: e))
         }

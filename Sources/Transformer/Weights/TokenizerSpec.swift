@@ -111,12 +111,14 @@ extension TokenizerSpec {
                     file: directory.path, detail: "no vocab (vocab.txt, or tokenizer.json with a WordPiece model)")
             }
             let strip: Bool? =
-                tc.keys.contains("strip_accents") ? truthy(tc["strip_accents"], nilIfNull: true)
+                tc.keys.contains("strip_accents")
+                ? truthy(tc["strip_accents"], nilIfNull: true)
                 : truthy(norm["strip_accents"], nilIfNull: true)
             return TokenizerSpec(
                 type: .wordpiece, vocab: vocab,
                 doLowerCase: truthy(
-                    tc.keys.contains("do_lower_case") ? tc["do_lower_case"] : norm["lowercase"] ?? .bool(true)) ?? false,
+                    tc.keys.contains("do_lower_case") ? tc["do_lower_case"] : norm["lowercase"] ?? .bool(true))
+                    ?? false,
                 stripAccents: strip,
                 tokenizeChineseChars: truthy(
                     tc.keys.contains("tokenize_chinese_chars")
@@ -141,7 +143,8 @@ extension TokenizerSpec {
                     if let s = m.string { return s }
                     if let pair = m.strings, pair.count == 2 { return pair.joined(separator: " ") }
                     throw .badTokenizer(
-                        file: dir.path("tokenizer.json"), detail: "model.merges entry \(m.jsonText) is not \"a b\" or [a, b]")
+                        file: dir.path("tokenizer.json"),
+                        detail: "model.merges entry \(m.jsonText) is not \"a b\" or [a, b]")
                 }
             } else {
                 throw .badTokenizer(

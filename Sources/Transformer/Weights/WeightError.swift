@@ -76,7 +76,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
         case .notHDF5: text = "not an HDF5 file (HDF5 signature not found)"
         case .truncated(_, let d): text = "not a readable HDF5 file: \(d)"
         case .notLoupe(_, let found):
-            text = "not a Loupe weight file: root attribute format is "
+            text =
+                "not a Loupe weight file: root attribute format is "
                 + (found.map { "\"\($0)\"" } ?? "absent") + ", expected \"loupe\""
         case .unsupportedVersion(_, let v):
             text = "unsupported format version \(v) (this loader reads version 1)"
