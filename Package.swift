@@ -33,6 +33,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libhdf5-dev).
@@ -56,10 +57,14 @@ let package = Package(
         .target(
             name: "LoupeBenchmarks", dependencies: ["Tensor", "Tokenizers", "Transformer", "CBLAS"],
             path: "Benchmarks/Swift"),
+        // `loupe serve`: HTTP routes over Workbench (the work is in the library), with the UI's files embedded.
+        .target(
+            name: "Server",
+            dependencies: ["Workbench", "Interpret", "Transformer", .product(name: "Hummingbird", package: "hummingbird")]),
         .executableTarget(
             name: "loupe",
             dependencies: [
-                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "Workbench", "LoupeBenchmarks", "CBLAS",
+                "Tensor", "Tokenizers", "Transformer", "Interpret", "Training", "Workbench", "Server", "LoupeBenchmarks", "CBLAS",
                 "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
@@ -72,5 +77,8 @@ let package = Package(
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Interpret", "Transformer"]),
         // Runs the built `loupe` binary (a dependency, so `swift test` builds it) on Tests/Fixtures/cli.
         .testTarget(name: "CLITests", dependencies: ["loupe"]),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server", "Workbench", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )

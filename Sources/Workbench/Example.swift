@@ -34,8 +34,9 @@ public struct Example: Codable, Sendable, Hashable {
             if try c.decodeNil(forKey: key) { return nil }
             if let i = try? c.decode(Int.self, forKey: key) { return String(i) }
             if let s = try? c.decode(String.self, forKey: key) { return s }
+            if let d = try? c.decode(Double.self, forKey: key) { return String(d) }  // beyond Int, or fractional
             throw DecodingError.dataCorruptedError(
-                forKey: key, in: c, debugDescription: "expected a string or an integer")
+                forKey: key, in: c, debugDescription: "expected a string or a number")
         }
         id = try loose(.id) ?? ""
         text = try c.decode(String.self, forKey: .text)
@@ -267,7 +268,7 @@ struct LineReader {
 }
 
 /// The deepest nesting of arrays and objects in a JSON text (brackets inside strings do not count).
-func nestingDepth(_ bytes: [UInt8]) -> Int {
+public func nestingDepth(_ bytes: [UInt8]) -> Int {
     var depth = 0, deepest = 0, inString = false, escaped = false
     for b in bytes {
         if inString {

@@ -14,6 +14,8 @@ public struct PredictRequest: Codable, Sendable, SpecifiedOptions {
     public var truncate = true
     /// Examples per forward pass.
     public var batchSize = 16
+    /// BERT: also return the mean-pooled last hidden state (over real tokens) and the [CLS] row.
+    public var includeEmbeddings = false
 
     public init(examples: [Example]) { self.examples = examples }
 
@@ -49,11 +51,15 @@ public struct Prediction: Codable, Sendable, Equatable {
     /// GPT-2: the most likely next tokens.
     public var nextTokens: [TokenProbability]?
     public var logits: [Double]?
+    /// BERT with `includeEmbeddings`: the last hidden state mean-pooled over real tokens, and its [CLS] row.
+    public var embedding: [Double]?
+    public var clsEmbedding: [Double]?
     /// Set when the text was cut to the model's positions.
     public var truncated: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case id, text, label, probabilities, masks, nextTokens = "next_tokens", logits, truncated
+        case id, text, label, probabilities, masks, nextTokens = "next_tokens", logits, truncated, embedding
+        case clsEmbedding = "cls_embedding"
     }
 
     init(id: String, text: String) {
@@ -74,7 +80,8 @@ extension Workbench {
             let (batch, encodings, truncated) = try encode(model, chunk, truncate: request.truncate)
             switch (model.network, model.task) {
             case (.bert(let bert), .sequenceClassification):
-                let logits = bert(batch, pooledOnly: true).logits!  // [B, C]
+                let output = bert(batch, pooledOnly: !request.includeEmbeddings)
+                let logits = output.logits!  // [B, C]
                 let c = logits.shape[1]
                 let names = labels(model, count: c)
                 for (b, e) in chunk.enumerated() {
@@ -86,14 +93,17 @@ extension Workbench {
                     for (name, q) in zip(names, p) { table[name] = q }
                     r.probabilities = table
                     if request.includeLogits { r.logits = row.map(Double.init) }
+                    if request.includeEmbeddings { (r.embedding, r.clsEmbedding) = pooled(output.lastHiddenState, batch, row: b) }
                     out.append(r)
                 }
             case (.bert(let bert), .maskedLM):
-                let logits = bert(batch).logits!  // [B, T, V]
+                let output = bert(batch)
+                let logits = output.logits!  // [B, T, V]
                 let maskID = model.tokenizer.convertTokensToIds(["[MASK]"])[0]
                 for (b, e) in chunk.enumerated() {
                     var r = Prediction(id: e.id, text: e.text)
                     r.masks = fills(model, encodings[b], logits, row: b, maskID: maskID, topK: request.topK)
+                    if request.includeEmbeddings { (r.embedding, r.clsEmbedding) = pooled(output.lastHiddenState, batch, row: b) }
                     out.append(r)
                 }
             case (.gpt2(let gpt2), .causalLM):
@@ -118,6 +128,20 @@ extension Workbench {
             start += chunk.count
         }
         return out
+    }
+
+    /// Row `b` of the last hidden state [B, T, H]: the mean over its real tokens, and position 0 ([CLS]).
+    static func pooled(_ h: Tensor, _ batch: TokenBatch, row b: Int) -> ([Double], [Double]) {
+        let (t, d) = (h.shape[1], h.shape[2])
+        let x = h.scalars
+        var mean = [Double](repeating: 0, count: d)
+        var n = 0.0
+        for p in 0..<t where batch.attentionMask[b * t + p] != 0 {
+            n += 1
+            for j in 0..<d { mean[j] += Double(x[(b * t + p) * d + j]) }
+        }
+        let cls = (0..<d).map { Double(x[b * t * d + $0]) }
+        return (mean.map { $0 / max(n, 1) }, cls)
     }
 
     /// The `k` most probable entries of `p`, highest first (ties by index).

@@ -15,6 +15,12 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
     case inputTooLong(id: String, tokens: Int, limit: Int)
     /// A gold label that is neither a class index nor a class name of the model.
     case unknownLabel(id: String, label: String, known: [String])
+    /// A model, dataset or example id a request names that does not exist.
+    case unknownName(kind: String, name: String, known: [String])
+    /// A required request field is absent.
+    case missingField(String)
+    /// A request asks for more work than a limit allows (examples per call, text length, steps, samples).
+    case limitExceeded(field: String, value: Int, limit: Int)
 
     /// The message with option fields named by `name`.
     public func message(naming name: (String) -> String) -> String {
@@ -29,6 +35,11 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
             return "example \(id) has \(tokens) tokens, more than the model's \(limit) positions"
         case .unknownLabel(let id, let label, let known):
             return "example \(id): label \(String(reflecting: label)) is not one of \(known.joined(separator: ", "))"
+        case .unknownName(let kind, let name, let known):
+            let list = known.isEmpty ? "" : "; known: \(known.joined(separator: ", "))"
+            return "unknown \(kind) \(String(reflecting: name))\(list)"
+        case .missingField(let f): return "\(name(f)) is required"
+        case .limitExceeded(let f, let value, let limit): return "\(name(f)) is \(value), over the limit of \(limit)"
         }
     }
 
@@ -40,6 +51,8 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
         case .invalidOption(let e), .interpret(.invalidConfig(let e)): return e.field
         case .interpret(.unknownMethod): return "method"
         case .interpret(.unknownTarget), .unknownLabel: return "target"
+        case .missingField(let f), .limitExceeded(let f, _, _): return f
+        case .unknownName(let kind, _, _): return kind == "example id" ? "ids" : kind
         default: return nil
         }
     }

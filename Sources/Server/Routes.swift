@@ -1,0 +1,250 @@
+// The /api routes: decode the JSON body into a library request, check the limits, compute on the queue, encode.
+import Foundation
+import Hummingbird
+import Interpret
+import Workbench
+
+/// Which examples a request is about: `ids` of `dataset` (all of it without ids), or `examples` given inline.
+struct Selection: Decodable {
+    var dataset: String?
+    var ids: [String]?
+    var examples: [Example]?
+}
+
+struct PredictBody: Decodable {
+    var model: String
+    var dataset: String?
+    var ids: [String]?
+    var examples: [Example]?
+    var topK: Int?
+    var includeLogits: Bool?
+    var includeEmbeddings: Bool?
+    enum CodingKeys: String, CodingKey {
+        case model, dataset, ids, examples, topK = "top_k", includeLogits = "include_logits"
+        case includeEmbeddings = "include_embeddings"
+    }
+}
+
+struct ExplainBody: Decodable {
+    var model: String
+    var method: String
+    var config: ConfigValues?
+    var dataset: String?
+    var ids: [String]?
+    var examples: [Example]?
+    var target: String?
+    var score: String?
+    var mergeWords: Bool?
+    var maxTokens: Int?
+    enum CodingKeys: String, CodingKey {
+        case model, method, config, dataset, ids, examples, target, score, mergeWords = "merge_words"
+        case maxTokens = "max_tokens"
+    }
+}
+
+struct AttentionBody: Decodable {
+    var model: String
+    var example: Example?
+    var dataset: String?
+    var id: String?
+    var layer: Int?
+}
+
+struct AddExamplesBody: Decodable {
+    var dataset: String
+    var examples: [Example]
+}
+
+struct Predictions: Encodable { let predictions: [Prediction] }
+struct Explanations: Encodable { let explanations: [Explanation] }
+struct AddedExamples: Encodable { let examples: [Example] }
+struct ExamplesPage: Encodable {
+    let dataset: String
+    let offset: Int
+    let limit: Int
+    let total: Int
+    let examples: [Example]
+}
+
+extension LoupeServer {
+    /// The JSON body as `T`: capped at `maxBodyBytes` (413), nesting-checked before the decoder sees it, and a
+    /// decoding failure named by the field at fault (400).
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
+            throw APIError(
+                .contentTooLarge, "body_too_large",
+                "the request body is over the limit of \(configuration.maxBodyBytes) bytes (max_body)")
+        }
+        let bytes = Array(buffer.readableBytesView)
+        guard nestingDepth(bytes) <= 64 else {
+            throw APIError(.badRequest, "invalid_json", "the body is nested deeper than 64 levels")
+        }
+        do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch let error as DecodingError {
+            throw APIError(decoding: error)
+        } catch {
+            throw APIError(.badRequest, "invalid_json", "the body is not valid JSON")
+        }
+    }
+
+    /// The examples of a selection, each within the text limit, at most `limit` of them.
+    func examples(_ s: Selection, limit: Int) throws -> [Example] {
+        if s.examples == nil && s.dataset == nil {
+            throw APIError(.badRequest, "invalid_request", "give dataset (and ids) or examples", field: "examples")
+        }
+        let list: [Example]
+        do { list = try workspace.resolve(dataset: s.dataset, ids: s.ids, examples: s.examples) } catch {
+            throw APIError(error)
+        }
+        try check("examples", list.count, limit)
+        for e in list where e.text.count > configuration.maxTextLength {
+            throw APIError(WorkbenchError.limitExceeded(field: "text", value: e.text.count, limit: configuration.maxTextLength))
+        }
+        return list
+    }
+
+    func check(_ field: String, _ value: Int?, _ limit: Int) throws {
+        if let value, value > limit {
+            throw APIError(WorkbenchError.limitExceeded(field: field, value: value, limit: limit))
+        }
+    }
+
+    func examplesPage(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+        let name = context.parameters.get("name") ?? ""
+        func integer(_ key: String, default d: Int) throws -> Int {
+            guard let raw = request.uri.queryParameters.get(key) else { return d }
+            guard let v = Int(raw), v >= 0 else {
+                throw APIError(.badRequest, "invalid_request", "\(key) must be a non-negative integer, got \(raw)", field: key)
+            }
+            return v
+        }
+        let offset = try integer("offset", default: 0)
+        let limit = try integer("limit", default: 100)
+        try check("limit", limit, 1000)
+        let all: [Example]
+        do { all = try workspace.examples(name) } catch { throw APIError(error) }
+        let page = offset >= all.count ? [] : Array(all[offset..<min(all.count, offset + limit)])
+        return try jsonResponse(ExamplesPage(dataset: name, offset: offset, limit: limit, total: all.count, examples: page))
+    }
+
+    func predict(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(PredictBody.self, request)
+        let list = try examples(Selection(dataset: body.dataset, ids: body.ids, examples: body.examples), limit: configuration.maxExamples)
+        var options = PredictRequest(examples: [])
+        options.topK = body.topK ?? 5
+        options.includeLogits = body.includeLogits ?? false
+        options.includeEmbeddings = body.includeEmbeddings ?? false
+        options.batchSize = 32
+        try check("top_k", options.topK, 100)
+        let ws = workspace
+        let request = options
+        let out = try await work { () throws(WorkbenchError) in
+            try ws.predict(model: body.model, examples: list, options: request)
+        }
+        return try jsonResponse(Predictions(predictions: out))
+    }
+
+    func explain(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(ExplainBody.self, request)
+        let list = try examples(
+            Selection(dataset: body.dataset, ids: body.ids, examples: body.examples), limit: configuration.maxExplainExamples)
+        let config = body.config ?? [:]
+        for (field, limit) in [("steps", configuration.maxSteps), ("samples", configuration.maxSamples), ("iterations", configuration.maxIterations)] {
+            if case .int(let v)? = config[field] { try check(field, v, limit) }
+        }
+        try check("max_tokens", body.maxTokens, configuration.maxTokens)
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in
+            let model = try ws.model(body.model)
+            let method: MethodID
+            do throws(InterpretError) { method = try MethodID(named: body.method) } catch { throw .interpret(error) }
+            var r = ExplainRequest(examples: list, method: method, config: config)
+            r.target = body.target
+            if let s = body.score {
+                guard let kind = ScoreKind(rawValue: s) else {
+                    throw .invalidOption(OptionError(field: "score", value: s, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue))))
+                }
+                r.score = kind
+            }
+            r.mergeWords = body.mergeWords ?? false
+            r.maxTokens = body.maxTokens ?? 10
+            return try Workbench.explain(r, model: model)
+        }
+        return try jsonResponse(Explanations(explanations: out))
+    }
+
+    func attention(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(AttentionBody.self, request)
+        let example: Example
+        if let e = body.example {
+            example = try examples(Selection(examples: [e]), limit: 1)[0]
+        } else if let id = body.id, body.dataset != nil {
+            example = try examples(Selection(dataset: body.dataset, ids: [id]), limit: 1)[0]
+        } else {
+            throw APIError(.badRequest, "invalid_request", "give example, or dataset and id", field: "example")
+        }
+        try check("tokens", example.text.count, 2_000)
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in
+            try Workbench.attention(AttentionRequest(example: example, layer: body.layer), model: ws.model(body.model))
+        }
+        return try jsonResponse(out)
+    }
+
+    func metrics(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(MetricsRequest.self, request)
+        try check("ids", body.ids?.count, 100_000)
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in try ws.metrics(body) }
+        return try jsonResponse(out)
+    }
+
+    func addExamples(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(AddExamplesBody.self, request)
+        try check("examples", body.examples.count, configuration.maxExamples)
+        for e in body.examples where e.text.count > configuration.maxTextLength {
+            throw APIError(WorkbenchError.limitExceeded(field: "text", value: e.text.count, limit: configuration.maxTextLength))
+        }
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in try ws.add(body.examples, to: body.dataset) }
+        return try jsonResponse(AddedExamples(examples: out))
+    }
+}
+
+extension APIError {
+    /// A body that does not fit the route's shape, named by the field at fault.
+    init(decoding error: DecodingError) {
+        func path(_ c: [any CodingKey]) -> String? {
+            c.isEmpty ? nil : c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let c):
+            let field = path(c.codingPath + [key]) ?? key.stringValue
+            self.init(.badRequest, "invalid_request", "\(field) is required", field: field)
+        case .typeMismatch(let type, let c), .valueNotFound(let type, let c):
+            let field = path(c.codingPath)
+            let message = field.map { "\($0) must be \(jsonName(type))" } ?? "the body must be a JSON object"
+            self.init(.badRequest, "invalid_request", message, field: field)
+        case .dataCorrupted(let c):
+            if let field = path(c.codingPath) {
+                self.init(.badRequest, "invalid_request", "\(field): \(c.debugDescription)", field: field)
+            } else {
+                self.init(.badRequest, "invalid_json", "the body is not valid JSON")
+            }
+        @unknown default:
+            self.init(.badRequest, "invalid_request", "the body does not fit this route")
+        }
+    }
+}
+
+/// A Swift type as JSON calls it, for messages.
+func jsonName(_ type: Any.Type) -> String {
+    switch type {
+    case is String.Type: return "a string"
+    case is Int.Type, is Double.Type, is Float.Type: return "a number"
+    case is Bool.Type: return "true or false"
+    default:
+        let name = String(describing: type)
+        return name.hasPrefix("Array") || name.hasPrefix("[") ? "an array" : "an object"
+    }
+}
