@@ -7,7 +7,7 @@
 // subset containing one that already flipped is skipped, so every output is minimal: no strict subset of its
 // removals flips the label (all smaller subsets of ranked words were tried before it). Removing every word is
 // never tried (LIT drops one index instead). At most `max_candidates` texts are run beyond the leave-one-out
-// pass; the search stops there or at `max_outputs`.
+// pass; the search stops there or at `max_outputs`. Different removals giving the same text are output once.
 import Foundation
 import Interpret
 import Transformer
@@ -86,13 +86,14 @@ extension Workbench {
     /// increasing size up to `maxSize`, lexicographic within a size; supersets of a flip are skipped; `build`
     /// gives a subset's text (nil: not a valid candidate, skipped without a forward pass). Texts in `known`
     /// (already classified) cost nothing; at most `budget` others are run. A flip: a predicted class other
-    /// than `originalClass`.
+    /// than `originalClass`. A text already output is not output again (its set still counts for minimality).
     static func minimalFlips(
         units: Int, maxSize: Int, budget: Int, maxOutputs: Int, originalClass: Int, known: [String: Int] = [:],
         model: LoadedModel, build: ([Int]) -> String?
     ) throws(WorkbenchError) -> [(set: [Int], text: String)] {
         var found: [(set: [Int], text: String)] = []
         var flipped: [Set<Int>] = []
+        var produced = Set<String>()
         var known = known
         var spent = 0
         for k in 1...max(1, min(maxSize, units)) where units > 0 {
@@ -118,8 +119,9 @@ extension Workbench {
                 for (t, r) in zip(texts, classes) { known[t] = r.cls }
                 spent += texts.count
                 for cand in chunk where known[cand.text]! != originalClass && found.count < maxOutputs {
-                    found.append(cand)
                     flipped.append(Set(cand.set))
+                    // Two sets can give one text (e.g. either of two equal words removed): output it once.
+                    if produced.insert(cand.text).inserted { found.append(cand) }
                 }
                 if spent >= budget && !more { return found }
             }

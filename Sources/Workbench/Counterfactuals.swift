@@ -132,6 +132,10 @@ public struct CounterfactualEdit: Codable, Sendable, Equatable {
     public var to: String
     /// HotFlip: the first-order estimate (e_to − e_from)·∇ of the change of log p(original class).
     public var estimate: Double?
+
+    public init(start: Int, end: Int, from: String, to: String, estimate: Double? = nil) {
+        (self.start, self.end, self.from, self.to, self.estimate) = (start, end, from, to, estimate)
+    }
 }
 
 /// A generated example and the model's prediction on it.
