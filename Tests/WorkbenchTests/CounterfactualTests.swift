@@ -23,7 +23,8 @@ import Workbench
 
     @Test func wordReplacerRewritesOneOccurrencePerOutputAsLIT() throws {
         let text = "Great movie, great cast. greatly good."
-        let out = try generate([text], .wordReplacer, ["substitutions": .string("great -> terrible, good -> bad | poor")])
+        let out = try generate(
+            [text], .wordReplacer, ["substitutions": .string("great -> terrible, good -> bad | poor")])
         #expect(
             out.map(\.example.text) == [
                 "terrible movie, great cast. greatly good.", "Great movie, terrible cast. greatly good.",
@@ -106,7 +107,9 @@ import Workbench
             }
             let removed = cf.edits!.map { e in starts.firstIndex(of: e.start)! }
             #expect(cf.edits!.allSatisfy { $0.to == "" && words[starts.firstIndex(of: $0.start)!] == $0.from })
-            #expect(cf.example.text == words.indices.filter { !removed.contains($0) }.map { words[$0] }.joined(separator: " "))
+            #expect(
+                cf.example.text
+                    == words.indices.filter { !removed.contains($0) }.map { words[$0] }.joined(separator: " "))
             for mask in 1..<((1 << removed.count) - 1) {
                 let sub = Set(removed.indices.filter { mask & (1 << $0) != 0 }.map { removed[$0] })
                 let text = words.indices.filter { !sub.contains($0) }.map { words[$0] }.joined(separator: " ")
@@ -147,7 +150,8 @@ import Workbench
                 minus[c.position * h + d] -= Float(step) * delta
             }
             let fd = (logp(plus) - logp(minus)) / (2 * step)
-            #expect(abs(fd - c.estimate) < 0.02 * abs(c.estimate) + 2e-3, "position \(c.position): \(fd) vs \(c.estimate)")
+            #expect(
+                abs(fd - c.estimate) < 0.02 * abs(c.estimate) + 2e-3, "position \(c.position): \(fd) vs \(c.estimate)")
         }
         // Every returned flip changes the label on a real forward pass of its text.
         let out = try generate(Self.texts, .hotflip, ["max_outputs": .int(3)])
@@ -188,7 +192,8 @@ import Workbench
         #expect(unknown?.field == "max_flip")
         let request = try JSONDecoder().decode(
             CounterfactualRequest.self,
-            from: Data(#"{"examples":[{"id":1,"text":"a"}],"generator":"ablation-flip","config":{"max_ablations":2}}"#.utf8))
+            from: Data(
+                #"{"examples":[{"id":1,"text":"a"}],"generator":"ablation-flip","config":{"max_ablations":2}}"#.utf8))
         #expect(request.generator == .ablationFlip && request.config["max_ablations"] == .int(2))
     }
 }

@@ -48,7 +48,8 @@ import Workbench
         let norm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
         u = u.map { $0 / norm }
         let eps = 1e-2
-        let fd = (logit(zip(g.activation, u).map { $0 + eps * $1 }) - logit(zip(g.activation, u).map { $0 - eps * $1 }))
+        let fd =
+            (logit(zip(g.activation, u).map { $0 + eps * $1 }) - logit(zip(g.activation, u).map { $0 - eps * $1 }))
             / (2 * eps)
         let analytic = zip(g.gradient, u).reduce(0) { $0 + $1.0 * $1.1 }
         #expect(abs(fd - analytic) < 1e-2 * max(1, abs(analytic)), "\(fd) vs \(analytic)")
