@@ -1,4 +1,4 @@
-// `project`: 2-D or 3-D PCA or UMAP of vectors (or of a model's embeddings of examples), each point with its example id.
+// `project`: 2-D or 3-D PCA or UMAP of vectors, or of a model's embeddings of examples, each point with its id.
 import Foundation
 import Interpret
 import Tensor
@@ -131,7 +131,10 @@ extension Workbench {
     ) throws(WorkbenchError) -> Projection {
         let d = vectors.first?.count ?? 0
         if let bad = vectors.firstIndex(where: { $0.count != d }) {
-            throw invalidInput("vectors", "\(vectors[bad].count) numbers in vector \(ids.indices.contains(bad) ? ids[bad] : String(bad))", "all of one length (\(d), as the first)")
+            throw invalidInput(
+                "vectors",
+                "\(vectors[bad].count) numbers in vector \(ids.indices.contains(bad) ? ids[bad] : String(bad))",
+                "all of one length (\(d), as the first)")
         }
         return try project(request, flat: vectors.flatMap { $0 }, rows: vectors.count, columns: d, ids: ids)
     }
@@ -189,7 +192,10 @@ extension Workbench {
     ) throws(WorkbenchError) -> Double {
         let n = original.count, d = original.first?.count ?? 0, k = projected.first?.count ?? 0
         guard projected.count == n, original.allSatisfy({ $0.count == d }), projected.allSatisfy({ $0.count == k })
-        else { throw invalidInput("projected", "\(projected.count) points", "one per original vector (\(n)), all of one length") }
+        else {
+            throw invalidInput(
+                "projected", "\(projected.count) points", "one per original vector (\(n)), all of one length")
+        }
         guard neighbors >= 1, Double(neighbors) < Double(n) / 2 else {
             throw invalidInput("neighbors", String(neighbors), "at least 1 and less than half the points (\(n))")
         }

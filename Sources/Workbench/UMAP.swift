@@ -53,8 +53,9 @@ enum UMAP {
         } else if n <= spectralLimit, isConnected(edges, n: n), let s = spectral(edges, n: n, dims: dims) {
             y = s
             result.initialization = "spectral"
-        } else if points.d >= dims, let p = principalComponents(
-            points.x.map(Float.init), rows: n, columns: points.d, components: dims)
+        } else if points.d >= dims,
+            let p = principalComponents(
+                points.x.map(Float.init), rows: n, columns: points.d, components: dims)
         {
             y = p.coordinates  // umap-learn's init="pca"
             result.initialization = "pca"

@@ -47,10 +47,14 @@ struct ProjectionGolden: Decodable {
             for (x, y) in zip(point.coordinates, reference) { worst = max(worst, abs(x - y)) }
         }
         #expect(worst <= 1e-4, "largest coordinate difference \(worst)")
-        print("PCA vs scikit-learn: ratios \(ratios) (sklearn \(golden.pca.explained_variance_ratio.prefix(3))), "
-            + "max |coordinate difference| \(worst)")
-        let tw = try Workbench.trustworthiness(original: vectors, projected: p.points.map { Array($0.coordinates[0..<2]) })
-        #expect(abs(tw - golden.pca_trustworthiness) <= 1e-5, "trustworthiness \(tw) vs sklearn \(golden.pca_trustworthiness)")
+        print(
+            "PCA vs scikit-learn: ratios \(ratios) (sklearn \(golden.pca.explained_variance_ratio.prefix(3))), "
+                + "max |coordinate difference| \(worst)")
+        let tw = try Workbench.trustworthiness(
+            original: vectors, projected: p.points.map { Array($0.coordinates[0..<2]) })
+        #expect(
+            abs(tw - golden.pca_trustworthiness) <= 1e-5,
+            "trustworthiness \(tw) vs sklearn \(golden.pca_trustworthiness)")
     }
 
     /// UMAP's 2-D layout keeps local neighbourhoods as well as umap-learn's (trustworthiness within 0.02 of the
@@ -65,10 +69,13 @@ struct ProjectionGolden: Decodable {
         #expect(abs(details.a - ab[0]) <= 1e-4 * ab[0] && abs(details.b - ab[1]) <= 1e-4 * ab[1], "\(details)")
         let tw = try Workbench.trustworthiness(original: vectors, projected: p.points.map(\.coordinates))
         let reference = golden.umap.mean_trustworthiness
-        print(String(
-            format: "UMAP trustworthiness (k=5): Loupe %.4f in %.2f s; umap-learn %.4f (seeds %@; %.2f s per fit)",
-            tw, seconds, reference, golden.umap.runs.map { String(format: "%.4f", $0.trustworthiness) }
-                .joined(separator: ", "), golden.umap.runs.map(\.seconds).reduce(0, +) / Double(golden.umap.runs.count)))
+        print(
+            String(
+                format: "UMAP trustworthiness (k=5): Loupe %.4f in %.2f s; umap-learn %.4f (seeds %@; %.2f s per fit)",
+                tw, seconds, reference,
+                golden.umap.runs.map { String(format: "%.4f", $0.trustworthiness) }
+                    .joined(separator: ", "),
+                golden.umap.runs.map(\.seconds).reduce(0, +) / Double(golden.umap.runs.count)))
         #expect(abs(tw - reference) <= 0.02, "Loupe \(tw), umap-learn \(reference)")
         #expect(p.points.allSatisfy { $0.coordinates.count == 2 && $0.coordinates.allSatisfy(\.isFinite) })
     }
@@ -120,7 +127,8 @@ struct ProjectionGolden: Decodable {
         let examples = ["a gorgeous , witty movie .", "dull and flat", "the best film of the year", "it never ends"]
             .enumerated().map { Example(id: "e\($0.offset)", text: $0.element) }
         for field in ProjectionField.allCases {
-            let p = try Workbench.project(ProjectionRequest(method: .pca, dims: 2, field: field), examples: examples, model: m)
+            let p = try Workbench.project(
+                ProjectionRequest(method: .pca, dims: 2, field: field), examples: examples, model: m)
             #expect(p.field == field && p.points.map(\.id) == ["e0", "e1", "e2", "e3"])
             #expect(p.points.allSatisfy { $0.coordinates.count == 2 })
         }
