@@ -54,6 +54,8 @@ public struct ConfigField: Codable, Sendable, Equatable {
         case bool, int, double
         /// One of `choices`.
         case choice
+        /// Free text (e.g. a substitution list).
+        case text
     }
 
     /// snake_case, as a JSON request names it (the CLI's flag is `--` + the name with `-` for `_`).
@@ -102,7 +104,7 @@ public struct ConfigField: Codable, Sendable, Equatable {
     func check(_ value: ConfigValue) throws(OptionError) -> ConfigValue {
         let v: ConfigValue
         switch (kind, value) {
-        case (.bool, .bool), (.int, .int), (.double, .double): v = value
+        case (.bool, .bool), (.int, .int), (.double, .double), (.text, .string): v = value
         case (.double, .int(let i)): v = .double(Double(i))
         case (.int, .double(let d)) where d.rounded() == d && abs(d) < 9e15: v = .int(Int(d))
         case (.choice, .string(let s)):

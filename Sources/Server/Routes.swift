@@ -50,6 +50,54 @@ struct AttentionBody: Decodable {
     var layer: Int?
 }
 
+struct CounterfactualsBody: Decodable {
+    var model: String
+    var generator: String
+    var config: ConfigValues?
+    var dataset: String?
+    var ids: [String]?
+    var examples: [Example]?
+}
+
+struct TCAVBody: Decodable {
+    var model: String
+    var dataset: String
+    var conceptIDs: [String]
+    var randomIDs: [String]
+    var targetClass: String
+    /// The examples whose directional derivatives are measured (default: the whole dataset).
+    var ids: [String]?
+    var layer: Int?
+    var runs: Int?
+    var seed: Int?
+    enum CodingKeys: String, CodingKey {
+        case model, dataset, conceptIDs = "concept_ids", randomIDs = "random_ids", targetClass = "class", ids, layer, runs
+        case seed
+    }
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        model = try c.decode(String.self, forKey: .model)
+        dataset = try c.decode(String.self, forKey: .dataset)
+        conceptIDs = try c.decode([String].self, forKey: .conceptIDs)
+        randomIDs = try c.decode([String].self, forKey: .randomIDs)
+        // A class name or index.
+        if let i = try? c.decode(Int.self, forKey: .targetClass) { targetClass = String(i) } else {
+            targetClass = try c.decode(String.self, forKey: .targetClass)
+        }
+        ids = try c.decodeIfPresent([String].self, forKey: .ids)
+        layer = try c.decodeIfPresent(Int.self, forKey: .layer)
+        runs = try c.decodeIfPresent(Int.self, forKey: .runs)
+        seed = try c.decodeIfPresent(Int.self, forKey: .seed)
+    }
+}
+
+/// `/api/project`'s body: which examples, plus the projection's own options (`ProjectionRequest`, same object).
+struct ProjectBody: Decodable {
+    var model: String
+    var dataset: String
+    var ids: [String]?
+}
+
 struct AddExamplesBody: Decodable {
     var dataset: String
     var examples: [Example]
@@ -58,6 +106,7 @@ struct AddExamplesBody: Decodable {
 struct Predictions: Encodable { let predictions: [Prediction] }
 struct Explanations: Encodable { let explanations: [Explanation] }
 struct AddedExamples: Encodable { let examples: [Example] }
+struct Counterfactuals: Encodable { let counterfactuals: [Counterfactual] }
 struct ExamplesPage: Encodable {
     let dataset: String
     let offset: Int
@@ -70,13 +119,21 @@ extension LoupeServer {
     /// The JSON body as `T`: capped at `maxBodyBytes` (413), nesting-checked before the decoder sees it, and a
     /// decoding failure named by the field at fault (400).
     func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        try decode(type, from: try await bodyBytes(request))
+    }
+
+    /// The body's bytes, at most `maxBodyBytes` (413 beyond). The body can be read once.
+    func bodyBytes(_ request: Request) async throws -> [UInt8] {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
             throw APIError(
                 .contentTooLarge, "body_too_large",
                 "the request body is over the limit of \(configuration.maxBodyBytes) bytes (max_body)")
         }
-        let bytes = Array(buffer.readableBytesView)
+        return Array(buffer.readableBytesView)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
         guard nestingDepth(bytes) <= 64 else {
             throw APIError(.badRequest, "invalid_json", "the body is nested deeper than 64 levels")
         }
@@ -196,6 +253,66 @@ extension LoupeServer {
         try check("ids", body.ids?.count, 100_000)
         let ws = workspace
         let out = try await work { () throws(WorkbenchError) in try ws.metrics(body) }
+        return try jsonResponse(out)
+    }
+
+    func counterfactuals(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(CounterfactualsBody.self, request)
+        let list = try examples(
+            Selection(dataset: body.dataset, ids: body.ids, examples: body.examples), limit: configuration.maxExplainExamples)
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in
+            guard let generator = GeneratorID(rawValue: body.generator) else {
+                throw .invalidOption(
+                    OptionError(
+                        field: "generator", value: body.generator, problem: .notAChoice(GeneratorID.allCases.map(\.rawValue))))
+            }
+            let r = CounterfactualRequest(examples: list, generator: generator, config: body.config ?? [:])
+            return try Workbench.counterfactuals(r, model: ws.model(body.model))
+        }
+        return try jsonResponse(Counterfactuals(counterfactuals: out))
+    }
+
+    func tcav(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(TCAVBody.self, request)
+        let concept = try examples(Selection(dataset: body.dataset, ids: body.conceptIDs), limit: configuration.maxExamples)
+        let random = try examples(Selection(dataset: body.dataset, ids: body.randomIDs), limit: configuration.maxExamples)
+        let measured = try examples(Selection(dataset: body.dataset, ids: body.ids), limit: configuration.maxExamples)
+        try check("runs", body.runs, 100)
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in
+            var r = TCAVRequest(concept: concept, random: random, targetClass: body.targetClass)
+            r.layer = body.layer
+            if let runs = body.runs { r.runs = runs }
+            if let seed = body.seed { r.seed = UInt64(clamping: seed) }
+            return try Workbench.tcav(r, model: ws.model(body.model), examples: measured)
+        }
+        return try jsonResponse(out)
+    }
+
+    /// PCA or UMAP of the examples' embeddings (mean-pooled or [CLS]), taken from the prediction cache, so a warm
+    /// start or an earlier projection makes the next one cost only the projection itself.
+    func project(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let bytes = try await bodyBytes(request)
+        let body = try decode(ProjectBody.self, from: bytes)
+        let options = try decode(ProjectionRequest.self, from: bytes)
+        let list = try examples(Selection(dataset: body.dataset, ids: body.ids), limit: configuration.maxProjectionPoints)
+        let ws = workspace
+        let out = try await work { () throws(WorkbenchError) in
+            try options.validateOptions()
+            var predict = PredictRequest(examples: [])
+            predict.includeEmbeddings = true
+            predict.batchSize = 64
+            let p = try ws.predict(model: body.model, examples: list, options: predict)
+            let vectors = try p.map { q throws(WorkbenchError) -> [Float] in
+                guard let v = options.field == .cls ? q.clsEmbedding : q.embedding else {
+                    throw .wrongModel(
+                        file: body.model, operation: "project", needs: "a BERT model", found: "a model without embeddings")
+                }
+                return v.map(Float.init)
+            }
+            return try Workbench.project(options, vectors: vectors, ids: list.map(\.id))
+        }
         return try jsonResponse(out)
     }
 

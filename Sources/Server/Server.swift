@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var maxSamples = 4096
     public var maxTokens = 64
     public var maxIterations = 5000
+    /// Points per projection (UMAP's neighbour search grows with the square).
+    public var maxProjectionPoints = 10_000
     public init() {}
 }
 
@@ -46,10 +48,14 @@ public struct LoupeServer: Sendable {
         router.post("/api/attention") { request, context in try await attention(request, context) }
         router.post("/api/metrics") { request, context in try await metrics(request, context) }
         router.post("/api/examples") { request, context in try await addExamples(request, context) }
+        router.post("/api/counterfactuals") { request, context in try await counterfactuals(request, context) }
+        router.post("/api/tcav") { request, context in try await tcav(request, context) }
+        router.post("/api/project") { request, context in try await project(request, context) }
         // Other methods on these paths: 405 with Allow, not 404 (the path exists).
         let declared: [(String, HTTPRequest.Method)] = [
             ("/api/info", .get), ("/api/datasets/:name/examples", .get), ("/api/predict", .post), ("/api/explain", .post),
-            ("/api/attention", .post), ("/api/metrics", .post), ("/api/examples", .post),
+            ("/api/attention", .post), ("/api/metrics", .post), ("/api/examples", .post), ("/api/counterfactuals", .post),
+            ("/api/tcav", .post), ("/api/project", .post),
         ]
         for (path, allowed) in declared {
             let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace, HTTPRequest.Method("QUERY")!]

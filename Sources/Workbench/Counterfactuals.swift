@@ -3,7 +3,7 @@
 // Each generator declares its options as a `ConfigSpec` and says which models it works with. A request gives
 // examples, a generator and its config; each result is a new `Example` (id "<parent>-cf<k>", `parent` the
 // source id) with the model's prediction on it, as `Workbench.predict` gives it. Free-text options
-// (`substitutions`, `ignore`) are `.choice` fields without choices: `ConfigField.Kind` has no text kind.
+// (`substitutions`, `ignore`) are `.text` fields.
 import Foundation
 import Interpret
 import Transformer
@@ -20,7 +20,7 @@ public enum GeneratorID: String, Codable, Sendable, CaseIterable {
         case .wordReplacer:
             return ConfigSpec([
                 ConfigField(
-                    "substitutions", .choice, default: .string("great -> terrible"),
+                    "substitutions", .text, default: .string("great -> terrible"),
                     help: "Rules \"src -> tgt, src2 -> tgt2 | tgt3\": each source word becomes each of its targets."),
                 ConfigField(
                     "ignore_casing", .bool, default: .bool(true), help: "Match sources case-insensitively (LIT)."),
@@ -55,7 +55,7 @@ public enum GeneratorID: String, Codable, Sendable, CaseIterable {
                         + "most."),
                 GeneratorFields.maxCandidates,
                 ConfigField(
-                    "ignore", .choice, default: .string(""), help: "Comma-separated words never removed."),
+                    "ignore", .text, default: .string(""), help: "Comma-separated words never removed."),
             ])
         case .hotflip:
             return ConfigSpec([
@@ -68,7 +68,7 @@ public enum GeneratorID: String, Codable, Sendable, CaseIterable {
                     help: "Token positions considered: those whose best swap has the largest estimated effect."),
                 GeneratorFields.maxCandidates,
                 ConfigField(
-                    "ignore", .choice, default: .string(""), help: "Comma-separated tokens never swapped."),
+                    "ignore", .text, default: .string(""), help: "Comma-separated tokens never swapped."),
             ])
         }
     }
@@ -297,7 +297,7 @@ extension Workbench {
     /// The generator is seeded by (seed, FNV-1a of the example id, sample index).
     static func scramble(_ text: String, seed: UInt64, id: String, sample: Int) -> String {
         var words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
-        var g = SplitMix64(seed ^ fnv1a(id) ^ (UInt64(sample) &* 0x9E37_79B9_7F4A_7C15))
+        var g = SplitMix64(seed: seed ^ fnv1a(id) ^ (UInt64(sample) &* 0x9E37_79B9_7F4A_7C15))
         if words.count > 1 {
             for i in stride(from: words.count - 1, to: 0, by: -1) {
                 let j = Int(g.next() % UInt64(i + 1))
@@ -306,23 +306,5 @@ extension Workbench {
         }
         return words.joined(separator: " ")
     }
-
-    static func fnv1a(_ s: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
-    }
 }
 
-/// SplitMix64: a small, stable generator (its sequence never changes across Swift versions).
-struct SplitMix64 {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

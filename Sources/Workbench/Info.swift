@@ -26,12 +26,14 @@ public struct ModelInfo: Codable, Sendable {
     /// Which operations apply: predict, embed, generate, explain, evaluate, attention, project, …
     public var operations: [String]
     public var methods: [ComponentInfo]
+    /// Counterfactual generators (LIT's), with their specs.
+    public var generators: [ComponentInfo]
     public var metrics: [String]
     public var projections: [String]
 
     enum CodingKeys: String, CodingKey {
         case name, architecture, task, labels, layers, heads, hiddenSize = "hidden_size", maxLength = "max_length"
-        case capabilities, operations, methods, metrics, projections
+        case capabilities, operations, methods, generators, metrics, projections
     }
 }
 
@@ -68,7 +70,7 @@ extension Workbench {
         switch (model.network, model.task) {
         case (.bert(let b), .sequenceClassification):
             labels = Workbench.labels(model, count: b.classifier?.weight.shape[0] ?? model.labels.count)
-            operations += ["predict", "embed", "explain", "attention", "evaluate", "metrics", "project"]
+            operations += ["predict", "embed", "explain", "attention", "evaluate", "metrics", "project", "counterfactuals", "tcav"]
         case (.bert, .maskedLM): operations += ["predict", "embed", "explain", "attention", "project"]
         case (.bert, _): operations += ["embed", "project"]
         case (.gpt2, .causalLM): operations += ["predict", "generate", "explain", "attention"]
@@ -83,6 +85,12 @@ extension Workbench {
             layers: layers, heads: heads, hiddenSize: hidden, maxLength: model.maxLength,
             capabilities: capabilityNames.filter { offered.contains($0.0) }.map(\.1), operations: operations,
             methods: methods,
+            generators: GeneratorID.allCases.map { g in
+                let ok = g.isCompatible(model)
+                return ComponentInfo(
+                    id: g.rawValue, summary: g.summary, spec: g.spec, compatible: ok,
+                    reason: ok ? nil : "needs a BERT sequence classifier")
+            },
             metrics: operations.contains("metrics") ? ["accuracy", "precision", "recall", "f1", "confusion", "pr_curve"] : [],
             projections: operations.contains("project") ? ["pca", "umap"] : [])
     }

@@ -149,7 +149,7 @@ extension Workbench {
         guard !measured.isEmpty else {
             throw .interpret(.badInput("tcav: no input is predicted as \(names[target]) (set predicted_only to false)"))
         }
-        var g = SplitMix64(request.seed)
+        var g = SplitMix64(seed: request.seed)
         let n = min(conceptActs.count, randomActs.count) - (conceptActs.count == randomActs.count ? 1 : 0)
         func run(_ pos: [[Double]], _ neg: [[Double]]) -> (cav: [Double], accuracy: Double, score: Double) {
             let (cav, acc) = trainCAV(positive: pos, negative: neg, testSize: request.testSize, &g)
