@@ -332,7 +332,8 @@ extension Network {
             return bert(batch, inputEmbeddings: inputEmbeddings, options: options, pooledOnly: true)
         case .gpt2(let gpt2):
             var cache: KVCache? = nil
-            return gpt2(batch, inputEmbeddings: inputEmbeddings, cache: &cache, options: options, lastPositionOnly: true)
+            return gpt2(
+                batch, inputEmbeddings: inputEmbeddings, cache: &cache, options: options, lastPositionOnly: true)
         }
     }
 

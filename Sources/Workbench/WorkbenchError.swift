@@ -1,5 +1,6 @@
 // Why an operation failed: typed cases carrying the file, line, example id or option at fault, in no front end's words.
 import Interpret
+import Training
 import Transformer
 
 /// Every failure of a Workbench operation. Options are named by their field (`max_tokens`); the CLI renders
@@ -15,6 +16,8 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
     case inputTooLong(id: String, tokens: Int, limit: Int)
     /// A gold label that is neither a class index nor a class name of the model.
     case unknownLabel(id: String, label: String, known: [String])
+    /// Fine-tuning could not start or had to stop.
+    case training(TrainingError)
 
     /// The message with option fields named by `name`.
     public func message(naming name: (String) -> String) -> String {
@@ -29,6 +32,7 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
             return "example \(id) has \(tokens) tokens, more than the model's \(limit) positions"
         case .unknownLabel(let id, let label, let known):
             return "example \(id): label \(String(reflecting: label)) is not one of \(known.joined(separator: ", "))"
+        case .training(let e): return e.message(naming: name)
         }
     }
 
@@ -40,6 +44,7 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
         case .invalidOption(let e), .interpret(.invalidConfig(let e)): return e.field
         case .interpret(.unknownMethod): return "method"
         case .interpret(.unknownTarget), .unknownLabel: return "target"
+        case .training(let e): return e.field
         default: return nil
         }
     }
