@@ -31,7 +31,7 @@ public struct ExplainOptions: Sendable {
 /// The adapter for a loaded checkpoint and one text (BERT classifiers and masked LMs).
 public func salienceModel(
     _ model: LoadedModel, text: String, options: ExplainOptions
-) throws(InterpretError) -> BertSalienceModel {
+) throws(InterpretError) -> TransformerSalienceModel {
     guard case .bert = model.network else {
         throw .noPrediction("\(model.url.path): a GPT-2 model is explained by sequence salience, token by token")
     }
@@ -39,7 +39,7 @@ public func salienceModel(
     do { encoding = try model.encode([text], truncate: true).encodings[0] } catch { throw .badInput(error.description) }
     // The gradient methods reuse the prediction's forward pass.
     let record = options.method.usesInputGradientOnly
-    return try BertSalienceModel(
+    return try TransformerSalienceModel(
         model: model, text: text, encoding: encoding, target: options.target, score: options.score,
         recordInput: record)
 }

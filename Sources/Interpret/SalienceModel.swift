@@ -46,7 +46,7 @@ public enum SpecialToken: String, Sendable {
 ///
 /// Methods are written against this protocol, not against BERT or GPT-2, so that a linear
 /// bag-of-embeddings model with known attributions can stand in for a transformer in tests
-/// (`BertSalienceModel` and `GPT2SalienceModel` are the transformer adapters).
+/// (`TransformerSalienceModel` is the adapter of BERT and GPT-2).
 public protocol SalienceModel {
     var input: ExplainedInput { get }
     /// The word embeddings of the explained input, [T, H]: what attributions are taken with respect to.

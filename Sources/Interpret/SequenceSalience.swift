@@ -65,7 +65,7 @@ extension SequenceSalience {
         let text = model.tokenizer.decode(all, skipSpecialTokens: false)
         var steps: [Salience] = []
         for j in promptIDs.count..<all.count {
-            let m = try GPT2SalienceModel(
+            let m = try TransformerSalienceModel(
                 model: model, ids: Array(all[..<j]), target: all[j], text: text, tokens: Array(tokens[..<j]),
                 offsets: Array(offsets[..<j]), score: score, recordInput: method.id.usesInputGradientOnly)
             steps.append(try method.explain(m))

@@ -26,7 +26,9 @@ public enum GLUEData {
         }
         if isDir.boolValue { throw .unreadable(path: file, detail: "is a directory, expected a TSV file") }
         let lines: [String]
-        do { lines = try TextFile.readLines(file) } catch { throw .unreadable(path: file, detail: error.description) }
+        do { lines = try TextFile.readLines(file) } catch {
+            throw .unreadable(path: file, detail: FieldText(error.description))
+        }
         guard let header = lines.first, !header.isEmpty else {
             throw .noExamples(file: file)
         }
@@ -71,11 +73,13 @@ public enum GLUEData {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: explicit, isDirectory: &isDir) else {
                 throw .unreadable(
-                    path: explicit, detail: "no such directory (--data wants a directory with train.tsv and dev.tsv)")
+                    path: explicit,
+                    detail: "no such directory (\(field: "data") wants a directory with train.tsv and dev.tsv)")
             }
             guard isDir.boolValue else {
                 throw .unreadable(
-                    path: explicit, detail: "not a directory (--data wants a directory with train.tsv and dev.tsv)")
+                    path: explicit,
+                    detail: "not a directory (\(field: "data") wants a directory with train.tsv and dev.tsv)")
             }
             return URL(fileURLWithPath: explicit)
         }

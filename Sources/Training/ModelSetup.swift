@@ -37,8 +37,10 @@ public enum ModelSetup {
         if let preset = BertPreset(rawValue: model) {
             guard let vocabulary else {
                 throw .model(
-                    "\(model) needs a WordPiece vocabulary: pass --vocab FILE (bert-base-uncased vocab.txt) or set LOUPE_DATA_DIR "
-                        + "to a directory with vocab/bert-base-uncased-vocab.txt")
+                    """
+                    \(model) needs a WordPiece vocabulary: pass \(field: "vocab") FILE (bert-base-uncased vocab.txt) \
+                    or set LOUPE_DATA_DIR to a directory with vocab/bert-base-uncased-vocab.txt
+                    """)
             }
             return try fresh(preset, vocabulary: vocabulary, labels: labels, seed: seed)
         }
@@ -48,7 +50,9 @@ public enum ModelSetup {
             )
         }
         let loaded: Checkpoint
-        do { loaded = try Checkpoint.load(URL(fileURLWithPath: model)) } catch { throw .model(error.description) }
+        do { loaded = try Checkpoint.load(URL(fileURLWithPath: model)) } catch {
+            throw .model(FieldText(error.description))
+        }
         return try withClassificationHead(loaded, labels: labels, seed: seed)
     }
 
@@ -121,7 +125,7 @@ public enum ModelSetup {
             return try Checkpoint(
                 config: .bert(config), task: .sequenceClassification, labels: names, tokenizer: c.tokenizer,
                 tensors: tensors, url: c.url)
-        } catch { throw .model(error.description) }
+        } catch { throw .model(FieldText(error.description)) }
     }
 
     /// Every BertForSequenceClassification parameter (keys without `bert.`), in the order of

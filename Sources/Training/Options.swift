@@ -38,28 +38,30 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Rejects values that cannot train.
     public func validate() throws(TrainingError) {
         func positive(_ name: String, _ v: Int?) throws(TrainingError) {
-            if let v, v <= 0 { throw .badOption("--\(name) must be positive, got \(v)") }
+            if let v, v <= 0 { throw .badOption("\(field: name) must be positive, got \(v)") }
         }
         try positive("epochs", epochs)
-        try positive("batch-size", batchSize)
-        try positive("eval-every", evalEvery)
-        try positive("save-every", saveEvery)
-        try positive("early-stopping", earlyStoppingPatience)
-        try positive("max-steps", maxSteps)
-        try positive("train-limit", trainLimit)
-        try positive("log-every", logEvery)
-        try positive("eval-batch-size", evalBatchSize)
+        try positive("batch_size", batchSize)
+        try positive("eval_every", evalEvery)
+        try positive("save_every", saveEvery)
+        try positive("early_stopping", earlyStoppingPatience)
+        try positive("max_steps", maxSteps)
+        try positive("train_limit", trainLimit)
+        try positive("log_every", logEvery)
+        try positive("eval_batch_size", evalBatchSize)
         if maxSeqLength < 2 {
-            throw .badOption("--max-seq-len must be at least 2 ([CLS] and [SEP]), got \(maxSeqLength)")
+            throw .badOption("\(field: "max_seq_len") must be at least 2 ([CLS] and [SEP]), got \(maxSeqLength)")
         }
         if !(learningRate > 0 && learningRate.isFinite) {
-            throw .badOption("--lr must be a positive number, got \(learningRate)")
+            throw .badOption("\(field: "lr") must be a positive number, got \(learningRate)")
         }
-        if !(0...1).contains(warmupRatio) { throw .badOption("--warmup must be in 0...1, got \(warmupRatio)") }
+        if !(0...1).contains(warmupRatio) {
+            throw .badOption("\(field: "warmup") must be in 0...1, got \(warmupRatio)")
+        }
         if !(weightDecay >= 0 && weightDecay.isFinite) {
-            throw .badOption("--weight-decay must be ≥ 0, got \(weightDecay)")
+            throw .badOption("\(field: "weight_decay") must be ≥ 0, got \(weightDecay)")
         }
-        if !(0..<1).contains(dropout) { throw .badOption("--dropout must be in [0, 1), got \(dropout)") }
+        if !(0..<1).contains(dropout) { throw .badOption("\(field: "dropout") must be in [0, 1), got \(dropout)") }
         if !(maxGradNorm > 0) { throw .badOption("the gradient clipping norm must be positive, got \(maxGradNorm)") }
     }
 }

@@ -25,7 +25,8 @@ public struct RunDirectory: Sendable {
                     throw .runDirectory(
                         path: url.path,
                         detail:
-                            "already holds a run (last.h5); continue it with --resume \(url.path), or pass --overwrite")
+                            "already holds a run (last.h5); continue it with \(field: "resume") \(url.path), or pass \(field: "overwrite")"
+                    )
                 }
                 for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
                 where ["best.h5", "last.h5", "metrics.jsonl"].contains(name) || name.hasPrefix("events.out.tfevents.") {
@@ -244,7 +245,7 @@ struct OptimizerState {
 /// The BERT network of a sequence-classification checkpoint.
 func bertOf(_ checkpoint: Checkpoint) throws(TrainingError) -> Bert {
     let model: LoadedModel
-    do { model = try LoadedModel(checkpoint) } catch { throw .model(error.description) }
+    do { model = try LoadedModel(checkpoint) } catch { throw .model(FieldText(error.description)) }
     guard case .bert(let bert) = model.network else { throw .model("\(checkpoint.url.path): not a BERT model") }
     return bert
 }

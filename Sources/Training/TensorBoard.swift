@@ -236,7 +236,7 @@ public final class TensorBoardWriter {
         }
         let records: [[UInt8]]
         do { records = try TFRecord.records([UInt8](data)) } catch {
-            throw .unreadable(path: url.path, detail: error.description)
+            throw .unreadable(path: url.path, detail: FieldText(error.description))
         }
         return try records.enumerated().map { (i, r) throws(TrainingError) in
             guard let e = TensorBoardEvent.decode(r) else {

@@ -93,7 +93,7 @@ public final class Trainer {
             throw .model("\(template.url.path): not a sequence-classification model")
         }
         let model: LoadedModel
-        do { model = try LoadedModel(template) } catch { throw .model(error.description) }
+        do { model = try LoadedModel(template) } catch { throw .model(FieldText(error.description)) }
         guard case .bert(let bert) = model.network else { throw .model("\(template.url.path): not a BERT model") }
         for (file, data) in [("train", train), ("dev", dev)] {
             if let bad = data.first(where: { $0.label >= labels.count }) {

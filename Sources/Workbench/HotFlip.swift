@@ -49,7 +49,7 @@ extension Workbench {
         let (bert, names) = try classifier(model, operation: "hotflip")
         let enc = try encode(model, [example], truncate: true).encodings[0]
         let adapter = try interpreting { () throws(InterpretError) in
-            try BertSalienceModel(
+            try TransformerSalienceModel(
                 model: model, text: example.text, encoding: enc, target: .predicted, score: .logprob,
                 recordInput: true)
         }

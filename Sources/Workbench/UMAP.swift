@@ -4,6 +4,10 @@
 // exact kNN (the small-data path) → `smooth_knn_dist` (ρ, σ) → `compute_membership_strengths` → fuzzy union
 // (`fuzzy_simplicial_set`) → `simplicial_set_embedding`: weight filter, spectral initialisation, noise and
 // rescaling, `make_epochs_per_sample`, `optimize_layout_euclidean` (SGD with negative sampling).
+//
+// Determinism: the same seed gives the same layout bit for bit as long as no other thread calls OpenBLAS during
+// the kNN distances and the spectral eigenproblem (its threaded level-2 routines split their sums by the threads
+// free at the call, and the SGD amplifies a last-bit difference); the server computes one request at a time.
 import Foundation
 
 struct UMAPResult {

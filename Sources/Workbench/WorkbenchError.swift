@@ -1,5 +1,6 @@
 // Why an operation failed: typed cases carrying the file, line, example id or option at fault, in no front end's words.
 import Interpret
+import Training
 import Transformer
 
 /// Every failure of a Workbench operation. Options are named by their field (`max_tokens`); the CLI renders
@@ -21,6 +22,8 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
     case missingField(String)
     /// A request asks for more work than a limit allows (examples per call, text length, steps, samples).
     case limitExceeded(field: String, value: Int, limit: Int)
+    /// Fine-tuning could not start or had to stop.
+    case training(TrainingError)
 
     /// The message with option fields named by `name`.
     public func message(naming name: (String) -> String) -> String {
@@ -40,6 +43,7 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
             return "unknown \(kind) \(String(reflecting: name))\(list)"
         case .missingField(let f): return "\(name(f)) is required"
         case .limitExceeded(let f, let value, let limit): return "\(name(f)) is \(value), over the limit of \(limit)"
+        case .training(let e): return e.message(naming: name)
         }
     }
 
@@ -53,6 +57,7 @@ public enum WorkbenchError: Error, Sendable, CustomStringConvertible {
         case .interpret(.unknownTarget), .unknownLabel: return "target"
         case .missingField(let f), .limitExceeded(let f, _, _): return f
         case .unknownName(let kind, _, _): return kind == "example id" ? "ids" : kind
+        case .training(let e): return e.field
         default: return nil
         }
     }

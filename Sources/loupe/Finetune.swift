@@ -2,7 +2,7 @@
 import ArgumentParser
 import Foundation
 import Training
-import Transformer
+import Workbench
 
 struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,117 +40,43 @@ struct Finetune: ParsableCommand {
         String?
     @Option(help: "Write a JSON summary of the run to this file.") var summaryJson: String?
 
-    func validate() throws {
-        if resume == nil {
-            guard model != nil else { throw ValidationError("give --model (or --resume RUN_DIR)") }
-            guard out != nil else { throw ValidationError("give --out RUN_DIR (or --resume RUN_DIR)") }
-        } else {
-            if model != nil { throw ValidationError("--resume takes the model from RUN_DIR/last.h5; drop --model") }
-            if let out,
-                URL(fileURLWithPath: out).standardizedFileURL != URL(fileURLWithPath: resume!).standardizedFileURL
-            {
-                throw ValidationError("--resume continues in its own directory; drop --out")
-            }
-        }
+    /// The flags as a library request.
+    var request: FinetuneRequest {
+        var r = FinetuneRequest()
+        (r.model, r.data, r.out, r.resume, r.overwrite, r.vocab) = (model, data, out, resume, overwrite, vocab)
+        (r.epochs, r.batchSize, r.lr, r.maxSeqLen, r.warmup) = (epochs, batchSize, lr, maxSeqLen, warmup)
+        (r.weightDecay, r.seed, r.dropout, r.evalEvery, r.saveEvery) = (
+            weightDecay, seed, dropout, evalEvery, saveEvery
+        )
+        (r.earlyStopping, r.maxSteps, r.trainLimit, r.logEvery) = (earlyStopping, maxSteps, trainLimit, logEvery)
+        return r
     }
 
-    /// The options as given on top of the defaults (`base`).
-    func options(base: TrainingOptions) -> TrainingOptions {
-        var o = base
-        if let epochs { o.epochs = epochs }
-        if let batchSize { o.batchSize = batchSize }
-        if let lr { o.learningRate = lr }
-        if let maxSeqLen { o.maxSeqLength = maxSeqLen }
-        if let warmup { o.warmupRatio = warmup }
-        if let weightDecay { o.weightDecay = weightDecay }
-        if let seed { o.seed = seed }
-        if let dropout { o.dropout = dropout }
-        if let evalEvery { o.evalEvery = evalEvery }
-        if let saveEvery { o.saveEvery = saveEvery }
-        if let earlyStopping { o.earlyStoppingPatience = earlyStopping }
-        if let maxSteps { o.maxSteps = maxSteps }
-        if let trainLimit { o.trainLimit = trainLimit }
-        if let logEvery { o.logEvery = logEvery }
-        return o
+    func validate() throws {
+        do { try request.validate() } catch { throw ValidationError(error.message(naming: flag)) }
     }
 
     func run() throws {
-        do {
-            try runTraining()
-        } catch {
-            throw CLIError(error.description)  // typed throws: `error` is a TrainingError
-        }
-    }
-
-    private func runTraining() throws(TrainingError) {
-        // Everything that can be wrong with the input is checked before the first step: data, model, RUN_DIR.
-        let dir = try GLUEData.locate(explicit: data)
-        let train = try GLUEData.read(dir.appendingPathComponent("train.tsv").path)
-        let dev = try GLUEData.read(dir.appendingPathComponent("dev.tsv").path)
-        let reporter = ConsoleReporter(logEvery: logEvery ?? 50)
-        let trainer: Trainer
-        if let resume {
-            let run = RunDirectory(URL(fileURLWithPath: resume))
-            trainer = try Trainer(resume: run, train: train, dev: dev)
-            try run.checkWritable()
-            let given = options(base: trainer.options)
-            if given != trainer.options {
-                throw .badOption(
-                    "--resume continues with the options the run started with; drop the options that differ from them")
-            }
-        } else {
-            let model = model!
-            let isPreset = BertPreset(rawValue: model) != nil
-            var defaults = TrainingOptions()
-            defaults.learningRate = isPreset ? 5e-4 : 5e-5
-            let o = options(base: defaults)
-            try o.validate()
-            let run = RunDirectory(URL(fileURLWithPath: out!))
-            try run.prepareNew(overwrite: overwrite)
-            let vocabulary = vocab.map { URL(fileURLWithPath: $0) } ?? GLUEData.defaultVocabulary()
-            let checkpoint = try ModelSetup.prepare(model: model, vocabulary: vocabulary, seed: o.seed)
-            trainer = try Trainer(model: checkpoint, modelName: model, train: train, dev: dev, options: o, run: run)
-        }
-        trainer.reporter = reporter
-        let s = try trainer.train()
-        if let f = s.final {
+        let reporter = ConsoleReporter(logEvery: logEvery ?? TrainingOptions().logEvery)
+        let result = try library { () throws(WorkbenchError) in try Workbench.finetune(request, reporter: reporter) }
+        let s = result.summary
+        if let accuracy = s.finalAccuracy, let f1 = s.finalF1 {
             print(
                 String(
-                    format: "final dev accuracy: %.4f (f1 %.4f) after %d steps, %.1f epochs", f.accuracy, f.f1, s.steps,
-                    Double(s.epochsCompleted)))
+                    format: "final dev accuracy: %.4f (f1 %.4f) after %d steps, %.1f epochs", accuracy, f1, s.steps,
+                    Double(s.epochs)))
         }
         print(
             String(
                 format: "training time %@ (%.0f examples/s); wall time %@; best dev accuracy %.4f → %@",
                 formatDuration(s.trainSeconds), s.examplesPerSecond, formatDuration(s.wallSeconds),
-                s.bestAccuracy ?? .nan,
-                trainer.run.best.path))
+                s.bestAccuracy ?? .nan, result.best))
         if let summaryJson {
-            var summary = RunSummary(
-                steps: s.steps, epochs: s.epochsCompleted, trainSeconds: s.trainSeconds, wallSeconds: s.wallSeconds,
-                examplesPerSecond: s.examplesPerSecond, stoppedEarly: s.stoppedEarly)
-            if let f = s.final { (summary.finalAccuracy, summary.finalF1) = (f.accuracy, f.f1) }
-            if let b = s.bestAccuracy { (summary.bestAccuracy, summary.bestStep) = (b, s.bestStep ?? 0) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-            do { try encoder.encode(summary).write(to: URL(fileURLWithPath: summaryJson), options: .atomic) } catch {
+            do { try encoder.encode(s).write(to: URL(fileURLWithPath: summaryJson), options: .atomic) } catch {
                 warn("cannot write \(summaryJson): \(error.localizedDescription)")
             }
         }
-    }
-}
-
-/// The --summary-json file: the run's headline figures.
-struct RunSummary: Encodable {
-    var steps, epochs: Int
-    var trainSeconds, wallSeconds, examplesPerSecond: Double
-    var stoppedEarly: Bool
-    var finalAccuracy, finalF1, bestAccuracy: Double?
-    var bestStep: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case steps, epochs, trainSeconds = "train_seconds", wallSeconds = "wall_seconds"
-        case examplesPerSecond = "examples_per_second", stoppedEarly = "stopped_early", finalAccuracy = "final_accuracy"
-        case finalF1 = "final_f1", bestAccuracy = "best_accuracy", bestStep = "best_step"
     }
 }

@@ -17,7 +17,7 @@ struct CaptumCase {
         golden = try HDF5Reader(fixture("parity/bert_tiny_cls.h5"))
     }
 
-    func adapter(_ score: ScoreKind) throws -> BertSalienceModel {
+    func adapter(_ score: ScoreKind) throws -> TransformerSalienceModel {
         var o = ExplainOptions(method: .gradNorm)
         o.score = score
         o.target = .label("positive")

@@ -197,7 +197,7 @@ import Transformer
         #expect(
             throws: TrainingError.unreadable(
                 path: "/nonexistent/sst2",
-                detail: "no such directory (--data wants a directory with train.tsv and dev.tsv)")
+                detail: "no such directory (\(field: "data") wants a directory with train.tsv and dev.tsv)")
         ) {
             try GLUEData.locate(explicit: "/nonexistent/sst2")
         }
@@ -243,7 +243,13 @@ import Transformer
     @Test func badOptionsAreRefused() {
         var o = TrainingOptions()
         o.batchSize = 0
-        #expect(throws: TrainingError.badOption("--batch-size must be positive, got 0")) { try o.validate() }
+        // Options are named by field; the CLI spells them as flags.
+        let positive = TrainingError.badOption("\(field: "batch_size") must be positive, got 0")
+        #expect(throws: positive) { try o.validate() }
+        #expect(positive.description == "batch_size must be positive, got 0" && positive.field == "batch_size")
+        #expect(
+            positive.message { "--" + $0.replacingOccurrences(of: "_", with: "-") }
+                == "--batch-size must be positive, got 0")
         o = TrainingOptions()
         o.learningRate = .nan
         #expect(throws: TrainingError.self) { try o.validate() }
