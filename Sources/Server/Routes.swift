@@ -211,10 +211,18 @@ extension LoupeServer {
         }
         try check("max_tokens", body.maxTokens, configuration.maxTokens)
         let ws = workspace
+        let limits = configuration
         let out = try await work { () throws(WorkbenchError) in
             let model = try ws.model(body.model)
             let method: MethodID
             do throws(InterpretError) { method = try MethodID(named: body.method) } catch { throw .interpret(error) }
+            var config = config
+            if method == .ig && config["batch_size"] == nil {
+                // Bound the recorded activations: IG's interpolation points run about `explainTokensPerBatch`
+                // tokens at a time (the library's default, ~2,048, is sized for one command, not a server).
+                let longest = list.map { model.tokenizer.encode($0.text, addSpecialTokens: true).count }.max() ?? 1
+                config["batch_size"] = .int(max(1, limits.explainTokensPerBatch / max(longest, 1)))
+            }
             var r = ExplainRequest(examples: list, method: method, config: config)
             r.target = body.target
             if let s = body.score {

@@ -18,7 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var maxSteps = 256
     public var maxSamples = 4096
     public var maxTokens = 64
-    public var maxIterations = 5000
+    public var maxIterations = 2000
+    /// Tokens per IG forward/backward pass, when a request does not set `batch_size` (bounds peak memory).
+    public var explainTokensPerBatch = 512
     /// Points per projection (UMAP's neighbour search grows with the square).
     public var maxProjectionPoints = 10_000
     public init() {}
