@@ -140,7 +140,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cached", action="store_true", help="send dataset ids (cache hits after the first round)")
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--serve-baseline", metavar="MODEL_DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.serve_baseline:
+        baseline_server(args.serve_baseline, 5462, args.threads)
+        time.sleep(3600)  # the parent terminates this process when the load is done
+        return
     texts = sentences(args.data)
     rng = random.Random(0)
 
@@ -166,12 +171,17 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run([sys.executable, str(REPO / "weights-scripts/export_hf.py"), args.model, tmp], check=True,
                            stdout=subprocess.DEVNULL)
-            httpd = baseline_server(tmp, 5462, args.threads)
+            # Its own process, so the 50 client threads here do not compete with it for a GIL.
+            baseline = subprocess.Popen([sys.executable, __file__, "--serve-baseline", tmp, "--threads", str(args.threads)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                wait_ready(5462, "/api/predict", "POST")
+                wait_ready(5462, "/api/predict", "POST", seconds=120)
                 results["python"] = load(5462, "/api/predict", inline, args.clients, args.seconds)
+                rss = int(Path(f"/proc/{baseline.pid}/status").read_text().split("VmHWM:")[1].split()[0]) / 1024
+                results["python"]["peak_rss_mb"] = rss
             finally:
-                httpd.shutdown()
+                baseline.terminate()
+                baseline.wait(timeout=30)
         results["ratio_requests_per_s"] = results["loupe"]["requests_per_s"] / results["python"]["requests_per_s"]
     results["load_average"] = os.getloadavg()[0]
     print(json.dumps(results, indent=2))
