@@ -1,8 +1,9 @@
 // The typed library API shared by the CLI and the server: model loading, and the namespace of every operation.
 //
 // Each operation is a function of a `Codable, Sendable` request and a loaded model returning `Codable` results
-// that carry their example's id: tokenize, predict, embed, generate, explain, evaluate, evalSaliency. Front
-// ends parse their input into a request, call one function and encode or render the result.
+// that carry their example's id: tokenize, predict, embed, generate, explain, evaluate, evalSaliency, attention,
+// metrics, project, counterfactuals, tcav, finetune; `Workspace` holds what a server serves. Front ends parse
+// their input into a request, call one function and encode or render the result.
 import Foundation
 import Tokenizers
 import Transformer
