@@ -12,6 +12,9 @@ public struct FinetuneRequest: Codable, Sendable, Equatable {
     public var model: String?
     /// A directory with GLUE train.tsv and dev.tsv; nil: $LOUPE_DATA_DIR/sst2, then ../shared/data/sst2.
     public var data: String?
+    /// Training / dev examples from these files instead (GLUE TSV or JSON Lines with class-index labels).
+    public var train: String?
+    public var dev: String?
     /// The run directory: best.h5, last.h5, metrics.jsonl and TensorBoard event files.
     public var out: String?
     /// A run directory whose last.h5 the run continues from (in place).
@@ -41,7 +44,7 @@ public struct FinetuneRequest: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case model, data, out, resume, overwrite, vocab, epochs, batchSize = "batch_size", lr
+        case model, data, train, dev, out, resume, overwrite, vocab, epochs, batchSize = "batch_size", lr
         case maxSeqLen = "max_seq_len", warmup, weightDecay = "weight_decay", seed, dropout, evalEvery = "eval_every"
         case saveEvery = "save_every", earlyStopping = "early_stopping", maxSteps = "max_steps"
         case trainLimit = "train_limit", logEvery = "log_every"
@@ -54,6 +57,7 @@ public struct FinetuneRequest: Codable, Sendable, Equatable {
         (model, data, out, resume, vocab) = (
             try get(.model), try get(.data), try get(.out), try get(.resume), try get(.vocab)
         )
+        (train, dev) = (try get(.train), try get(.dev))
         overwrite = try get(.overwrite) ?? false
         (epochs, batchSize, lr, maxSeqLen) = (try get(.epochs), try get(.batchSize), try get(.lr), try get(.maxSeqLen))
         (warmup, weightDecay, seed, dropout) = (
@@ -136,10 +140,12 @@ extension Workbench {
         _ request: FinetuneRequest, reporter: (any TrainingReporter)? = nil
     ) throws(WorkbenchError) -> FinetuneResult {
         try request.validate()
+        let files = try (request.train.map(labelled), request.dev.map(labelled))
         do throws(TrainingError) {
-            let dir = try GLUEData.locate(explicit: request.data)
-            let train = try GLUEData.read(dir.appendingPathComponent("train.tsv").path)
-            let dev = try GLUEData.read(dir.appendingPathComponent("dev.tsv").path)
+            let dir = files.0 != nil && files.1 != nil ? nil : try GLUEData.locate(explicit: request.data)
+            var train: [LabeledExample], dev: [LabeledExample]
+            if let t = files.0 { train = t } else { train = try GLUEData.read(dir!.appendingPathComponent("train.tsv").path) }
+            if let d = files.1 { dev = d } else { dev = try GLUEData.read(dir!.appendingPathComponent("dev.tsv").path) }
             let trainer = try request.resume == nil ? newRun(request, train, dev) : resumedRun(request, train, dev)
             trainer.reporter = reporter
             let s = try trainer.train()
@@ -147,6 +153,29 @@ extension Workbench {
         } catch {
             throw .training(error)
         }
+    }
+
+    /// Labelled examples of a file: a GLUE TSV as `GLUEData.read` takes it, or JSON Lines (or a text format the
+    /// reader detects) whose labels are the class indices 0 and 1, errors naming the file and line.
+    static func labelled(_ path: String) throws(WorkbenchError) -> [LabeledExample] {
+        var out: [LabeledExample] = []
+        var reader: ExampleReader
+        do { reader = try ExampleReader(path: path) } catch { throw .dataset(error) }
+        if reader.format == .tsv {
+            do { return try GLUEData.read(path) } catch { throw .training(error) }
+        }
+        do throws(DatasetError) {
+            while let e = try reader.next() {
+                guard let raw = e.label, let c = Int(raw.trimmingCharacters(in: .whitespaces)), (0...1).contains(c) else {
+                    throw .badLabel(path: path, line: reader.line, label: e.label ?? "", known: "0...1")
+                }
+                out.append(LabeledExample(text: e.text, label: c))
+            }
+            if out.isEmpty { throw .empty(path: path) }
+        } catch {
+            throw .dataset(error)
+        }
+        return out
     }
 
     /// A trainer for a new run: options over the model's defaults, a fresh run directory, the start checkpoint.

@@ -18,6 +18,11 @@ struct Finetune: ParsableCommand {
 
     @Option(help: "A preset name, a Loupe .h5 file or a Hugging Face model directory.") var model: String?
     @Option(help: "Directory with train.tsv and dev.tsv.") var data: String?
+    @Option(
+        name: [.customLong("train"), .customLong("input")],
+        help: "Training examples from this file instead: a GLUE TSV or JSON Lines ({\"text\", \"label\": 0|1}).")
+    var train: String?
+    @Option(help: "Dev examples from this file instead (same formats).") var dev: String?
     @Option(help: "Run directory for checkpoints, metrics.jsonl and TensorBoard logs.") var out: String?
     @Option(help: "Continue the run in this directory from its last.h5 (same options and data).") var resume: String?
     @Flag(help: "Replace a previous run in --out.") var overwrite = false
@@ -44,6 +49,7 @@ struct Finetune: ParsableCommand {
     var request: FinetuneRequest {
         var r = FinetuneRequest()
         (r.model, r.data, r.out, r.resume, r.overwrite, r.vocab) = (model, data, out, resume, overwrite, vocab)
+        (r.train, r.dev) = (train, dev)
         (r.epochs, r.batchSize, r.lr, r.maxSeqLen, r.warmup) = (epochs, batchSize, lr, maxSeqLen, warmup)
         (r.weightDecay, r.seed, r.dropout, r.evalEvery, r.saveEvery) = (
             weightDecay, seed, dropout, evalEvery, saveEvery

@@ -29,6 +29,30 @@ import Workbench
         #expect(e.message(naming: flag).contains("(--data wants a directory"))
     }
 
+    /// Training and dev examples from JSON Lines files (labels 0/1); a bad label names its file and line.
+    @Test func jsonLinesTrainAndDev() throws {
+        let lines = (0..<40).map { i in "{\"id\": \(i), \"text\": \"\(i % 2 == 0 ? "a fine film" : "a dull film") \(i)\", \"label\": \(i % 2)}" }
+        let train = try temporaryFile("train.jsonl", lines.joined(separator: "\n") + "\n")
+        let dev = try temporaryFile("dev.jsonl", lines.prefix(8).joined(separator: "\n") + "\n")
+        var r = FinetuneRequest()
+        r.model = "bert-tiny"
+        r.train = train
+        r.dev = dev
+        r.out = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-ft-\(UUID().uuidString)").path
+        r.maxSteps = 2
+        r.batchSize = 8
+        let result = try Workbench.finetune(r)
+        #expect(result.summary.steps == 2)
+        let bad = try temporaryFile("bad.jsonl", "{\"text\": \"a film\", \"label\": 7}\n")
+        r.train = bad
+        do {
+            _ = try Workbench.finetune(r)
+            Issue.record("a label of 7 was accepted")
+        } catch {
+            #expect("\(error)" == "\(bad):1: label \"7\" is not one of 0...1")
+        }
+    }
+
     @Test func requestsDecodeFromSnakeCaseJSON() throws {
         let json = #"{"model": "bert-tiny", "out": "runs/t", "overwrite": true, "max_seq_len": 64, "lr": 0.001}"#
         let r = try JSONDecoder().decode(FinetuneRequest.self, from: Data(json.utf8))
