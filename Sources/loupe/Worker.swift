@@ -64,27 +64,31 @@ func runWorker(
         RecordError(id: id, error: .init(code: code, message: message, line: line))
     }
     func flush() throws {
+        // Results by position among the batch's examples (ids may repeat in an input; lines must not mix up).
         let examples = pending.compactMap { try? $0.get() }
-        var results: [String: any Encodable] = [:]
-        var errors: [String: RecordError] = [:]
+        var results = [(any Encodable)?](repeating: nil, count: examples.count)
+        var errors = [RecordError?](repeating: nil, count: examples.count)
         do throws(WorkbenchError) {
-            for (e, r) in zip(examples, try run(examples)) { results[e.id] = r }
+            let out = try run(examples)
+            for k in out.indices where k < results.count { results[k] = out[k] }
         } catch {
             // Redo one by one: the bad record fails alone.
-            for e in examples {
-                do throws(WorkbenchError) { results[e.id] = try run([e]).first } catch {
+            for (k, e) in examples.enumerated() {
+                do throws(WorkbenchError) { results[k] = try run([e]).first } catch {
                     if options.strict { throw CLIError("record \(e.id): \(error.message(naming: flag))") }
-                    errors[e.id] = failure(e.id, "invalid_record", error.message(naming: { $0 }))
+                    errors[k] = failure(e.id, "invalid_record", error.message(naming: { $0 }))
                 }
             }
         }
+        var k = 0
         for item in pending {
             switch item {
             case .success(let e):
-                if let r = results[e.id] { emit(AnyEncodable(value: r)) } else {
+                if let r = results[k] { emit(AnyEncodable(value: r)) } else {
                     failed += 1
-                    emit(errors[e.id] ?? failure(e.id, "no_result", "the operation returned no result"))
+                    emit(errors[k] ?? failure(e.id, "no_result", "the operation returned no result"))
                 }
+                k += 1
             case .failure(let f):
                 failed += 1
                 emit(f)

@@ -58,6 +58,14 @@ func objects(_ text: String) throws -> [[String: Any]] {
         }
     }
 
+    /// A repeated id keeps each record's own result.
+    @Test func repeatedIDsKeepTheirOwnLines() throws {
+        let input = Data("{\"id\": \"x\", \"text\": \"good\"}\n{\"id\": \"x\", \"text\": \"a much longer text here\"}\n".utf8)
+        let r = try run(["tokenize", "--model", model, "--input", "-", "--format", "jsonl"], stdin: input)
+        let lines = try objects(r.stdout)
+        #expect(lines.count == 2 && (lines[0]["ids"] as? [Int])?.count == 3 && (lines[1]["ids"] as? [Int])?.count == 10)
+    }
+
     @Test func strictStopsAtTheFirstBadRecord() throws {
         let r = try run(["explain", "--model", model, "--method", "grad-input", "--input", "-", "--format", "jsonl", "--strict"], stdin: records)
         #expect(r.status == 1)
