@@ -234,14 +234,20 @@ def run(sc, args, StorageLevel):
 
     settled = (inputs.fullOuterJoin(outputs.filter(lambda kv: kv[0][0] != "exit"), args.partitions)
                .map(settle).persist(StorageLevel.MEMORY_AND_DISK))
-    counts = dict(settled.map(lambda t: (t[1], 1)).reduceByKey(lambda a, b: a + b).collect())
+    stats = dict(settled.map(lambda t: (t[1], (1, t[0]))).reduceByKey(lambda a, b: (a[0] + b[0], max(a[1], b[1])))
+                 .collect())  # kind -> (count, last row)
+    counts = {kind: c for kind, (c, _) in stats.items()}
+    last_row = max([r for _, r in stats.values()] + [0])
+    k = args.partitions
     duplicated = (settled.filter(lambda t: t[1] in ("ok", "error")).map(lambda t: (t[2], 1))
                   .reduceByKey(lambda a, b: a + b).filter(lambda kv: kv[1] > 1).count())
-    total = parts.count()
+    total = sum(c for kind, c in counts.items() if kind != "extra")
     examples = settled.filter(lambda t: t[1] in ("missing", "extra", "mismatch")).take(5)
 
     (settled.filter(lambda t: t[1] in ("ok", "error", "mismatch", "extra"))
-     .map(lambda t: (t[0], t[3])).sortByKey(numPartitions=args.partitions).values()
+     .map(lambda t: (t[0], t[3]))
+     .repartitionAndSortWithinPartitions(k, lambda row: max(row, 0) * k // (last_row + 1))
+     .values()
      .saveAsTextFile(args.output))
 
     crashed = {p: c for p, c in exits.items() if c not in (0, 1)}
