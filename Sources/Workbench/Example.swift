@@ -91,8 +91,10 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct ExampleReader {
     public let path: String
     public private(set) var format: DatasetFormat
-    /// The 1-based line of the last example returned.
+    /// The 1-based line of the last example returned (or refused).
     public private(set) var line = 0
+    /// The 0-based row of the last example returned or refused: a refused line's id is this number.
+    public private(set) var lastRow = -1
     private var lines: LineReader
     private var columns: (text: Int, label: Int?, idx: Int?, count: Int)?
     private var row = 0
@@ -105,10 +107,12 @@ public struct ExampleReader {
         if let f = format ?? DatasetFormat.guess(path: path) {
             self.format = f
         } else {
-            // As before JSON Lines existed: a first line with a TAB is a TSV header, anything else a text.
+            // A first line that is a JSON object means JSON Lines (as a worker reads stdin); otherwise, as before
+            // JSON Lines existed, a first line with a TAB is a TSV header and anything else a text.
             guard let first = try lines.next() else { throw .empty(path: path) }
             pending = first
-            self.format = first.bytes.contains(0x09) ? .tsv : .text
+            let start = first.bytes.first { $0 != 0x20 && $0 != 0x09 }
+            self.format = start == 0x7B ? .jsonl : first.bytes.contains(0x09) ? .tsv : .text
         }
         if self.format == .tsv {
             guard let header = try take() else { throw .empty(path: path) }
@@ -128,8 +132,13 @@ public struct ExampleReader {
             guard let (bytes, number) = try take() else { return nil }
             line = number
             if bytes.isEmpty, try isAtEnd() { return nil }
+            if format == .jsonl && bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }  // blank: not a row
+            // The row number is the line's whether it reads or not, so a caller that goes on after a bad line
+            // (a streaming worker) keeps every later id where it was.
+            let row = self.row
+            self.row += 1
+            lastRow = row
             let text = try decode(bytes, line: line)
-            defer { row += 1 }
             switch format {
             case .text: return Example(id: String(row), text: text)
             case .tsv:
@@ -146,10 +155,6 @@ public struct ExampleReader {
                 }
                 return Example(id: idx ?? String(row), text: String(fields[c.text]), label: label)
             case .jsonl:
-                if text.allSatisfy(\.isWhitespace) {
-                    row -= 1
-                    continue
-                }
                 // Foundation's JSONDecoder traps (instead of throwing) on some inputs nested 513 deep; no example
                 // needs a tenth of that, so such a line is refused before it reaches the decoder.
                 guard nestingDepth(bytes) <= 64 else {
@@ -285,4 +290,26 @@ public func nestingDepth(_ bytes: [UInt8]) -> Int {
         }
     }
     return deepest
+}
+
+extension Example {
+    /// Whether the example belongs to shard `index` of `count`: FNV-1a 64 of the id's UTF-8, modulo `count`, so
+    /// every worker handed the whole input keeps a disjoint, deterministic part.
+    public func inShard(_ index: Int, of count: Int) -> Bool {
+        count <= 1 || fnv1a(id) % UInt64(count) == UInt64(index)
+    }
+
+    /// The ids an earlier run already wrote to its JSON Lines output (results and error lines alike), so that a
+    /// restarted job skips them. A line that does not decode (the last one of a killed job) counts as not done.
+    public static func completedIDs(in path: String) throws(DatasetError) -> Set<String> {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
+        var lines = try LineReader(path: path)
+        var done = Set<String>()
+        struct Line: Decodable { let id: String }
+        while let (bytes, _) = try lines.next() {
+            guard nestingDepth(bytes) <= 64, let l = try? JSONDecoder().decode(Line.self, from: Data(bytes)) else { continue }
+            done.insert(l.id)
+        }
+        return done
+    }
 }

@@ -9,6 +9,7 @@ struct Embed: ParsableCommand {
 
     @OptionGroup var model: ModelOption
     @OptionGroup var input: ExampleOptions
+    @OptionGroup var worker: WorkerOptions
     @Flag(help: "L2-normalise the embeddings (default: as the checkpoint's sentence-transformers config says).")
     var normalize = false
     @Flag(help: "Refuse texts longer than the model's maximum positions instead of truncating them.")
@@ -18,6 +19,13 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         let m = try model.load()
+        if format == .jsonl {
+            return try runWorker(input, worker, batchSize: 64) { batch throws(WorkbenchError) in
+                var request = EmbedRequest(examples: batch, normalize: normalize ? true : nil)
+                request.truncate = !noTruncate
+                return try Workbench.embed(request, model: m)
+            }
+        }
         try input.batches(of: 256) { examples in
             var request = EmbedRequest(examples: examples, normalize: normalize ? true : nil)
             request.truncate = !noTruncate

@@ -31,6 +31,7 @@ struct Eval: ParsableCommand {
         }
         switch format {
         case .json: try printJSON(metrics, pretty: true)
+        case .jsonl: try printJSON(metrics)
         case .text:
             print("\(model.model) on \(data)\n")
             print(metrics.report)

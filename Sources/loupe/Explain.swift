@@ -40,10 +40,14 @@ struct Explain: ParsableCommand {
     @Option(help: "info: texts (a file as --input) whose hidden states give the per-dimension std r.")
     var reference: String?
     @Flag(help: ArgumentHelp(ExplainRequest.spec["merge_words"]!.summary)) var mergeWords = false
-    @Option(help: "text (coloured), json (one object per input, with its id) or html (a standalone page).")
+    @Option(
+        help: ArgumentHelp(
+            "text (coloured), json (one object per input, with its id), jsonl (the streaming worker: --input - "
+                + "for stdin, one line per record, errors as lines) or html (a standalone page)."))
     var format = "text"
     @Option(help: "html: the page to write (default loupe-explain.html).") var output: String?
     @Flag(help: "text: no colours.") var noColor = false
+    @OptionGroup var worker: WorkerOptions
 
     /// The method options given on the command line, as spec values (those the method does not take are ignored).
     func config(for id: MethodID) -> ConfigValues {
@@ -63,13 +67,15 @@ struct Explain: ParsableCommand {
     func run() throws {
         let sources = [text.isEmpty ? nil : "--text", input == nil ? nil : "--input", prompt == nil ? nil : "--prompt"]
         guard sources.compactMap({ $0 }).count == 1 else { throw CLIError("give one of --text, --input or --prompt") }
-        guard ["text", "json", "html"].contains(format) else {
-            throw CLIError("unknown --format \"\(format)\"; use text, json or html")
+        guard ["text", "json", "jsonl", "html"].contains(format) else {
+            throw CLIError("unknown --format \"\(format)\"; use text, json, jsonl or html")
         }
         let id = try methodID(method)
-        let examples = try ExampleOptions.parse(
-            input.map { ["--input", $0] } ?? (prompt.map { [$0] } ?? text).flatMap { ["--text", $0] }
-        ).all()
+        let source = try ExampleOptions.parse(
+            input.map { ["--input", $0] } ?? (prompt.map { [$0] } ?? text).flatMap { ["--text", $0] })
+        // The worker streams; the other formats explain every example together (the information method's r
+        // then comes from all of them).
+        let examples = format == "jsonl" ? [] : try source.all()
         var request = ExplainRequest(examples: examples, method: id, config: config(for: id))
         request.target = target
         request.maxTokens = maxTokens
@@ -82,6 +88,14 @@ struct Explain: ParsableCommand {
         }
         request.score = s
         let m = try model.load()
+        if format == "jsonl" {
+            let r = request
+            return try runWorker(source, worker, batchSize: 16) { batch throws(WorkbenchError) in
+                var one = r
+                one.examples = batch
+                return try Workbench.explain(one, model: m)
+            }
+        }
         let explanations = try library { () throws(WorkbenchError) in try Workbench.explain(request, model: m) }
         let colour = !noColor && isatty(1) == 1
         switch format {

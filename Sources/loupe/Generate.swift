@@ -18,6 +18,7 @@ struct Generate: ParsableCommand {
     @Option(help: ArgumentHelp(GenerateRequest.spec["top_p"]!.summary)) var topP: Float?
     @Option(help: ArgumentHelp(GenerateRequest.spec["seed"]!.summary)) var seed: UInt64 = 0
     @Flag(help: "Refuse a prompt longer than the model's positions instead of keeping its end.") var noTruncate = false
+    @OptionGroup var worker: WorkerOptions
     @Option(help: "Output format: text (streamed) or json ({\"id\", \"ids\": [...], \"text\": ...}).") var format:
         Format = .text
 
@@ -36,6 +37,14 @@ struct Generate: ParsableCommand {
         request.truncate = !noTruncate
         try library { () throws(WorkbenchError) in try request.validateOptions() }
         let examples = try ExampleOptions.parse(prompt.map { ["--text", $0] } ?? ["--input", input!])
+        if format == .jsonl {
+            let r = request
+            return try runWorker(examples, worker, batchSize: 1) { batch throws(WorkbenchError) in
+                var one = r
+                one.examples = batch
+                return try Workbench.generate(one, model: m)
+            }
+        }
         try examples.batches(of: 1) { batch in
             request.examples = batch
             if format == .text { FileHandle.standardOutput.write(Data(batch[0].text.utf8)) }

@@ -76,6 +76,8 @@ extension ScoreKind: ExpressibleByArgument {}
 
 enum Format: String, ExpressibleByArgument, CaseIterable {
     case text, json
+    /// The worker mode: one line out per line in, errors as lines, flushed per batch (see Worker.swift).
+    case jsonl
 }
 
 /// Prints one JSON object per line (JSON Lines), keys sorted so output is stable.

@@ -10,6 +10,7 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var model: ModelOption
     @OptionGroup var input: ExampleOptions
+    @OptionGroup var worker: WorkerOptions
     @Option(help: ArgumentHelp(PredictRequest.spec["top_k"]!.summary)) var topK = 5
     @Flag(help: "Also print the raw logits (classes, or the next-token distribution for GPT-2).") var logits = false
     @Flag(help: "Refuse texts longer than the model's maximum positions instead of truncating them.")
@@ -26,6 +27,13 @@ struct Predict: ParsableCommand {
         request.includeLogits = logits
         request.truncate = !noTruncate
         try library { () throws(WorkbenchError) in try request.validateOptions() }
+        if format == .jsonl {
+            return try runWorker(input, worker, batchSize: batchSize) { batch throws(WorkbenchError) in
+                var r = request
+                r.examples = batch
+                return try Workbench.predict(r, model: m)
+            }
+        }
         try input.batches(of: batchSize) { examples in
             request.examples = examples
             for p in try library({ () throws(WorkbenchError) in try Workbench.predict(request, model: m) }) {

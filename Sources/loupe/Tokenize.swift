@@ -7,11 +7,17 @@ struct Tokenize: ParsableCommand {
 
     @OptionGroup var model: ModelOption
     @OptionGroup var input: ExampleOptions
+    @OptionGroup var worker: WorkerOptions
     @Option(help: "Output format: text or json ({\"id\", \"tokens\", \"ids\", \"offsets\"} per input line).")
     var format: Format = .text
 
     func run() throws {
         let m = try model.load()
+        if format == .jsonl {
+            return try runWorker(input, worker, batchSize: 256) { batch throws(WorkbenchError) in
+                Workbench.tokenize(TokenizeRequest(examples: batch), model: m)
+            }
+        }
         try input.batches(of: 256) { examples in
             for t in Workbench.tokenize(TokenizeRequest(examples: examples), model: m) {
                 if format == .json {

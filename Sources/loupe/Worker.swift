@@ -1,0 +1,125 @@
+// `--format jsonl`: the streaming worker mode of the per-example commands (one JSON line out per line in, for Spark's pipe).
+import ArgumentParser
+import Foundation
+import Workbench
+
+struct WorkerOptions: ParsableArguments {
+    @Flag(help: "jsonl: stop at the first bad record instead of writing its error line and going on.")
+    var strict = false
+    @Option(help: "jsonl: I/N — keep the records whose id hashes to I of N (0 ≤ I < N).") var shard: String?
+    @Option(help: "jsonl: skip the ids already in this earlier output (a restarted job goes on where it stopped).")
+    var resume: String?
+
+    func validate() throws {
+        if let shard { _ = try parsedShard(shard) }
+    }
+
+    func parsedShard(_ s: String) throws -> (Int, Int) {
+        let parts = s.split(separator: "/")
+        guard parts.count == 2, let i = Int(parts[0]), let n = Int(parts[1]), n >= 1, (0..<n).contains(i) else {
+            throw ValidationError("--shard wants I/N with 0 ≤ I < N, got \(s)")
+        }
+        return (i, n)
+    }
+}
+
+/// Any result, encoded as itself.
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// One output line for a record that could not be read or computed.
+struct RecordError: Encodable, Error {
+    struct Detail: Encodable {
+        let code: String
+        let message: String
+        let line: Int?
+    }
+    let id: String
+    let error: Detail
+}
+
+/// Reads records as they come, computes them `batchSize` at a time with `run`, and writes exactly one JSON line
+/// per record in input order (a result with its id, or an error line), flushing after each batch. A batch whose
+/// computation fails is redone record by record, so one bad record fails alone. Exits 1 if any record failed.
+func runWorker(
+    _ input: ExampleOptions, _ options: WorkerOptions, batchSize: Int,
+    _ run: ([Example]) throws(WorkbenchError) -> [any Encodable]
+) throws {
+    guard let path = input.input else { throw ValidationError("--format jsonl reads --input FILE (or - for stdin)") }
+    let shard = try options.shard.map(options.parsedShard)
+    let done = try options.resume.map { p in try dataset { () throws(DatasetError) in try Example.completedIDs(in: p) } } ?? []
+    var reader = try dataset { () throws(DatasetError) in try ExampleReader(path: path, format: input.inputFormat) }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    var failed = 0
+    /// The records of the current batch, in order: an example to compute or an error already known.
+    var pending: [Result<Example, RecordError>] = []
+
+    func emit(_ value: some Encodable) {
+        if let data = try? encoder.encode(value) { FileHandle.standardOutput.write(data + Data([0x0A])) }
+    }
+    func failure(_ id: String, _ code: String, _ message: String, line: Int? = nil) -> RecordError {
+        RecordError(id: id, error: .init(code: code, message: message, line: line))
+    }
+    func flush() throws {
+        let examples = pending.compactMap { try? $0.get() }
+        var results: [String: any Encodable] = [:]
+        var errors: [String: RecordError] = [:]
+        do throws(WorkbenchError) {
+            for (e, r) in zip(examples, try run(examples)) { results[e.id] = r }
+        } catch {
+            // Redo one by one: the bad record fails alone.
+            for e in examples {
+                do throws(WorkbenchError) { results[e.id] = try run([e]).first } catch {
+                    if options.strict { throw CLIError("record \(e.id): \(error.message(naming: flag))") }
+                    errors[e.id] = failure(e.id, "invalid_record", error.message(naming: { $0 }))
+                }
+            }
+        }
+        for item in pending {
+            switch item {
+            case .success(let e):
+                if let r = results[e.id] { emit(AnyEncodable(value: r)) } else {
+                    failed += 1
+                    emit(errors[e.id] ?? failure(e.id, "no_result", "the operation returned no result"))
+                }
+            case .failure(let f):
+                failed += 1
+                emit(f)
+            }
+        }
+        pending.removeAll()
+    }
+
+    while true {
+        let item: Result<Example, RecordError>
+        do throws(DatasetError) {
+            guard let e = try reader.next() else { break }
+            item = .success(e)
+        } catch {
+            if case .unreadable = error { throw CLIError(error.description) }
+            if options.strict {
+                try flush()  // the records before the bad one still get their lines
+                throw CLIError(error.description)
+            }
+            let id = String(reader.lastRow)
+            item = .failure(failure(id, "invalid_record", error.description, line: reader.line))
+        }
+        let id: String
+        switch item {
+        case .success(let e): id = e.id
+        case .failure(let f): id = f.id
+        }
+        if let (i, n) = shard, !Example(id: id, text: "").inShard(i, of: n) { continue }
+        if done.contains(id) { continue }
+        pending.append(item)
+        if pending.count >= batchSize { try flush() }
+    }
+    try flush()
+    if failed > 0 {
+        FileHandle.standardError.write(Data("loupe: \(failed) record\(failed == 1 ? "" : "s") failed\n".utf8))
+        throw ExitCode(1)
+    }
+}
