@@ -85,8 +85,13 @@ def jsonl_record(row, line):
     try:
         obj = json.loads(line)
     except ValueError:
-        return str(row), ascii_line(line)
+        obj = None
     if not isinstance(obj, dict):
+        # loupe explain has no --input-format and reads a stream whose first line starts with "{" as JSON Lines:
+        # a bad line that does not is sent with a "{" in front, so it cannot turn its partition into plain text
+        # (it stays a bad record either way).
+        if not line.lstrip(" \t").startswith("{"):
+            line = "{" + line
         return str(row), ascii_line(line)
     if "id" not in obj or obj["id"] is None:
         obj["id"] = str(row)
@@ -109,7 +114,11 @@ def tsv_records(header, row, line):
 
 
 def loupe_command(args):
+    # The records are JSON Lines: say so where the command takes --input-format (explain guesses from the first
+    # line, a JSON object; see jsonl_record for the lines that are not one).
     cmd = [args.loupe, args.command, "--model", args.model, "--input", "-", "--format", "jsonl"]
+    if args.command != "explain":
+        cmd += ["--input-format", "jsonl"]
     if args.method and args.command == "explain":
         cmd += ["--method", args.method]
     if args.steps is not None:
