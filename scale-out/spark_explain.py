@@ -87,11 +87,7 @@ def jsonl_record(row, line):
     except ValueError:
         obj = None
     if not isinstance(obj, dict):
-        # loupe explain has no --input-format and reads a stream whose first line starts with "{" as JSON Lines:
-        # a bad line that does not is sent with a "{" in front, so it cannot turn its partition into plain text
-        # (it stays a bad record either way).
-        if not line.lstrip(" \t").startswith("{"):
-            line = "{" + line
+        # Sent as it is: the worker reads JSON Lines (--input-format jsonl) and answers with an error line for it.
         return str(row), ascii_line(line)
     if "id" not in obj or obj["id"] is None:
         obj["id"] = str(row)
@@ -114,11 +110,8 @@ def tsv_records(header, row, line):
 
 
 def loupe_command(args):
-    # The records are JSON Lines: say so where the command takes --input-format (explain guesses from the first
-    # line, a JSON object; see jsonl_record for the lines that are not one).
-    cmd = [args.loupe, args.command, "--model", args.model, "--input", "-", "--format", "jsonl"]
-    if args.command != "explain":
-        cmd += ["--input-format", "jsonl"]
+    # The records are JSON Lines, whatever a partition's first line looks like.
+    cmd = [args.loupe, args.command, "--model", args.model, "--input", "-", "--format", "jsonl", "--input-format", "jsonl"]
     if args.method and args.command == "explain":
         cmd += ["--method", args.method]
     if args.steps is not None:

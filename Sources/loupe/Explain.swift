@@ -22,6 +22,8 @@ struct Explain: ParsableCommand {
     @Option(help: "A text to explain (repeat for several; ids 0, 1, …).") var text: [String] = []
     @Option(help: "A file of examples: JSON Lines, a TSV with a `sentence` column, or one text per line.")
     var input: String?
+    @Option(help: "How to read --input: text, tsv or jsonl (default: .jsonl names are JSON Lines, else by the first line).")
+    var inputFormat: DatasetFormat?
     @Option(help: "GPT-2: the prompt whose continuation is explained (as --text).") var prompt: String?
     @Option(help: ArgumentHelp(ExplainRequest.spec["max_tokens"]!.summary)) var maxTokens = 10
     @Option(help: "The label to explain (default: the predicted one); GPT-2: the continuation text.") var target:
@@ -72,7 +74,8 @@ struct Explain: ParsableCommand {
         }
         let id = try methodID(method)
         let source = try ExampleOptions.parse(
-            input.map { ["--input", $0] } ?? (prompt.map { [$0] } ?? text).flatMap { ["--text", $0] })
+            input.map { ["--input", $0] + (inputFormat.map { ["--input-format", $0.rawValue] } ?? []) }
+                ?? (prompt.map { [$0] } ?? text).flatMap { ["--text", $0] })
         // The worker streams; the other formats explain every example together (the information method's r
         // then comes from all of them).
         let examples = format == "jsonl" ? [] : try source.all()
