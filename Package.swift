@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "LoupeBenchmarks", dependencies: ["Tensor", "Tokenizers", "Transformer", "CBLAS"],
             path: "Benchmarks/Swift"),
-        // `loupe serve`: HTTP routes over Workbench (the work is in the library), with the UI's files embedded.
+        // `loupe serve`: HTTP routes over Workbench (the work is in the library).
         .target(
             name: "Server",
             dependencies: ["Workbench", "Interpret", "Transformer", .product(name: "Hummingbird", package: "hummingbird")]),
