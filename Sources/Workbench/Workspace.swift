@@ -25,7 +25,15 @@ public final class Workspace: @unchecked Sendable {
         addedFile = directory?.appendingPathComponent("added-examples.jsonl")
         if let file = addedFile, FileManager.default.fileExists(atPath: file.path) {
             var reader = try dataset { () throws(DatasetError) in try ExampleReader(path: file.path, format: .jsonl) }
-            while let e = try dataset({ () throws(DatasetError) in try reader.next() }) {
+            while true {
+                let next: Example?
+                do throws(DatasetError) { next = try reader.next() } catch {
+                    // A line cut short by a crash during an append is skipped (the reader has consumed it); only
+                    // a file that cannot be read stops the start.
+                    if case .unreadable = error { throw .dataset(error) }
+                    continue
+                }
+                guard let e = next else { break }
                 // Stored ids are "<dataset>:<id>": the prefix says which dataset the example was added to.
                 guard let colon = e.id.firstIndex(of: ":") else { continue }
                 let name = String(e.id[..<colon])
@@ -112,9 +120,16 @@ public final class Workspace: @unchecked Sendable {
                 if !FileManager.default.fileExists(atPath: file.path) {
                     FileManager.default.createFile(atPath: file.path, contents: nil)
                 }
-                let h = try FileHandle(forWritingTo: file)
+                let h = try FileHandle(forUpdating: file)
                 defer { try? h.close() }
-                try h.seekToEnd()
+                let end = try h.seekToEnd()
+                // After a crash mid-append the file ends inside a line: start on a new one, so only the cut line
+                // is lost (the loader skips it), not the next example too.
+                if end > 0 {
+                    try h.seek(toOffset: end - 1)
+                    if try h.read(upToCount: 1) != Data([0x0A]) { text = "\n" + text }
+                    try h.seekToEnd()
+                }
                 try h.write(contentsOf: Data(text.utf8))
             } catch {
                 throw .dataset(.unreadable(path: file.path, reason: "cannot append: \(error.localizedDescription)"))

@@ -231,6 +231,12 @@ func apiError(_ r: TestResponse) throws -> (code: String, message: String, field
                 uri: "/api/examples", method: .post, body: try body(["dataset": "nope", "examples": [["text": "x"]]])
             ) { r in #expect(r.status == .notFound) }
         }
+        // A crash in the middle of an append leaves a partial line: it is skipped, the server still starts.
+        let file = dir.appendingPathComponent("added-examples.jsonl")
+        let h = try FileHandle(forWritingTo: file)
+        try h.seekToEnd()
+        try h.write(contentsOf: Data("{\"id\": \"reviews:9\", \"te".utf8))
+        try h.close()
         let again = try makeServer(directory: dir)
         let texts = try again.workspace.examples("reviews").map(\.text)
         #expect(texts.count == 9 && texts.last == "an edited film")
@@ -240,6 +246,9 @@ func apiError(_ r: TestResponse) throws -> (code: String, message: String, field
         let third = try makeServer(directory: dir)
         let p = try third.workspace.predict(model: "tiny", examples: examples, options: PredictRequest(examples: []))
         #expect(p.count == 9 && third.workspace.cacheStatistics.misses == 0 && third.workspace.cacheStatistics.hits == 9)
+        // The next append starts on a new line: it survives a restart.
+        _ = try third.workspace.add([Example(id: "", text: "after the crash")], to: "reviews")
+        #expect(try makeServer(directory: dir).workspace.examples("reviews").map(\.text).last == "after the crash")
     }
 
     @Test func projections() async throws {
