@@ -20,13 +20,18 @@ public struct Capabilities: OptionSet, Sendable, Hashable, CustomStringConvertib
     /// The vocabulary has a padding token ([PAD]; GPT-2 uses <|endoftext|>).
     public static let padToken = Capabilities(rawValue: 1 << 5)
 
-    static let names: [(Capabilities, String)] = [
-        (.gradients, "gradients"), (.attention, "attention capture"), (.hiddenStates, "hidden states"),
-        (.maskToken, "a [MASK] token"), (.removal, "token removal"), (.padToken, "a padding token"),
+    /// Each capability with its identifier (for JSON) and its words (for messages).
+    static let names: [(Capabilities, id: String, words: String)] = [
+        (.gradients, "gradients", "gradients"), (.attention, "attention", "attention capture"),
+        (.hiddenStates, "hidden_states", "hidden states"), (.maskToken, "mask_token", "a [MASK] token"),
+        (.removal, "removal", "token removal"), (.padToken, "pad_token", "a padding token"),
     ]
 
+    /// The identifiers of the capabilities in the set, e.g. ["gradients", "mask_token"].
+    public var identifiers: [String] { Capabilities.names.filter { contains($0.0) }.map(\.id) }
+
     public var description: String {
-        let parts = Capabilities.names.filter { contains($0.0) }.map(\.1)
+        let parts = Capabilities.names.filter { contains($0.0) }.map(\.words)
         return parts.isEmpty ? "nothing" : parts.joined(separator: ", ")
     }
 }

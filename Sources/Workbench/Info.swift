@@ -76,14 +76,10 @@ extension Workbench {
         case (.gpt2, .causalLM): operations += ["predict", "generate", "explain", "attention"]
         default: break
         }
-        let capabilityNames = [
-            (Capabilities.gradients, "gradients"), (.attention, "attention"), (.hiddenStates, "hidden_states"),
-            (.maskToken, "mask_token"), (.removal, "removal"), (.padToken, "pad_token"),
-        ]
         return ModelInfo(
             name: name, architecture: model.architecture.rawValue, task: model.task.rawValue, labels: labels,
             layers: layers, heads: heads, hiddenSize: hidden, maxLength: model.maxLength,
-            capabilities: capabilityNames.filter { offered.contains($0.0) }.map(\.1), operations: operations,
+            capabilities: offered.identifiers, operations: operations,
             methods: methods,
             generators: GeneratorID.allCases.map { g in
                 let ok = g.isCompatible(model)

@@ -24,7 +24,9 @@ public final class Workspace: @unchecked Sendable {
         cache = PredictionCache(capacityBytes: cacheBytes, file: directory?.appendingPathComponent("predictions.jsonl"))
         addedFile = directory?.appendingPathComponent("added-examples.jsonl")
         if let file = addedFile, FileManager.default.fileExists(atPath: file.path) {
-            var reader = try dataset { () throws(DatasetError) in try ExampleReader(path: file.path, format: .jsonl) }
+            var reader = try Workspace.reading { () throws(DatasetError) in
+                try ExampleReader(path: file.path, format: .jsonl)
+            }
             while true {
                 let next: Example?
                 do throws(DatasetError) { next = try reader.next() } catch {
@@ -217,10 +219,6 @@ public final class Workspace: @unchecked Sendable {
 
 extension Workspace {
     static func reading<R>(_ body: () throws(DatasetError) -> R) throws(WorkbenchError) -> R {
-        do { return try body() } catch { throw .dataset(error) }
-    }
-
-    func dataset<R>(_ body: () throws(DatasetError) -> R) throws(WorkbenchError) -> R {
         do { return try body() } catch { throw .dataset(error) }
     }
 }

@@ -59,10 +59,11 @@ struct ExampleOptions: ParsableArguments {
     }
 
     /// Every example (for operations that need them together).
+    /// Every example, or the first `limit` (a file is read no further than that).
     func all(limit: Int? = nil) throws -> [Example] {
-        var out: [Example] = []
-        try batches(of: 1024) { out += $0 }
-        return limit.map { Array(out.prefix($0)) } ?? out
+        guard let input else { return Array(Example.list(text).prefix(limit ?? Int.max)) }
+        var reader = try dataset { () throws(DatasetError) in try ExampleReader(path: input, format: inputFormat) }
+        return try dataset { () throws(DatasetError) in try reader.readAll(limit: limit) }
     }
 }
 

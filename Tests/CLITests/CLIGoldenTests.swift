@@ -55,7 +55,8 @@ struct Case: CustomTestStringConvertible, Sendable {
     }()
 }
 
-func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+/// Runs the built `loupe` from the package root with one thread, `stdin` piped in when given.
+func run(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = loupe
     p.arguments = arguments
@@ -63,10 +64,15 @@ func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr
     var env = ProcessInfo.processInfo.environment
     env["LOUPE_THREADS"] = "1"
     p.environment = env
-    let out = Pipe(), err = Pipe()
+    let input = Pipe(), out = Pipe(), err = Pipe()
+    if stdin != nil { p.standardInput = input }
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    if let stdin {
+        input.fileHandleForWriting.write(stdin)
+        try input.fileHandleForWriting.close()
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()

@@ -2,28 +2,6 @@
 import Foundation
 import Testing
 
-/// Runs `loupe` with `stdin` piped in.
-func run(_ arguments: [String], stdin: Data) throws -> (status: Int32, stdout: String, stderr: String) {
-    let p = Process()
-    p.executableURL = loupe
-    p.arguments = arguments
-    p.currentDirectoryURL = root
-    var env = ProcessInfo.processInfo.environment
-    env["LOUPE_THREADS"] = "1"
-    p.environment = env
-    let input = Pipe(), out = Pipe(), err = Pipe()
-    p.standardInput = input
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    input.fileHandleForWriting.write(stdin)
-    try input.fileHandleForWriting.close()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    let e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-}
-
 func objects(_ text: String) throws -> [[String: Any]] {
     try text.split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] ?? [:] }
 }
