@@ -60,7 +60,8 @@ let package = Package(
         // `loupe serve`: HTTP routes over Workbench (the work is in the library).
         .target(
             name: "Server",
-            dependencies: ["Workbench", "Interpret", "Transformer", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["Workbench", "Interpret", "Transformer", .product(name: "Hummingbird", package: "hummingbird")],
+            exclude: ["tsconfig.json"], resources: [.embedInCode("Public")]),
         .executableTarget(
             name: "loupe",
             dependencies: [

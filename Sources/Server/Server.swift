@@ -23,8 +23,14 @@ public struct ServerConfiguration: Sendable {
     public var explainTokensPerBatch = 512
     /// Points per projection (UMAP's neighbour search grows with the square).
     public var maxProjectionPoints = 10_000
+    /// Fine-tuning run directories whose metrics.jsonl the page plots (`--run`), by name.
+    public var runs: [(name: String, path: String)] = []
+    /// Serve the page's files from this directory instead of the embedded copies (development: edit, reload).
+    public var uiDirectory: String?
     public init() {}
 }
+
+struct TrainingRuns: Encodable { let runs: [TrainingRun] }
 
 /// The server: routes parse JSON into library requests, run them through the compute queue, and encode results.
 public struct LoupeServer: Sendable {
@@ -40,8 +46,13 @@ public struct LoupeServer: Sendable {
 
     public func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.get("/") { _, _ in indexPage() }
+        let ui = configuration.uiDirectory
+        router.get("/") { _, _ in StaticFiles.response("index.html", developmentDirectory: ui) }
+        router.get("/ui/**") { _, context in
+            StaticFiles.response(context.parameters.getCatchAll().joined(separator: "/"), developmentDirectory: ui)
+        }
         router.get("/api/info") { _, _ in try jsonResponse(workspace.info) }
+        router.get("/api/runs") { _, _ in try await runs() }
         router.get("/api/datasets/:name/examples") { request, context in
             try examplesPage(request, context)
         }
@@ -57,7 +68,7 @@ public struct LoupeServer: Sendable {
         let declared: [(String, HTTPRequest.Method)] = [
             ("/api/info", .get), ("/api/datasets/:name/examples", .get), ("/api/predict", .post), ("/api/explain", .post),
             ("/api/attention", .post), ("/api/metrics", .post), ("/api/examples", .post), ("/api/counterfactuals", .post),
-            ("/api/tcav", .post), ("/api/project", .post),
+            ("/api/tcav", .post), ("/api/project", .post), ("/api/runs", .get),
         ]
         for (path, allowed) in declared {
             let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace, HTTPRequest.Method("QUERY")!]
@@ -81,21 +92,19 @@ public struct LoupeServer: Sendable {
             onServerRunning: { _ in await onServerRunning() })
     }
 
+    /// The `--run` directories' evaluations, read anew on each call so a run still training shows its progress.
+    func runs() async throws -> Response {
+        let list = configuration.runs
+        let out = try await work { () throws(WorkbenchError) in
+            try list.map { r throws(WorkbenchError) in try Workbench.trainingRun(name: r.name, directory: r.path) }
+        }
+        return try jsonResponse(TrainingRuns(runs: out))
+    }
+
     /// Runs `body` on the compute queue, turning library errors into API errors.
     func work<T: Sendable>(_ body: @escaping @Sendable () throws(WorkbenchError) -> T) async throws -> T {
         try await compute.run {
             do throws(WorkbenchError) { return try body() } catch { throw APIError(error) }
         }
     }
-}
-
-func indexPage() -> Response {
-    var headers = HTTPFields()
-    headers[.contentType] = "text/html; charset=utf-8"
-    let page = """
-        <!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Loupe</title></head>
-        <body><h1>Loupe</h1><p>The analysis API is under <a href="/api/info">/api/info</a>; \
-        see docs/openapi.yaml for every route.</p></body></html>
-        """
-    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: page)))
 }

@@ -205,23 +205,23 @@ public struct RunDirectory: Sendable {
 
 /// One evaluation: a line of metrics.jsonl, and `/training` `metrics` of best.h5. The JSON keys are the
 /// snake_case names runs have always written, which scripts and earlier runs' readers expect.
-struct EvaluationRecord: Codable, Sendable, Equatable {
-    var step: Int
+public struct EvaluationRecord: Codable, Sendable, Equatable {
+    public var step: Int
     /// Epochs done, fractional within the epoch (rounded to 3 decimals).
-    var epoch: Double
-    var accuracy: Double
-    var f1: Double
-    var macroF1: Double
+    public var epoch: Double
+    public var accuracy: Double
+    public var f1: Double
+    public var macroF1: Double
     /// By class index.
-    var precision: [Double]
-    var recall: [Double]
-    var learningRate: Double
-    var trainSeconds: Double
-    var examplesPerSecond: Double
+    public var precision: [Double]
+    public var recall: [Double]
+    public var learningRate: Double
+    public var trainSeconds: Double
+    public var examplesPerSecond: Double
     /// Whether this evaluation improved on the best accuracy (and wrote best.h5).
-    var best: Bool
+    public var best: Bool
     /// Mean dev loss; nil (the key left out) when unknown or not finite, as JSON has no NaN.
-    var loss: Double?
+    public var loss: Double?
 
     enum CodingKeys: String, CodingKey {
         case step, epoch, accuracy, f1, macroF1 = "macro_f1", precision, recall, learningRate = "learning_rate"

@@ -9,7 +9,7 @@ struct Serve: ParsableCommand {
         abstract: "Serve models and datasets for interactive analysis (JSON API; see docs/openapi.yaml).",
         discussion: """
             With no --model and --data it serves the SST-2 demo: the BERT-tiny of runs/bert-tiny/best.h5 (made by \
-            the README's main command) on SST-2 dev ($LOUPE_DATA_DIR/sst2, else ../shared/data/sst2). Binds \
+            the README's main command; its last.h5 as bert-tiny-last, its curves) on SST-2 dev ($LOUPE_DATA_DIR/sst2, else ../shared/data/sst2). Binds \
             127.0.0.1 unless --host says otherwise. Ctrl-C stops it.
             """)
 
@@ -21,6 +21,10 @@ struct Serve: ParsableCommand {
     @Option(help: "Directory for examples added through the API (kept across restarts).") var cacheDir: String?
     @Option(help: "Prediction cache size in MB.") var cacheMb = 512
     @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
+    @Option(name: .customLong("run"), help: "A fine-tuning run directory whose metrics.jsonl the page plots as training curves; repeatable.")
+    var runDirectories: [String] = []
+    @Option(help: ArgumentHelp("Serve the page's files from this directory (development).", visibility: .hidden))
+    var uiDir: String?
     @Flag(help: "Predict and embed every dataset before saying ready.") var warmStart = false
 
     func pairs(_ values: [String], _ option: String) throws -> [(name: String, path: String)] {
@@ -33,7 +37,7 @@ struct Serve: ParsableCommand {
     }
 
     func run() throws {
-        var models = try pairs(model, "--model"), datasets = try pairs(data, "--data")
+        var models = try pairs(model, "--model"), datasets = try pairs(data, "--data"), runs = runDirectories
         if models.isEmpty && datasets.isEmpty {
             let best = "runs/bert-tiny/best.h5"
             guard FileManager.default.fileExists(atPath: best) else {
@@ -43,6 +47,9 @@ struct Serve: ParsableCommand {
             }
             let env = ProcessInfo.processInfo.environment["LOUPE_DATA_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             models = [("bert-tiny", best)]
+            // The run's last checkpoint too, for the page's model comparison, and its curves.
+            if FileManager.default.fileExists(atPath: "runs/bert-tiny/last.h5") { models.append(("bert-tiny-last", "runs/bert-tiny/last.h5")) }
+            if runs.isEmpty && FileManager.default.fileExists(atPath: "runs/bert-tiny/metrics.jsonl") { runs = ["runs/bert-tiny"] }
             datasets = [("sst2-dev", (env ?? "../shared/data") + "/sst2/dev.tsv")]
         }
         guard !models.isEmpty, !datasets.isEmpty else { throw ValidationError("give at least one --model and one --data") }
@@ -67,6 +74,13 @@ struct Serve: ParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.maxBodyBytes = maxBody
+        configuration.uiDirectory = uiDir
+        for dir in runs {
+            guard FileManager.default.fileExists(atPath: dir + "/metrics.jsonl") else {
+                throw ValidationError("--run \(dir): no metrics.jsonl there (a run directory of `loupe finetune --out`)")
+            }
+            configuration.runs.append((URL(fileURLWithPath: dir).standardized.lastPathComponent, dir))
+        }
         let server = LoupeServer(workspace: workspace, configuration: configuration)
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)/"
         let done = DispatchSemaphore(value: 0)
