@@ -2,7 +2,9 @@
 // the URL hash so a reload or a shared link restores it.
 
 /** @typedef {'label' | 'prediction' | 'correct'} ColorBy */
-/** @typedef {{id: string, token: number} | null} Hover */
+/** A hovered token: of example `id`, index `token` in `model`'s tokens (tokenizers differ, so a module of another
+ * model ignores it). */
+/** @typedef {{id: string, token: number, model?: string} | null} Hover */
 
 /**
  * The fields of the state. `params` holds module settings that belong in a shared link (e.g. `attn.layer`).
