@@ -103,3 +103,24 @@ def test_sst2_dev_is_interactive_within_two_seconds_of_ready():
     finally:
         d.quit()
         s.stop()
+
+
+def test_a_server_error_shows_in_the_status_bar(page):
+    """IG with more steps than the server allows (256): the server's 400 message, naming the field and the limit,
+    appears in the status bar."""
+    page.open("#selection=3&primary=3")
+    panel = page.wait(lambda d: d.find_element(
+        By.CSS_SELECTOR, 'section[data-module="salience"] details[data-method="ig"]'), "the IG panel")
+    if panel.get_attribute("open") is None:
+        panel.find_element(By.TAG_NAME, "summary").click()
+    steps = panel.find_element(By.CSS_SELECTOR, 'input[data-field="steps"]')
+    steps.clear()
+    steps.send_keys("1000")
+    panel.find_element(By.CSS_SELECTOR, '[data-action="run"]').click()
+    status = page.d.find_element(By.ID, "status")
+    page.wait(lambda d: "256" in status.text, "the server's limit message in the status bar")
+    assert "steps" in status.text and status.get_attribute("data-kind") == "error", status.text
+    page.screenshot("status-error")
+    # The browser logs the 400 itself; nothing else may be logged.
+    errors = [e for e in page.console_errors() if "status of 400" not in e["message"]]
+    assert errors == []
