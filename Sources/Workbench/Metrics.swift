@@ -25,9 +25,11 @@ public struct MetricsResult: Codable, Sendable {
     public var prCurve: [PRPoint]?
     public var bestThreshold: PRPoint?
     public var slices: [String: ClassificationMetrics]?
+    /// Examples left out because they have no gold label (added by a user, or a counterfactual), as LIT does.
+    public var unlabeled: Int?
 
     enum CodingKeys: String, CodingKey {
-        case metrics, prCurve = "pr_curve", bestThreshold = "best_threshold", slices
+        case metrics, prCurve = "pr_curve", bestThreshold = "best_threshold", slices, unlabeled
     }
 }
 
@@ -38,7 +40,13 @@ extension Workbench {
     ) throws(WorkbenchError) -> MetricsResult {
         var targets: [Int] = [], predicted: [Int] = [], positive: [Double] = []
         var rowOf: [String: Int] = [:]
+        var unlabeled = Set<String>()
         for (e, p) in zip(examples, predictions) {
+            // No gold label: nothing to score against (a label that is not a class is still an error).
+            if (e.label ?? "").isEmpty {
+                unlabeled.insert(e.id)
+                continue
+            }
             guard let raw = e.label, let t = classIndex(raw, labels) else {
                 throw .unknownLabel(id: e.id, label: e.label ?? "", known: labels)
             }
@@ -49,6 +57,7 @@ extension Workbench {
             if labels.count == 2 { positive.append(p.probabilities?[labels[1]] ?? 0) }
         }
         var result = MetricsResult(metrics: ClassificationMetrics(predictions: predicted, targets: targets, labels: labels))
+        if !unlabeled.isEmpty { result.unlabeled = unlabeled.count }
         if labels.count == 2 && !targets.isEmpty {
             let curve = precisionRecallCurve(scores: positive, positives: targets.map { $0 == 1 })
             result.prCurve = curve
@@ -57,7 +66,7 @@ extension Workbench {
         if let slices {
             var out: [String: ClassificationMetrics] = [:]
             for (name, ids) in slices {
-                let rows = try ids.map { id throws(WorkbenchError) in
+                let rows = try ids.filter { !unlabeled.contains($0) }.map { id throws(WorkbenchError) in
                     guard let r = rowOf[id] else { throw .unknownName(kind: "example id", name: id, known: []) }
                     return r
                 }

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -67,7 +68,10 @@ class Server:
     def post(self, path, body):
         req = urllib.request.Request(self.url + path, data=json.dumps(body).encode(), method="POST",
                                      headers={"content-type": "application/json"})
-        return json.loads(urllib.request.urlopen(req, timeout=120).read())
+        try:
+            return json.loads(urllib.request.urlopen(req, timeout=120).read())
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"POST {path} -> {e.code}: {e.read().decode(errors='replace')}") from None
 
     def stop(self):
         self.process.terminate()

@@ -102,4 +102,32 @@ let publicDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent(
             "\(error)".contains("metrics.jsonl:1")
         }
     }
+
+    /// Examples added from the page without a label (edits, counterfactuals) are left out of metrics and counted,
+    /// rather than failing the whole call.
+    @Test func metricsLeaveOutUnlabeledExamples() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-cache-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let app = Application(router: try makeServer(directory: dir).router())
+        try await app.test(.router) { client in
+            var added = ""
+            try await client.execute(
+                uri: "/api/examples", method: .post,
+                body: try body(["dataset": "reviews", "examples": [["text": "a new film", "parent": "0"]]])
+            ) { r in
+                added = ((try json(r)["examples"] as? [[String: Any]])?.first?["id"] as? String) ?? ""
+            }
+            #expect(!added.isEmpty)
+            try await client.execute(
+                uri: "/api/metrics", method: .post,
+                body: try body(["model": "tiny", "dataset": "reviews", "slices": ["s": ["0", "1", added]]])
+            ) { r in
+                #expect(r.status == .ok)
+                let m = try json(r)
+                #expect((m["metrics"] as? [String: Any])?["examples"] as? Int == 8)
+                #expect(m["unlabeled"] as? Int == 1)
+                #expect(((m["slices"] as? [String: Any])?["s"] as? [String: Any])?["examples"] as? Int == 2)
+            }
+        }
+    }
 }
