@@ -15,6 +15,7 @@ import urllib.request
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -130,7 +131,13 @@ class Page:
         return self
 
     def wait(self, condition, what, timeout=20):
-        return WebDriverWait(self.d, timeout).until(condition, f"timed out waiting for {what}")
+        """Waits for `condition`, retrying when a module redrew the element it read (a stale reference)."""
+        return WebDriverWait(self.d, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+            condition, f"timed out waiting for {what}")
+
+    def total(self):
+        """How many examples the dataset has now (other tests add some)."""
+        return self.server.get(f"/api/datasets/{DATASET}/examples?limit=1")["total"]
 
     def js(self, script, *args):
         return self.d.execute_script(script, *args)

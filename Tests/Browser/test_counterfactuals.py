@@ -2,7 +2,6 @@
 the scrambler make child examples that are shown with their predictions; adding them grows the dataset by that
 many, keeps their parent and selects them; HotFlip's flips are marked and 'Add all flips' adds exactly those; a
 whole selection larger than the server's per-call cap is generated in batches; a new primary drops the list."""
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
@@ -13,17 +12,11 @@ EMPTY = "Select an example in the table, choose a generator, and press Generate"
 
 
 def total(page):
-    return page.server.get(f"/api/datasets/{DATASET}/examples?limit=1")["total"]
+    return page.total()
 
 
 def wait(page, condition, what, timeout=20):
-    """page.wait, retrying when the module redrew the element the condition read (a stale reference)."""
-    def check(d):
-        try:
-            return condition(d)
-        except StaleElementReferenceException:
-            return False
-    return page.wait(check, what, timeout)
+    return page.wait(condition, what, timeout)
 
 
 def all_examples(page):

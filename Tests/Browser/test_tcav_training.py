@@ -7,7 +7,6 @@ import json
 import os
 
 from selenium.webdriver.common.action_chains import ActionChains
-from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -21,17 +20,11 @@ CONCEPT = ["0", "2", "3", "5", "8", "10"]  # six positive reviews of the fixture
 
 
 def total(page):
-    return page.server.get(f"/api/datasets/{DATASET}/examples?limit=1")["total"]
+    return page.total()
 
 
 def wait(page, condition, what, timeout=20):
-    """page.wait, retrying when the module redrew the element the condition read (a stale reference)."""
-    def check(d):
-        try:
-            return condition(d)
-        except StaleElementReferenceException:
-            return False
-    return page.wait(check, what, timeout)
+    return page.wait(condition, what, timeout)
 
 
 def find(page, scope, css):
