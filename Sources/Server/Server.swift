@@ -68,7 +68,7 @@ public struct LoupeServer: Sendable {
         let declared: [(String, HTTPRequest.Method)] = [
             ("/api/info", .get), ("/api/datasets/:name/examples", .get), ("/api/predict", .post), ("/api/explain", .post),
             ("/api/attention", .post), ("/api/metrics", .post), ("/api/examples", .post), ("/api/counterfactuals", .post),
-            ("/api/tcav", .post), ("/api/project", .post), ("/api/runs", .get),
+            ("/api/tcav", .post), ("/api/project", .post), ("/api/runs", .get), ("/", .get),
         ]
         for (path, allowed) in declared {
             let methods: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch, .options, .trace, HTTPRequest.Method("QUERY")!]
