@@ -42,9 +42,15 @@ let package = Package(
         .systemLibrary(name: "CMalloc"),  // glibc's <malloc.h>: the loupe binary's allocator tuning
         .systemLibrary(name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         .target(name: "CTensorBoard", dependencies: ["CProtobufC"]),
+        // oneDNN (Debian libdnnl-dev, which ships no pkg-config file): int8 and bf16 matmuls behind a small C surface.
+        // libgomp is oneDNN's CPU runtime; Loupe sets its team size per call.
+        .target(
+            name: "COneDNN",
+            cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing", "-mavx2", "-mfma"])],
+            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
         .target(
-            name: "Tensor", dependencies: ["CBLAS"],
+            name: "Tensor", dependencies: ["CBLAS", "COneDNN"],
             swiftSettings: [.unsafeFlags(vectorFlags)]),  // see `avx512` above
         .target(name: "Tokenizers"),
         .target(name: "Transformer", dependencies: ["Tensor", "Tokenizers", "CHDF5"]),

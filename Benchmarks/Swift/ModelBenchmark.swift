@@ -29,13 +29,15 @@ public enum ModelBenchmark {
         /// prediction runs (the last layer's [CLS] row only past its keys and values, since the pooler reads
         /// only that row).
         public var allRows: Bool
+        /// The arithmetic of the dense layers' products (`LoadedModel.withPrecision`).
+        public var precision: Precision
 
         public init(
             model: String, batch: Int = 1, seq: Int = 128, runs: Int = 10, warmup: Int = 2, decodeTokens: Int = 32,
-            allRows: Bool = false
+            allRows: Bool = false, precision: Precision = .fp32
         ) {
             (self.model, self.batch, self.seq, self.runs) = (model, batch, seq, runs)
-            (self.warmup, self.decodeTokens, self.allRows) = (warmup, decodeTokens, allRows)
+            (self.warmup, self.decodeTokens, self.allRows, self.precision) = (warmup, decodeTokens, allRows, precision)
         }
 
         /// Every field but `model` may be left out and takes the default of `init`.
@@ -48,7 +50,8 @@ public enum ModelBenchmark {
                 runs: try c.decodeIfPresent(Int.self, forKey: .runs) ?? d.runs,
                 warmup: try c.decodeIfPresent(Int.self, forKey: .warmup) ?? d.warmup,
                 decodeTokens: try c.decodeIfPresent(Int.self, forKey: .decodeTokens) ?? d.decodeTokens,
-                allRows: try c.decodeIfPresent(Bool.self, forKey: .allRows) ?? d.allRows)
+                allRows: try c.decodeIfPresent(Bool.self, forKey: .allRows) ?? d.allRows,
+                precision: try c.decodeIfPresent(Precision.self, forKey: .precision) ?? d.precision)
         }
     }
 
@@ -68,6 +71,10 @@ public enum ModelBenchmark {
         public let batch, seq, runs: Int
         /// false: a BERT classifier's last layer ran for the [CLS] row only (`Bert.callAsFunction`'s pooledOnly).
         public let allRows: Bool
+        /// fp32, bf16 or int8; for the last two, oneDNN's implementation of the first dense layer's product of B·T
+        /// rows (e.g. "brg:avx512_core_vnni"), oneDNN's ISA and version.
+        public let precision: Precision
+        public let kernel: String?, onednnISA: String?, onednnVersion: String?
         public let loadSeconds: Double
         public let forwardMs, forwardMinMs, forwardGflop, forwardGflops: Double
         /// The forward's dense-layer GEMMs (same shapes, same weights) as raw cblas_sgemm calls.
@@ -89,7 +96,9 @@ public enum ModelBenchmark {
         try requireNotNegative(r.decodeTokens, .decodeTokens)
         let t0 = DispatchTime.now().uptimeNanoseconds
         let m: LoadedModel
-        do { m = try LoadedModel.load(URL(fileURLWithPath: r.model)) } catch { throw .model(error) }
+        do { m = try LoadedModel.load(URL(fileURLWithPath: r.model)).withPrecision(r.precision) } catch {
+            throw .model(error)
+        }
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         let rssAfterLoad = peakRSSMegabytes()
         _ = Threads.count
@@ -119,11 +128,23 @@ public enum ModelBenchmark {
             model: r.model, architecture: m.architecture.rawValue, task: m.task.rawValue, layers: w.layers,
             hidden: w.hidden, heads: w.heads, vocabulary: w.vocabulary, parameters: w.parameters,
             threads: Threads.count, blasCore: String(cString: openblas_get_corename()), batch: r.batch, seq: r.seq,
-            runs: r.runs, allRows: !w.pooledOnly, loadSeconds: loadSeconds,
+            runs: r.runs, allRows: !w.pooledOnly, precision: r.precision, kernel: try kernel(m, rows: r.batch * r.seq),
+            onednnISA: r.precision == .fp32 ? nil : LowPrecisionSupport.isa,
+            onednnVersion: r.precision == .fp32 ? nil : LowPrecisionSupport.version, loadSeconds: loadSeconds,
             forwardMs: forward * 1e3, forwardMinMs: forwardMin * 1e3, forwardGflop: forwardFlop / 1e9,
             forwardGflops: forwardFlop / forward / 1e9, sgemmMs: rawTime * 1e3, sgemmGflops: w.gemmFlop / rawTime / 1e9,
             ratioToSgemm: (forwardFlop / forward) / (w.gemmFlop / rawTime), decode: decode,
             peakRssMB: peakRSSMegabytes(), rssAfterLoadMB: rssAfterLoad)
+    }
+
+    /// oneDNN's implementation of the first dense layer's product of `rows` rows, nil for fp32.
+    static func kernel(_ m: LoadedModel, rows: Int) throws(BenchmarkError) -> String? {
+        let lp: LowPrecisionMatrix?
+        switch m.network {
+        case .bert(let b): lp = b.layers.first?.query.lowPrecision
+        case .gpt2(let g): lp = g.blocks.first?.attention.lowPrecision
+        }
+        do { return try lp?.kernel(rows: rows) } catch { throw .model(.precision(file: m.url.path, error)) }
     }
 
     /// Greedy decoding through `GPT2.generate` (the user path: KV cache, argmax); a step is the time between

@@ -14,6 +14,10 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
 
     public var description: String { rawValue }
 
+    /// Methods that only run forwards (on perturbed inputs), so they run at a model's reduced precision; the others
+    /// differentiate, and gradients are always float32.
+    public var isPerturbation: Bool { self == .lime || self == .kernelShap || self == .occlusion }
+
     /// The method id named `name`, or `InterpretError.unknownMethod` listing the known ones.
     public init(named name: String) throws(InterpretError) {
         guard let id = MethodID(rawValue: name) else {

@@ -117,6 +117,8 @@ public struct GPT2: Sendable {
     public var blocks: [GPT2Block]  // h.N
     public var lnF: LayerNorm  // ln_f
     public var lmHead: Tensor?  // lm_head.weight [V, H] when untied; nil means tied to wte
+    /// The LM head (lm_head or wte) in int8 / bf16 for untaped logits (`LoadedModel.withPrecision`).
+    public var lmHeadLowPrecision: LowPrecisionMatrix?
 
     /// Forward over new tokens `batch` ([B, T]) after `cache` (updated in place when given).
     /// Position ids count real tokens only, so left-padded rows start at position 0, as
@@ -188,7 +190,17 @@ public struct GPT2: Sendable {
         // transformers' last hidden state is after ln_f, and so is its last `hidden_states` entry.
         let head = lmHead ?? wte
         let last = lastPositionOnly ? x.slice(axis: 1, (t - 1)..<t) : x  // [B, T or 1, H]
-        let logits = task == .causalLM ? matmul(last, head, transposeB: true) : nil  // [B, T or 1, V]
+        var logits: Tensor? = nil
+        if task == .causalLM, let lowHead = lmHeadLowPrecision, !last.isRecording {
+            let (rows, v) = (last.shape[0] * last.shape[1], head.shape[0])
+            logits = last.withUnsafeBufferPointer { px in
+                tensorRows([last.shape[0], last.shape[1], v]) { y in  // [B, T or 1, V]
+                    lowHead.multiply(px.baseAddress!, m: rows, lda: px.count / rows, into: y, ldy: v)
+                }
+            }
+        } else if task == .causalLM {
+            logits = matmul(last, head, transposeB: true)  // [B, T or 1, V]
+        }
         return ModelOutput(
             lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: logits,
             pooled: nil)

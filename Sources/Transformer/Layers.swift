@@ -10,6 +10,8 @@ import Tensor
 public struct Linear: Sendable {
     public var weight: Tensor  // [out, in]
     public var bias: Tensor?  // [out]
+    /// The same weight in int8 or bf16 for inference products (`LoadedModel.withPrecision`); taped passes ignore it.
+    public var lowPrecision: LowPrecisionMatrix?
 
     public init(weight: Tensor, bias: Tensor?) {
         self.weight = weight
@@ -35,18 +37,25 @@ extension Linear {
         _ epilogue: Epilogue = .identity
     ) {
         denseRows(
-            x, rows: rows, weight: weight, storedOutByIn: true, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue)
+            x, rows: rows, weight: weight, lowPrecision, storedOutByIn: true, bias: addBias ? bias : nil, into: y,
+            ldy: ldy, epilogue)
     }
 }
 
-/// y[rows, out] (leading dimension ldy) = x[rows, in]·op(W) as one `sgemm`, then the bias and the epilogue on
-/// each block of y as soon as it is computed. `storedOutByIn`: W is [out, in] (`Linear`, read transposed in
-/// place), else [in, out] (`Conv1D`).
+/// y[rows, out] (leading dimension ldy) = x[rows, in]·op(W) as one `sgemm` (or the int8 / bf16 product of
+/// `lowPrecision`), then the bias and the epilogue on each block of y as soon as it is computed.
+/// `storedOutByIn`: W is [out, in] (`Linear`, read transposed in place), else [in, out] (`Conv1D`).
 private func denseRows(
-    _ x: UnsafePointer<Float>, rows: Int, weight: Tensor, storedOutByIn: Bool, bias: Tensor?,
-    into y: UnsafeMutablePointer<Float>, ldy: Int, _ epilogue: Epilogue
+    _ x: UnsafePointer<Float>, rows: Int, weight: Tensor, _ lowPrecision: LowPrecisionMatrix?, storedOutByIn: Bool,
+    bias: Tensor?, into y: UnsafeMutablePointer<Float>, ldy: Int, _ epilogue: Epilogue
 ) {
     let (out, inner) = storedOutByIn ? (weight.shape[0], weight.shape[1]) : (weight.shape[1], weight.shape[0])
+    if let lowPrecision {
+        withOptionalPointer(bias) { b in
+            lowPrecision.multiply(x, m: rows, lda: inner, into: y, ldy: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
+        }
+        return
+    }
     weight.withUnsafeBufferPointer { w in
         withOptionalPointer(bias) { b in
             sgemm(
@@ -72,6 +81,8 @@ func fusedEpilogue(
 public struct Conv1D: Sendable {
     public var weight: Tensor  // [in, out]
     public var bias: Tensor  // [out]
+    /// The same weight in int8 or bf16 for inference products; taped passes ignore it.
+    public var lowPrecision: LowPrecisionMatrix? = nil
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         matmul(x, weight) + bias  // [..., out]
@@ -88,8 +99,8 @@ extension Conv1D {
         _ epilogue: Epilogue = .identity
     ) {
         denseRows(
-            x, rows: rows, weight: weight, storedOutByIn: false, bias: addBias ? bias : nil, into: y, ldy: ldy, epilogue
-        )
+            x, rows: rows, weight: weight, lowPrecision, storedOutByIn: false, bias: addBias ? bias : nil, into: y,
+            ldy: ldy, epilogue)
     }
 }
 

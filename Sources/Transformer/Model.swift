@@ -10,6 +10,7 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
     case unsupported(file: String, detail: String)
     case wrongArchitecture(file: String, expected: String, found: String)
     case inputTooLong(index: Int, tokens: Int, limit: Int)
+    case precision(file: String, LowPrecisionError)
 
     public var description: String {
         switch self {
@@ -20,6 +21,7 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
             return "\(file): this command needs a \(expected) model, but the file holds \(found)"
         case .inputTooLong(let index, let tokens, let limit):
             return "input \(index + 1) has \(tokens) tokens, more than the model's \(limit) positions"
+        case .precision(let file, let e): return "\(file): \(e)"
         }
     }
 }

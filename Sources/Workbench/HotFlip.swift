@@ -46,6 +46,7 @@ extension Workbench {
     public static func hotflipCandidates(
         _ example: Example, model: LoadedModel, ignore: Set<String> = []
     ) throws(WorkbenchError) -> HotFlipAnalysis {
+        let model = model.float32  // a gradient method: float32 throughout
         let (bert, names) = try classifier(model, operation: "hotflip")
         let enc = try encode(model, [example], truncate: true).encodings[0]
         let adapter = try interpreting { () throws(InterpretError) in

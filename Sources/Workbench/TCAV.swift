@@ -211,6 +211,7 @@ extension Workbench {
     public static func layerGradients(
         _ examples: [Example], layer: Int?, targetClass: Int, model: LoadedModel
     ) throws(WorkbenchError) -> [LayerGradient] {
+        let model = model.float32  // gradients: float32 throughout
         let (bert, names) = try classifier(model, operation: "tcav")
         let l = try checkedLayer(layer, bert)
         guard names.indices.contains(targetClass) else {

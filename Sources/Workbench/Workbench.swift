@@ -6,18 +6,20 @@
 // their input into a request, call one function and encode or render the result.
 import Foundation
 import Tokenizers
+import Tensor
 import Transformer
 
 public enum Workbench {
-    /// Loads a checkpoint: a Loupe .h5 file, a Hugging Face directory, or a fine-tuning run directory (its best.h5).
-    public static func loadModel(_ path: String) throws(WorkbenchError) -> LoadedModel {
+    /// Loads a checkpoint: a Loupe .h5 file, a Hugging Face directory, or a fine-tuning run directory (its best.h5),
+    /// with its inference products in `precision` (gradient methods and training stay float32).
+    public static func loadModel(_ path: String, precision: Precision = .fp32) throws(WorkbenchError) -> LoadedModel {
         var url = URL(fileURLWithPath: path)
         let best = url.appendingPathComponent("best.h5")
         let fm = FileManager.default
         if fm.fileExists(atPath: best.path), !fm.fileExists(atPath: url.appendingPathComponent("config.json").path) {
             url = best
         }
-        return try modelling { () throws(ModelError) in try LoadedModel.load(url) }
+        return try modelling { () throws(ModelError) in try LoadedModel.load(url).withPrecision(precision) }
     }
 
     /// The class names of a classifier with `count` classes: the checkpoint's, else LABEL_0, LABEL_1, …

@@ -1,6 +1,7 @@
 // What an analysis server holds (LIT's app state): named models and datasets, user-added examples, a prediction cache.
 import Foundation
 import Interpret
+import Tensor
 import Transformer
 
 /// Models and datasets by name, examples added by users (kept with their parent), and a memory-bounded cache of
@@ -149,8 +150,10 @@ public final class Workspace: @unchecked Sendable {
         model name: String, examples: [Example], options: PredictRequest
     ) throws(WorkbenchError) -> [Prediction] {
         let m = try model(name)
+        // The precision is part of the key: the cache file outlives a restart with another --precision.
+        let tag = m.precision == .fp32 ? name : "\(name)@\(m.precision.rawValue)"
         func key(_ e: Example, embeddings: Bool) -> String {
-            "\(name)|\(e.id)|\(fnv1a(e.text))|\(options.topK)|\(options.includeLogits)|\(embeddings)|\(options.truncate)"
+            "\(tag)|\(e.id)|\(fnv1a(e.text))|\(options.topK)|\(options.includeLogits)|\(embeddings)|\(options.truncate)"
         }
         let keys = examples.map { key($0, embeddings: options.includeEmbeddings) }
         // An entry computed with embeddings (a warm start's) also answers a request without them.
@@ -178,10 +181,10 @@ public final class Workspace: @unchecked Sendable {
     /// Loads `models` and `datasets` (name → path, as every command takes them) into a new workspace.
     public static func open(
         models: [(name: String, path: String)], datasets: [(name: String, path: String)], cacheBytes: Int = 512 << 20,
-        directory: URL? = nil
+        directory: URL? = nil, precision: Precision = .fp32
     ) throws(WorkbenchError) -> Workspace {
         var m: [String: LoadedModel] = [:]
-        for (name, path) in models { m[name] = try Workbench.loadModel(path) }
+        for (name, path) in models { m[name] = try Workbench.loadModel(path, precision: precision) }
         var d: [String: [Example]] = [:]
         for (name, path) in datasets {
             var reader = try Workspace.reading { () throws(DatasetError) in try ExampleReader(path: path) }

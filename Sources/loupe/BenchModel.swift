@@ -23,6 +23,7 @@ struct BenchModel: ParsableCommand {
                 + "runs, the last layer's [CLS] row only past its keys and values, since the pooler reads only that row)."
         ))
     var allRows = false
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "Output format: text or json.") var format: OutputFormat = .text
 
     func validate() throws {
@@ -35,7 +36,7 @@ struct BenchModel: ParsableCommand {
     func run() throws {
         let request = ModelBenchmark.Request(
             model: model, batch: batch, seq: seq, runs: runs, warmup: warmup, decodeTokens: decodeTokens,
-            allRows: allRows)
+            allRows: allRows, precision: precision.precision)
         let report = try runBenchmark { () throws(BenchmarkError) in try ModelBenchmark.run(request) }
         switch format {
         case .json: try printPrettyJSON(report)
@@ -47,7 +48,8 @@ struct BenchModel: ParsableCommand {
         print(
             "Loupe model benchmark: \(r.architecture) \(r.task), \(r.layers) layers, H \(r.hidden), \(r.heads) heads, "
                 + "V \(r.vocabulary), \(fmt(Double(r.parameters) / 1e6)) M parameters; \(r.threads) threads, OpenBLAS "
-                + "\(r.blasCore) kernels; "
+                + "\(r.blasCore) kernels; \(r.precision.rawValue)"
+                + (r.kernel.map { " (oneDNN \(r.onednnVersion ?? "") \($0))" } ?? "") + "; "
                 + "load \(fmt(r.loadSeconds, 2)) s")
         print(
             "forward \(r.batch)×\(r.seq)\(r.allRows ? "" : " (last layer: [CLS] row only)"): "

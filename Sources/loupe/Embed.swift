@@ -8,6 +8,7 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print sentence embeddings of texts.")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var input: ExampleOptions
     @OptionGroup var worker: WorkerOptions
     @Flag(help: "L2-normalise the embeddings (default: as the checkpoint's sentence-transformers config says).")
@@ -18,7 +19,7 @@ struct Embed: ParsableCommand {
         Format = .text
 
     func run() throws {
-        let m = try model.load()
+        let m = try model.load(precision.precision)
         if format == .jsonl {
             return try runWorker(input, worker, batchSize: 64) { batch throws(WorkbenchError) in
                 var request = EmbedRequest(examples: batch, normalize: normalize ? true : nil)

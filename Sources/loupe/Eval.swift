@@ -8,6 +8,7 @@ struct Eval: ParsableCommand {
         abstract: "Score a sequence-classification model on labelled data (GLUE TSV, JSON Lines with `label`).")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
     @Option(
         name: [.customLong("data"), .customLong("input")],
         help:
@@ -25,7 +26,7 @@ struct Eval: ParsableCommand {
         options.maxSeqLength = maxSeqLen
         options.batchSize = batchSize
         try library { () throws(WorkbenchError) in try options.validateOptions() }
-        let m = try model.load()
+        let m = try model.load(precision.precision)
         let metrics = try library { () throws(WorkbenchError) in
             try Workbench.evaluate(file: data, format: inputFormat, options: options, model: m)
         }

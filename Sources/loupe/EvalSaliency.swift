@@ -12,10 +12,12 @@ struct EvalSaliency: ParsableCommand {
             For each text, each method explains the predicted class; its top 1, 5, 10, 20 and 50 % of tokens \
             are deleted (comprehensiveness: the drop in the predicted class's probability, higher is better) \
             or kept alone (sufficiency: the drop, lower is better), averaged over the bins (AOPC). A row of \
-            random attributions is the floor. IG rows also report the mean |delta|.
+            random attributions is the floor. IG rows also report the mean |delta|. --precision int8 or bf16 runs \
+            the deletions' forwards and the perturbation methods at that precision; gradients stay float32.
             """)
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
     @Option(
         name: [.customLong("data"), .customLong("input")],
         help: "A file with one text per line, a TSV with a `sentence` column (GLUE), or JSON Lines.") var data: String
@@ -62,7 +64,7 @@ struct EvalSaliency: ParsableCommand {
             throw CLIError("unknown --score \"\(score)\"; use prob or logit")
         }
         request.score = s
-        let m = try model.load()
+        let m = try model.load(precision.precision)
         request.examples = try ExampleOptions.parse(["--input", data]).all(limit: limit)
         let total = request.examples.count
         let result = try library { () throws(WorkbenchError) in

@@ -13,11 +13,15 @@ struct Explain: ParsableCommand {
             the first [MASK]; GPT-2 (--prompt or --text) each token of its greedy continuation (--max-tokens) or of \
             --target TEXT, over the prompt and the tokens before it.
 
+            --precision int8 or bf16 applies to the methods that only run forwards (lime, kernel-shap, occlusion); \
+            the gradient methods and attention always run in float32 on OpenBLAS.
+
             Methods and their options:
             \(methodHelp())
             """)
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "The method: \(MethodID.allCases.map(\.rawValue).joined(separator: ", ")).") var method: String
     @Option(help: "A text to explain (repeat for several; ids 0, 1, …).") var text: [String] = []
     @Option(help: "A file of examples: JSON Lines, a TSV with a `sentence` column, or one text per line.")
@@ -90,7 +94,7 @@ struct Explain: ParsableCommand {
                     .message(naming: flag))
         }
         request.score = s
-        let m = try model.load()
+        let m = try model.load(precision.precision)
         if format == "jsonl" {
             let r = request
             return try runWorker(source, worker, batchSize: 16) { batch throws(WorkbenchError) in

@@ -9,6 +9,7 @@ struct Generate: ParsableCommand {
         abstract: "Continue a prompt with GPT-2 (greedy unless a sampling option is given).")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
     @Option(help: "The text to continue.") var prompt: String?
     @Option(help: "A file of prompts, as other commands' --input (JSON Lines, TSV or one per line; - reads stdin).")
     var input: String?
@@ -27,7 +28,7 @@ struct Generate: ParsableCommand {
     }
 
     func run() throws {
-        let m = try model.load()
+        let m = try model.load(precision.precision)
         var request = GenerateRequest(examples: [])
         request.maxTokens = maxTokens
         request.temperature = temperature

@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import Interpret
+import Tensor
 import Transformer
 import Workbench
 
@@ -24,7 +25,20 @@ struct ModelOption: ParsableArguments {
         name: .long, help: "A Loupe .h5 weight file, a Hugging Face model directory or a fine-tuning run directory.")
     var model: String
 
-    func load() throws -> LoadedModel { try library { () throws(WorkbenchError) in try Workbench.loadModel(model) } }
+    func load(_ precision: Precision = .fp32) throws -> LoadedModel {
+        try library { () throws(WorkbenchError) in try Workbench.loadModel(model, precision: precision) }
+    }
+}
+
+extension Precision: ExpressibleByArgument {}
+
+/// `--precision` of the inference commands: the arithmetic of the model's matrix products.
+struct PrecisionOption: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Matrix products in fp32 (OpenBLAS), bf16 or int8 (oneDNN: weights per output channel, activations "
+                + "per product, as ONNX Runtime's dynamic quantization); bf16 needs AVX512_BF16 or AMX."))
+    var precision: Precision = .fp32
 }
 
 struct ExampleOptions: ParsableArguments {

@@ -9,6 +9,7 @@ struct Predict: ParsableCommand {
         abstract: "Classify texts, fill [MASK]s, or list GPT-2's most likely next tokens.")
 
     @OptionGroup var model: ModelOption
+    @OptionGroup var precision: PrecisionOption
     @OptionGroup var input: ExampleOptions
     @OptionGroup var worker: WorkerOptions
     @Option(help: ArgumentHelp(PredictRequest.spec["top_k"]!.summary)) var topK = 5
@@ -20,7 +21,7 @@ struct Predict: ParsableCommand {
         .text
 
     func run() throws {
-        let m = try model.load()
+        let m = try model.load(precision.precision)
         var request = PredictRequest(examples: [])
         request.topK = topK
         request.batchSize = batchSize

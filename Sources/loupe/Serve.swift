@@ -10,7 +10,8 @@ struct Serve: ParsableCommand {
         discussion: """
             With no --model and --data it serves the SST-2 demo: the BERT-tiny of runs/bert-tiny/best.h5 (made by \
             the README's main command; its last.h5 as bert-tiny-last, its curves) on SST-2 dev ($LOUPE_DATA_DIR/sst2, else ../shared/data/sst2). Binds \
-            127.0.0.1 unless --host says otherwise. Ctrl-C stops it.
+            127.0.0.1 unless --host says otherwise. --precision applies to every model's predictions, embeddings and \
+            perturbation methods; gradient methods, HotFlip and TCAV run in float32. Ctrl-C stops it.
             """)
 
     @Option(help: "NAME=PATH: a model to serve (a Loupe .h5, a Hugging Face directory or a run directory); repeatable.")
@@ -26,6 +27,7 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Serve the page's files from this directory (development).", visibility: .hidden))
     var uiDir: String?
     @Flag(help: "Predict and embed every dataset before saying ready.") var warmStart = false
+    @OptionGroup var precision: PrecisionOption
 
     func pairs(_ values: [String], _ option: String) throws -> [(name: String, path: String)] {
         try values.map { v in
@@ -59,7 +61,7 @@ struct Serve: ParsableCommand {
         let workspace = try library { () throws(WorkbenchError) in
             try Workspace.open(
                 models: models, datasets: datasets, cacheBytes: cacheMb << 20,
-                directory: cacheDir.map { URL(fileURLWithPath: $0) })
+                directory: cacheDir.map { URL(fileURLWithPath: $0) }, precision: precision.precision)
         }
         if warmStart {
             let start = Date()

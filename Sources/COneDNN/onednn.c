@@ -1,0 +1,207 @@
+// Loupe's oneDNN matmul primitives (one per shape, weights packed once) and the activation quantisers that feed them.
+#include "loupe_onednn.h"
+
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern void omp_set_num_threads(int);  // libgomp, oneDNN's CPU runtime on Debian (linked through libdnnl)
+
+struct loupe_gemm {
+    loupe_gemm_kind kind;
+    dnnl_primitive_desc_t pd;
+    dnnl_primitive_t primitive;
+    dnnl_memory_desc_t a_md, b_md, c_md, scratch_md;
+    const char *impl;
+};
+
+static dnnl_engine_t engine;
+static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
+static dnnl_status_t engine_status;
+static void make_engine(void) { engine_status = dnnl_engine_create(&engine, dnnl_cpu, 0); }
+
+// A stream per thread: CPU streams run synchronously on the calling thread, so each pool thread keeps its own.
+static __thread dnnl_stream_t thread_stream;
+
+static int fail(char *err, size_t errlen, const char *what, dnnl_status_t s) {
+    if (err && errlen) snprintf(err, errlen, "oneDNN %s failed (status %d)", what, (int)s);
+    return -1;
+}
+
+unsigned loupe_onednn_isa(void) { return (unsigned)dnnl_get_effective_cpu_isa(); }
+
+const char *loupe_onednn_version(void) {
+    static char text[32];
+    const dnnl_version_t *v = dnnl_version();
+    snprintf(text, sizeof text, "%d.%d.%d", v->major, v->minor, v->patch);
+    return text;
+}
+
+loupe_gemm *loupe_gemm_create(
+    loupe_gemm_kind kind, int64_t m, int64_t k, int64_t n, int64_t lda, char *err, size_t errlen) {
+    pthread_once(&engine_once, make_engine);
+    if (engine_status != dnnl_success) { fail(err, errlen, "engine creation", engine_status); return NULL; }
+    loupe_gemm *g = calloc(1, sizeof *g);
+    if (!g) { snprintf(err, errlen, "out of memory"); return NULL; }
+    g->kind = kind;
+    dnnl_data_type_t at = kind == LOUPE_GEMM_INT8 ? dnnl_u8 : dnnl_bf16;
+    dnnl_data_type_t bt = kind == LOUPE_GEMM_INT8 ? dnnl_s8 : dnnl_bf16;
+    dnnl_data_type_t ct = kind == LOUPE_GEMM_INT8 ? dnnl_s32 : dnnl_f32;
+    dnnl_dims_t a_dims = {m, k}, a_strides = {lda, 1};
+    dnnl_dims_t b_dims = {k, n};
+    dnnl_dims_t c_dims = {m, n}, c_strides = {n, 1};
+    dnnl_memory_desc_t b_any;
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_strides(&g->a_md, 2, a_dims, at, a_strides)) != dnnl_success
+        || (s = dnnl_memory_desc_init_by_tag(&b_any, 2, b_dims, bt, dnnl_format_tag_any)) != dnnl_success
+        || (s = dnnl_memory_desc_init_by_strides(&g->c_md, 2, c_dims, ct, c_strides)) != dnnl_success) {
+        fail(err, errlen, "memory descriptor", s); free(g); return NULL;
+    }
+    dnnl_matmul_desc_t desc;
+    if ((s = dnnl_matmul_desc_init(&desc, &g->a_md, &b_any, NULL, &g->c_md)) != dnnl_success) {
+        fail(err, errlen, "matmul descriptor", s); free(g); return NULL;
+    }
+    // A user scratchpad makes concurrent executions of one primitive safe (the library's own is shared).
+    dnnl_primitive_attr_t attr;
+    dnnl_primitive_attr_create(&attr);
+    dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    s = dnnl_primitive_desc_create(&g->pd, &desc, attr, engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) { fail(err, errlen, "matmul primitive descriptor", s); free(g); return NULL; }
+    g->b_md = *dnnl_primitive_desc_query_md(g->pd, dnnl_query_weights_md, 0);
+    g->scratch_md = *dnnl_primitive_desc_query_md(g->pd, dnnl_query_scratchpad_md, 0);
+    dnnl_primitive_desc_query(g->pd, dnnl_query_impl_info_str, 0, (void *)&g->impl);
+    if ((s = dnnl_primitive_create(&g->primitive, g->pd)) != dnnl_success) {
+        fail(err, errlen, "matmul primitive", s); dnnl_primitive_desc_destroy(g->pd); free(g); return NULL;
+    }
+    return g;
+}
+
+void loupe_gemm_destroy(loupe_gemm *g) {
+    if (!g) return;
+    dnnl_primitive_destroy(g->primitive);
+    dnnl_primitive_desc_destroy(g->pd);
+    free(g);
+}
+
+const char *loupe_gemm_impl(const loupe_gemm *g) { return g->impl ? g->impl : "unknown"; }
+size_t loupe_gemm_weights_size(const loupe_gemm *g) { return dnnl_memory_desc_get_size(&g->b_md); }
+size_t loupe_gemm_scratchpad_size(const loupe_gemm *g) { return dnnl_memory_desc_get_size(&g->scratch_md); }
+int loupe_gemm_same_weights(const loupe_gemm *a, const loupe_gemm *b) {
+    return a->kind == b->kind && dnnl_memory_desc_equal(&a->b_md, &b->b_md);
+}
+
+static dnnl_stream_t stream_here(void) {
+    if (!thread_stream) dnnl_stream_create(&thread_stream, engine, dnnl_stream_default_flags);
+    return thread_stream;
+}
+
+int loupe_gemm_pack(
+    const loupe_gemm *g, const void *plain, int64_t stride_k, int64_t stride_n, void *packed, char *err,
+    size_t errlen) {
+    dnnl_memory_desc_t src_md;
+    dnnl_dims_t strides = {stride_k, stride_n};
+    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&src_md, 2, g->b_md.dims, g->b_md.data_type, strides);
+    if (s != dnnl_success) return fail(err, errlen, "weight descriptor", s);
+    dnnl_primitive_desc_t rpd;
+    if ((s = dnnl_reorder_primitive_desc_create(&rpd, &src_md, engine, &g->b_md, engine, NULL)) != dnnl_success)
+        return fail(err, errlen, "weight reorder descriptor", s);
+    dnnl_primitive_t reorder;
+    s = dnnl_primitive_create(&reorder, rpd);
+    dnnl_primitive_desc_destroy(rpd);
+    if (s != dnnl_success) return fail(err, errlen, "weight reorder", s);
+    dnnl_memory_t from, to;
+    dnnl_memory_create(&from, &src_md, engine, (void *)plain);
+    dnnl_memory_create(&to, &g->b_md, engine, packed);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+    omp_set_num_threads(1);
+    dnnl_stream_t stream = stream_here();
+    s = dnnl_primitive_execute(reorder, stream, 2, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(stream);
+    dnnl_memory_destroy(from);
+    dnnl_memory_destroy(to);
+    dnnl_primitive_destroy(reorder);
+    return s == dnnl_success ? 0 : fail(err, errlen, "weight packing", s);
+}
+
+int loupe_gemm_execute(
+    const loupe_gemm *g, const void *a, const void *packed, void *c, void *scratchpad, char *err, size_t errlen) {
+    dnnl_memory_t am, bm, cm, sm = NULL;
+    dnnl_memory_create(&am, &g->a_md, engine, (void *)a);
+    dnnl_memory_create(&bm, &g->b_md, engine, (void *)packed);
+    dnnl_memory_create(&cm, &g->c_md, engine, c);
+    int nargs = 3;
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}};
+    if (dnnl_memory_desc_get_size(&g->scratch_md) > 0) {
+        dnnl_memory_create(&sm, &g->scratch_md, engine, scratchpad);
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, sm};
+    }
+    omp_set_num_threads(1);  // this thread's OpenMP team: Loupe's pool already runs one product per core
+    dnnl_stream_t stream = stream_here();
+    dnnl_status_t s = dnnl_primitive_execute(g->primitive, stream, nargs, args);
+    if (s == dnnl_success) s = dnnl_stream_wait(stream);
+    dnnl_memory_destroy(am);
+    dnnl_memory_destroy(bm);
+    dnnl_memory_destroy(cm);
+    if (sm) dnnl_memory_destroy(sm);
+    return s == dnnl_success ? 0 : fail(err, errlen, "matmul", s);
+}
+
+void loupe_quantize_u8(
+    const float *x, int64_t rows, int64_t k, int64_t lda, uint8_t *q, float *scale, int32_t *zero_point) {
+    float lo = 0, hi = 0;  // the range always includes 0, so 0 is exact (ONNX DynamicQuantizeLinear)
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * lda;
+        for (int64_t j = 0; j < k; j++) {
+            lo = row[j] < lo ? row[j] : lo;
+            hi = row[j] > hi ? row[j] : hi;
+        }
+    }
+    float s = (hi - lo) / 255.0f;
+    if (!(s > 0) || !isfinite(s)) s = 1;  // all zeros (or non-finite input, which the caller's output shows)
+    float zp = nearbyintf(-lo / s);  // the default rounding mode rounds half to even
+    zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
+    float inv = 1 / s;
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = x + r * lda;
+        uint8_t *out = q + r * k;
+        for (int64_t j = 0; j < k; j++) {
+            float v = nearbyintf(row[j] * inv) + zp;
+            out[j] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
+        }
+    }
+    *scale = s;
+    *zero_point = (int32_t)zp;
+}
+
+void loupe_to_bf16(const float *x, int64_t rows, int64_t k, int64_t lda, uint16_t *out) {
+    for (int64_t r = 0; r < rows; r++) {
+        const uint32_t *row = (const uint32_t *)(x + r * lda);
+        uint16_t *o = out + r * k;
+        for (int64_t j = 0; j < k; j++) {
+            uint32_t u = row[j];
+            uint32_t rounded = u + 0x7fff + ((u >> 16) & 1);  // round to nearest, ties to even
+            o[j] = (u & 0x7fffffff) > 0x7f800000 ? (uint16_t)((u >> 16) | 0x40) : (uint16_t)(rounded >> 16);
+        }
+    }
+}
+
+void loupe_dequantize(
+    const int32_t *acc, int64_t rows, int64_t n, float *y, int64_t ldy, float a_scale, int32_t zero_point,
+    const float *b_scale, const int32_t *b_sum) {
+    for (int64_t r = 0; r < rows; r++) {
+        const int32_t *in = acc + r * n;
+        float *out = y + r * ldy;
+        for (int64_t j = 0; j < n; j++) {
+            int32_t v = in[j] - zero_point * b_sum[j];  // |zp·Σq| ≤ 255·127·k: no overflow below k = 66,000
+            out[j] = (float)v * (a_scale * b_scale[j]);
+        }
+    }
+}
+
+void loupe_copy_rows(const float *c, int64_t rows, int64_t n, float *y, int64_t ldy) {
+    for (int64_t r = 0; r < rows; r++) memcpy(y + r * ldy, c + r * n, (size_t)n * sizeof(float));
+}

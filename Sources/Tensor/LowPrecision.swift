@@ -1,0 +1,237 @@
+// Reduced-precision matrix products through oneDNN: int8 (ONNX Runtime's dynamic quantisation) and bfloat16 weights.
+//
+// int8 follows ONNX Runtime's `quantize_dynamic` (QInt8 weights, `DynamicQuantizeLinear` activations): each output
+// channel j of W gets a symmetric s8 scale sⱼ = max|W[:, j]| / 127; each product's input is quantised per tensor to u8
+// with a zero point, then oneDNN multiplies u8 × s8 → s32 and `loupe_dequantize` turns the block back into float32
+// (the zero-point term folded there, as MLAS does), on the thread that computed it, before the caller's bias and
+// activation. bf16 converts W once and the input per product (round to nearest even), f32 out.
+//
+// Threads: like `sgemm`, a product is split in column blocks, one per pool thread, each block its own weights and
+// one single-threaded oneDNN call (its OpenMP team is 1: OpenBLAS's, OpenMP's and Loupe's threads spinning at once
+// slowed calls 5–40× in issue 15's measurements). A primitive per (rows, output stride, block), created on first use
+// and kept; scales and zero points are never runtime attributes (oneDNN then falls back to a slower unpacked kernel).
+import COneDNN
+import Foundation
+import Synchronization
+
+/// The arithmetic of inference products. Gradients and training always use float32.
+public enum Precision: String, Codable, Sendable, CaseIterable {
+    case fp32, bf16, int8
+}
+
+/// Why a precision cannot run here, or oneDNN refused a shape.
+public enum LowPrecisionError: Error, Equatable, CustomStringConvertible {
+    /// This CPU (as oneDNN sees it) lacks the instructions; `isa` is oneDNN's name for what it has.
+    case unsupported(Precision, isa: String)
+    /// oneDNN failed; `shape` is "m×k·k×n".
+    case onednn(String, shape: String)
+
+    public var description: String {
+        switch self {
+        case .unsupported(let p, let isa):
+            return p == .bf16
+                ? "bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN sees \(isa) here (use --precision int8 or fp32)"
+                : "\(p.rawValue) is not supported by oneDNN on this CPU (\(isa))"
+        case .onednn(let message, let shape): return "\(message) for the product \(shape)"
+        }
+    }
+}
+
+/// What oneDNN offers on this machine.
+public enum LowPrecisionSupport {
+    /// oneDNN's effective ISA, by its `dnnl_cpu_isa_t` value.
+    public static var isa: String {
+        switch loupe_onednn_isa() {
+        case 0x1: return "sse41"
+        case 0x3: return "avx"
+        case 0x7: return "avx2"
+        case 0x27: return "avx512_core"
+        case 0x67: return "avx512_core_vnni"
+        case 0xe7: return "avx512_core_bf16"
+        case 0x3e7: return "avx512_core_amx"
+        case 0x407: return "avx2_vnni"
+        case let v: return String(format: "isa 0x%x", v)
+        }
+    }
+    public static var version: String { String(cString: loupe_onednn_version()) }
+    /// u8 × s8 without saturation needs VNNI (vpdpbusd); without it pairs of products go through 16-bit sums, so
+    /// weights use 7 bits, as ONNX Runtime's `reduce_range` does.
+    public static var hasVNNI: Bool { [0x67, 0xe7, 0x3e7, 0x407].contains(loupe_onednn_isa()) }
+    public static var hasBF16: Bool { [0xe7, 0x3e7].contains(loupe_onednn_isa()) }
+
+    /// Throws when `precision` cannot run on this CPU.
+    public static func check(_ precision: Precision) throws(LowPrecisionError) {
+        if precision == .bf16 && !hasBF16 { throw .unsupported(.bf16, isa: isa) }
+        if precision == .int8 && loupe_onednn_isa() < 0x7 { throw .unsupported(.int8, isa: isa) }
+    }
+}
+
+/// One oneDNN primitive (freed when the last user lets go, so evicting it from a cache mid-call is safe).
+final class OneDNNGemm: @unchecked Sendable {
+    let handle: OpaquePointer
+    init(_ handle: OpaquePointer) { self.handle = handle }
+    deinit { loupe_gemm_destroy(handle) }
+    var impl: String { String(cString: loupe_gemm_impl(handle)) }
+}
+
+/// Packed weights of one column block in the layout of `layout`'s primitive.
+final class PackedBlock: @unchecked Sendable {
+    let layout: OneDNNGemm
+    let bytes: UnsafeMutableRawPointer
+    init(layout: OneDNNGemm, bytes: UnsafeMutableRawPointer) { (self.layout, self.bytes) = (layout, bytes) }
+    deinit { bytes.deallocate() }
+}
+
+/// A weight matrix W (k inputs × n outputs) in int8 or bf16, for y = x·W, packed per shape for oneDNN.
+public final class LowPrecisionMatrix: @unchecked Sendable {
+    public let precision: Precision
+    public let k: Int, n: Int
+    /// Column blocks [start, start + width), one per pool thread.
+    let blocks: [Range<Int>]
+    /// Per block, the plain weights [width × k] (element (i, j) at j·k + i): s8 or bf16 bits.
+    private let plain: [UnsafeMutableRawPointer]
+    /// int8: per output channel, the scale and the sum of the quantised column (for the zero-point term).
+    let columnScale: [Float], columnSum: [Int32]
+    private struct Key: Hashable { let m, block: Int }
+    private let cache = Mutex<(primitives: [Key: OneDNNGemm], packed: [[PackedBlock]])>(([:], []))
+    private static let maxPrimitives = 256
+
+    /// `weight(i, j)` = W[i, j] (input i, output j), read once. Throws when the CPU cannot run `precision` or
+    /// oneDNN refuses the shape (a first primitive is made here, so failures show at load, not mid-request).
+    public init(
+        precision: Precision, k: Int, n: Int, weight: (_ input: Int, _ output: Int) -> Float
+    ) throws(LowPrecisionError) {
+        precondition(precision != .fp32 && k > 0 && n > 0, "LowPrecisionMatrix: int8 or bf16, positive sizes")
+        try LowPrecisionSupport.check(precision)
+        (self.precision, self.k, self.n) = (precision, k, n)
+        let parts = n >= 32 * Threads.count ? Threads.count : 1
+        let chunk = ((n + parts - 1) / parts + 15) / 16 * 16
+        blocks = stride(from: 0, to: n, by: chunk).map { $0..<Swift.min($0 + chunk, n) }
+        var scales = [Float](repeating: 1, count: precision == .int8 ? n : 0)
+        var sums = [Int32](repeating: 0, count: precision == .int8 ? n : 0)
+        let qmax: Float = LowPrecisionSupport.hasVNNI ? 127 : 63
+        var plain: [UnsafeMutableRawPointer] = []
+        var column = [Float](repeating: 0, count: k)
+        for block in blocks {
+            let bytes = UnsafeMutableRawPointer.allocate(
+                byteCount: block.count * k * (precision == .int8 ? 1 : 2), alignment: 64)
+            for j in block {
+                for i in 0..<k { column[i] = weight(i, j) }
+                let base = (j - block.lowerBound) * k
+                if precision == .int8 {
+                    let amax = column.reduce(Float(0)) { Swift.max($0, abs($1)) }
+                    let s = amax > 0 ? amax / qmax : 1
+                    var sum: Int32 = 0
+                    let q = bytes.assumingMemoryBound(to: Int8.self) + base
+                    for i in 0..<k {
+                        let v = Int8(Swift.max(-qmax, Swift.min(qmax, (column[i] / s).rounded(.toNearestOrEven))))
+                        q[i] = v
+                        sum += Int32(v)
+                    }
+                    (scales[j], sums[j]) = (s, sum)
+                } else {
+                    column.withUnsafeBufferPointer {
+                        loupe_to_bf16($0.baseAddress!, 1, Int64(k), Int64(k), bytes.assumingMemoryBound(to: UInt16.self) + base)
+                    }
+                }
+            }
+            plain.append(bytes)
+        }
+        (self.plain, columnScale, columnSum) = (plain, scales, sums)
+        cache.withLock { $0.packed = Array(repeating: [], count: blocks.count) }
+        _ = try gemm(m: 1, block: 0)
+    }
+
+    deinit { for p in plain { p.deallocate() } }
+
+    /// The oneDNN implementation of a product of `m` rows (e.g. "brg:avx512_core_vnni").
+    public func kernel(rows m: Int) throws(LowPrecisionError) -> String { try gemm(m: m, block: 0).gemm.impl }
+
+    /// The primitive and packed weights of one block for m rows.
+    private func gemm(m: Int, block: Int) throws(LowPrecisionError) -> (gemm: OneDNNGemm, packed: PackedBlock) {
+        let key = Key(m: m, block: block)
+        if let hit = cache.withLock({ c in c.primitives[key].map { g in (g, c.packed[block].first { loupe_gemm_same_weights($0.layout.handle, g.handle) != 0 }!) } }) {
+            return hit
+        }
+        let width = blocks[block].count
+        let shape = "\(m)×\(k)·\(k)×\(width)"
+        var err = [CChar](repeating: 0, count: 256)
+        guard let h = loupe_gemm_create(
+            precision == .int8 ? LOUPE_GEMM_INT8 : LOUPE_GEMM_BF16, Int64(m), Int64(k), Int64(width), Int64(k),            &err, err.count)
+        else { throw .onednn(String(cString: err), shape: shape) }
+        let g = OneDNNGemm(h)
+        // Pack this block for the primitive's layout unless a packed copy in that layout exists.
+        let existing = cache.withLock { c in c.packed[block].first { loupe_gemm_same_weights($0.layout.handle, h) != 0 } }
+        let packed: PackedBlock
+        if let existing {
+            packed = existing
+        } else {
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(loupe_gemm_weights_size(h), 1), alignment: 64)
+            guard loupe_gemm_pack(h, plain[block], 1, Int64(k), bytes, &err, err.count) == 0 else {
+                bytes.deallocate()
+                throw .onednn(String(cString: err), shape: shape)
+            }
+            packed = PackedBlock(layout: g, bytes: bytes)
+        }
+        cache.withLock { c in
+            if c.primitives.count >= Self.maxPrimitives { c.primitives.removeAll() }
+            c.primitives[key] = g
+            if !c.packed[block].contains(where: { $0 === packed }) { c.packed[block].append(packed) }
+        }
+        return (g, packed)
+    }
+
+    /// y[m×n] (row stride ldy) = x[m×k] (row stride lda)·W in this precision, then `epilogue(rows, columns)` on each
+    /// block right after it is computed (bias, activation). Products worth splitting run one block per pool thread.
+    public func multiply(
+        _ x: UnsafePointer<Float>, m: Int, lda: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
+        epilogue: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
+    ) {
+        guard m > 0 else { return }
+        let inputBytes = m * k * (precision == .int8 ? 1 : 2)
+        Scratch.with((inputBytes + 3) / 4) { raw in
+            let a = UnsafeMutableRawPointer(raw)
+            var scale: Float = 1, zeroPoint: Int32 = 0
+            if precision == .int8 {
+                loupe_quantize_u8(x, Int64(m), Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt8.self), &scale, &zeroPoint)
+            } else {
+                loupe_to_bf16(x, Int64(m), Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt16.self))
+            }
+            let (aScale, zp) = (scale, zeroPoint)
+            let run = { (block: Int) in
+                let columns = self.blocks[block]
+                let (g, packed): (OneDNNGemm, PackedBlock)
+                do { (g, packed) = try self.gemm(m: m, block: block) } catch {
+                    preconditionFailure("oneDNN: \(error)")  // the same shape family was made at load; not input
+                }
+                // The block's product lands in a dense buffer (oneDNN's fast kernels write no strided C), then into
+                // y: dequantised (int8) or copied (bf16), while it is in cache.
+                let dense = m * columns.count
+                Scratch.with(dense + (loupe_gemm_scratchpad_size(g.handle) + 3) / 4) { buffer in
+                    var err = [CChar](repeating: 0, count: 256)
+                    let status = loupe_gemm_execute(g.handle, a, packed.bytes, buffer, buffer + dense, &err, err.count)
+                    precondition(status == 0, "oneDNN: \(String(cString: err))")
+                    let out = y + columns.lowerBound
+                    if self.precision == .int8 {
+                        self.columnScale.withUnsafeBufferPointer { s in
+                            self.columnSum.withUnsafeBufferPointer { q in
+                                loupe_dequantize(
+                                    UnsafeRawPointer(buffer).assumingMemoryBound(to: Int32.self), Int64(m),
+                                    Int64(columns.count), out, Int64(ldy), aScale, zp, s.baseAddress! + columns.lowerBound,
+                                    q.baseAddress! + columns.lowerBound)
+                            }
+                        }
+                    } else {
+                        loupe_copy_rows(buffer, Int64(m), Int64(columns.count), out, Int64(ldy))
+                    }
+                }
+                epilogue?(0..<m, columns)
+            }
+            if blocks.count > 1 && m * n * k >= 1 << 17 {
+                Parallel.withSingleThreadedBLAS { Parallel.forEach(blocks.count) { block, _ in run(block) } }
+            } else {
+                for block in blocks.indices { run(block) }
+            }
+        }
+    }
+}

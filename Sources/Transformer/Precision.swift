@@ -1,0 +1,90 @@
+// Converting a loaded model's inference products to int8 or bf16 (`LoadedModel.withPrecision`).
+//
+// Every dense layer of the untaped inference path (BERT's Q, K, V, attention output, intermediate and output; GPT-2's
+// c_attn, c_proj, c_fc, mlp.c_proj, and its LM head) gets a `LowPrecisionMatrix` beside its float32 weight, as ONNX
+// Runtime's `quantize_dynamic` quantises every MatMul with a constant weight. The float32 weights stay: taped passes
+// (gradients, training) and the small heads (pooler, classifier, BERT's MLM head) run on them.
+import Tensor
+
+extension LoadedModel {
+    /// The arithmetic of this model's inference products.
+    public var precision: Precision {
+        switch network {
+        case .bert(let m): m.layers.first?.query.lowPrecision?.precision ?? .fp32
+        case .gpt2(let m): m.blocks.first?.attention.lowPrecision?.precision ?? .fp32
+        }
+    }
+
+    /// This model with float32 products everywhere (what gradient methods run, so that an explanation's forward and
+    /// its gradients are of one model).
+    public var float32: LoadedModel {
+        var copy = self
+        switch network {
+        case .bert(var m):
+            for i in m.layers.indices {
+                for path in [\BertLayer.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output] {
+                    m.layers[i][keyPath: path].lowPrecision = nil
+                }
+            }
+            copy.network = .bert(m)
+        case .gpt2(var m):
+            for i in m.blocks.indices {
+                for path in [\GPT2Block.attention, \.attentionProjection, \.fc, \.projection] {
+                    m.blocks[i][keyPath: path].lowPrecision = nil
+                }
+            }
+            m.lmHeadLowPrecision = nil
+            copy.network = .gpt2(m)
+        }
+        return copy
+    }
+
+    /// This model with its inference products in `precision`: weights quantised per output channel (int8, symmetric)
+    /// or rounded to bf16 now, activations per product. `.fp32` gives the float32 model back. Cheap to call again
+    /// with the model's own precision. Throws when this CPU cannot run `precision`.
+    public func withPrecision(_ precision: Precision) throws(ModelError) -> LoadedModel {
+        if precision == self.precision { return self }
+        var copy = float32
+        if precision == .fp32 { return copy }
+        do throws(LowPrecisionError) {
+            switch network {
+            case .bert(var m):
+                for i in m.layers.indices {
+                    for path in [\BertLayer.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output] {
+                        m.layers[i][keyPath: path].lowPrecision = try lowered(m.layers[i][keyPath: path].weight, precision)
+                    }
+                }
+                copy.network = .bert(m)
+            case .gpt2(var m):
+                for i in m.blocks.indices {
+                    for path in [\GPT2Block.attention, \.attentionProjection, \.fc, \.projection] {
+                        let w = m.blocks[i][keyPath: path].weight  // [in, out]
+                        m.blocks[i][keyPath: path].lowPrecision = try lowered(w, precision, storedOutByIn: false)
+                    }
+                }
+                m.lmHeadLowPrecision = try lowered(m.lmHead ?? m.wte, precision)  // [V, H]
+                copy.network = .gpt2(m)
+            }
+        } catch {
+            throw .precision(file: url.path, error)
+        }
+        return copy
+    }
+}
+
+/// W [out, in] (or [in, out]) in `precision`, or nil for fp32.
+private func lowered(_ w: Tensor, _ precision: Precision, storedOutByIn: Bool = true) throws(LowPrecisionError)
+    -> LowPrecisionMatrix?
+{
+    guard precision != .fp32 else { return nil }
+    let (rows, cols) = (w.shape[0], w.shape[1])
+    let made = w.withUnsafeBufferPointer { p in
+        let base = p.baseAddress!
+        return Result { () throws(LowPrecisionError) in
+            storedOutByIn
+                ? try LowPrecisionMatrix(precision: precision, k: cols, n: rows) { i, j in base[j * cols + i] }
+                : try LowPrecisionMatrix(precision: precision, k: rows, n: cols) { i, j in base[i * cols + j] }
+        }
+    }
+    return try made.get()
+}
