@@ -151,30 +151,27 @@ int loupe_gemm_execute(
 }
 
 void loupe_quantize_u8(
-    const float *x, int64_t rows, int64_t k, int64_t lda, uint8_t *q, float *scale, int32_t *zero_point) {
-    float lo = 0, hi = 0;  // the range always includes 0, so 0 is exact (ONNX DynamicQuantizeLinear)
+    const float *x, int64_t rows, int64_t k, int64_t lda, uint8_t *q, float *scales, int32_t *zero_points) {
     for (int64_t r = 0; r < rows; r++) {
         const float *row = x + r * lda;
+        float lo = 0, hi = 0;  // the range always includes 0, so 0 is exact (ONNX DynamicQuantizeLinear)
         for (int64_t j = 0; j < k; j++) {
             lo = row[j] < lo ? row[j] : lo;
             hi = row[j] > hi ? row[j] : hi;
         }
-    }
-    float s = (hi - lo) / 255.0f;
-    if (!(s > 0) || !isfinite(s)) s = 1;  // all zeros (or non-finite input, which the caller's output shows)
-    float zp = nearbyintf(-lo / s);  // the default rounding mode rounds half to even
-    zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
-    float inv = 1 / s;
-    for (int64_t r = 0; r < rows; r++) {
-        const float *row = x + r * lda;
+        float s = (hi - lo) / 255.0f;
+        if (!(s > 0) || !isfinite(s)) s = 1;  // all zeros (or non-finite input, which the output then shows)
+        float zp = nearbyintf(-lo / s);       // the default rounding mode rounds half to even
+        zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
+        float inv = 1 / s;
         uint8_t *out = q + r * k;
         for (int64_t j = 0; j < k; j++) {
             float v = nearbyintf(row[j] * inv) + zp;
             out[j] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));
         }
+        scales[r] = s;
+        zero_points[r] = (int32_t)zp;
     }
-    *scale = s;
-    *zero_point = (int32_t)zp;
 }
 
 void loupe_to_bf16(const float *x, int64_t rows, int64_t k, int64_t lda, uint16_t *out) {
@@ -190,14 +187,16 @@ void loupe_to_bf16(const float *x, int64_t rows, int64_t k, int64_t lda, uint16_
 }
 
 void loupe_dequantize(
-    const int32_t *acc, int64_t rows, int64_t n, float *y, int64_t ldy, float a_scale, int32_t zero_point,
-    const float *b_scale, const int32_t *b_sum) {
+    const int32_t *acc, int64_t rows, int64_t n, float *y, int64_t ldy, const float *a_scale,
+    const int32_t *zero_point, const float *b_scale, const int32_t *b_sum) {
     for (int64_t r = 0; r < rows; r++) {
         const int32_t *in = acc + r * n;
         float *out = y + r * ldy;
+        const int32_t zp = zero_point[r];
+        const float as = a_scale[r];
         for (int64_t j = 0; j < n; j++) {
-            int32_t v = in[j] - zero_point * b_sum[j];  // |zp·Σq| ≤ 255·127·k: no overflow below k = 66,000
-            out[j] = (float)v * (a_scale * b_scale[j]);
+            int32_t v = in[j] - zp * b_sum[j];  // |zp·Σq| ≤ 255·127·k: no overflow below k = 66,000
+            out[j] = (float)v * (as * b_scale[j]);
         }
     }
 }

@@ -38,20 +38,21 @@ int loupe_gemm_pack(
 int loupe_gemm_execute(
     const loupe_gemm *g, const void *a, const void *packed, void *c, void *scratchpad, char *err, size_t errlen);
 
-/// Dynamic u8 asymmetric quantisation of a [rows×k] block (row stride lda) as ONNX Runtime's DynamicQuantizeLinear:
-/// scale = (max(x, 0) − min(x, 0)) / 255, zero point = round(−min/scale) clamped to [0, 255], q = sat(round(x/scale) + zp),
-/// rounding half to even. Writes q [rows×k] densely; returns the scale and zero point.
+/// Dynamic u8 asymmetric quantisation of each row of a [rows×k] block (row stride lda), as ONNX Runtime's
+/// DynamicQuantizeLinear does per tensor: scale = (max(x, 0) − min(x, 0)) / 255, zero point = round(−min/scale) in
+/// [0, 255], q = sat(round(x/scale) + zp), rounding half to even. Writes q [rows×k] densely and each row's scale and
+/// zero point.
 void loupe_quantize_u8(
-    const float *x, int64_t rows, int64_t k, int64_t lda, uint8_t *q, float *scale, int32_t *zero_point);
+    const float *x, int64_t rows, int64_t k, int64_t lda, uint8_t *q, float *scales, int32_t *zero_points);
 /// Float32 → bfloat16, round to nearest even (NaN kept quiet), [rows×k] (row stride lda) densely into out.
 void loupe_to_bf16(const float *x, int64_t rows, int64_t k, int64_t lda, uint16_t *out);
 
 /// Dequantises a dense [rows×n] block of s32 accumulators of C = (qA − zpA)·qB into float32 rows of y (row stride ldy):
-/// y[i, j] = a_scale · b_scale[j] · (acc[i, j] − zero_point · b_sum[j]), where b_sum[j] = Σₖ qB[k, j] (the zero-point
-/// term folded here, as ONNX Runtime's MLAS does, instead of a per-call oneDNN attribute).
+/// y[i, j] = a_scale[i] · b_scale[j] · (acc[i, j] − zero_point[i] · b_sum[j]), where b_sum[j] = Σₖ qB[k, j] (the
+/// zero-point term folded here, as ONNX Runtime's MLAS does, instead of a per-call oneDNN attribute).
 void loupe_dequantize(
-    const int32_t *acc, int64_t rows, int64_t n, float *y, int64_t ldy, float a_scale, int32_t zero_point,
-    const float *b_scale, const int32_t *b_sum);
+    const int32_t *acc, int64_t rows, int64_t n, float *y, int64_t ldy, const float *a_scale,
+    const int32_t *zero_point, const float *b_scale, const int32_t *b_sum);
 /// Copies a dense [rows×n] float block into rows of y (row stride ldy).
 void loupe_copy_rows(const float *c, int64_t rows, int64_t n, float *y, int64_t ldy);
 
