@@ -198,10 +198,17 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
             let aScale = UnsafePointer(raw)
             let zp = UnsafeMutableRawPointer(raw + header / 2).assumingMemoryBound(to: Int32.self)
             let a = UnsafeMutableRawPointer(raw + header)
-            if precision == .int8 {
-                loupe_quantize_u8(x, Int64(m), Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt8.self), raw, zp)
-            } else {
-                loupe_to_bf16(x, Int64(m), Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt16.self))
+            // Rows are quantised independently, so the pool splits them (≈ 4 element operations each).
+            let int8 = precision == .int8, k = self.k
+            Parallel.forRows(m, cost: 4 * k) { rows in
+                let (r, count) = (rows.lowerBound, Int64(rows.count))
+                if int8 {
+                    loupe_quantize_u8(
+                        x + r * lda, count, Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt8.self) + r * k,
+                        raw + r, zp + r)
+                } else {
+                    loupe_to_bf16(x + r * lda, count, Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt16.self) + r * k)
+                }
             }
             let run = { (block: Int) in
                 let columns = self.blocks[block]

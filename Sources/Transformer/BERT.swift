@@ -58,6 +58,8 @@ public struct BertLayer: Sendable {
     public var outputNorm: LayerNorm  // output.LayerNorm
     public var heads: Int
     public var activation: Activation  // config.hidden_act
+    /// Q, K and V as one low-precision product (`LoadedModel.withPrecision`): one quantised input, one larger GEMM.
+    public var fusedQKV: FusedProjection? = nil
 
     var isRecording: Bool {
         query.isRecording || key.isRecording || value.isRecording || attentionOutput.isRecording
@@ -120,8 +122,12 @@ extension BertLayer {
                     (q, k, v, residual) = (qkv, qkv + h, qkv + 2 * h, xp)
                     ql = AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)  // [B, T, 3·NH·D]
                     kvl = ql
-                    for (i, lin) in [query, key, value].enumerated() {
-                        lin.rows(xp, rows: rows, into: qkv + i * h, ldy: 3 * h)
+                    if let fusedQKV {
+                        fusedQKV.rows(xp, rows: rows, into: qkv, ldy: 3 * h)
+                    } else {
+                        for (i, lin) in [query, key, value].enumerated() {
+                            lin.rows(xp, rows: rows, into: qkv + i * h, ldy: 3 * h)
+                        }
                     }
                 }
                 withOptionalBuffer(keyMask) { mask in
