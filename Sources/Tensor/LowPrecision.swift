@@ -33,7 +33,7 @@ public enum LowPrecisionError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unsupported(let p, let isa):
             return p == .bf16
-                ? "bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN sees \(isa) here (use --precision int8 or fp32)"
+                ? "bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN sees \(isa) here, where int8 and fp32 run"
                 : "\(p.rawValue) is not supported by oneDNN on this CPU (\(isa))"
         case .onednn(let message, let shape): return "\(message) for the product \(shape)"
         }

@@ -56,13 +56,16 @@ struct Case: CustomTestStringConvertible, Sendable {
 }
 
 /// Runs the built `loupe` from the package root with one thread, `stdin` piped in when given.
-func run(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+func run(
+    _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]
+) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = loupe
     p.arguments = arguments
     p.currentDirectoryURL = root
     var env = ProcessInfo.processInfo.environment
     env["LOUPE_THREADS"] = "1"
+    env.merge(environment) { $1 }
     p.environment = env
     let input = Pipe(), out = Pipe(), err = Pipe()
     if stdin != nil { p.standardInput = input }
