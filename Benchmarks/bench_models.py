@@ -143,6 +143,12 @@ def worker_torch(a) -> dict:
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
     cls = AutoModelForSequenceClassification if a.kind == "bert" else AutoModelForCausalLM
     model = cls.from_pretrained(a.hf_dir).eval()
+    return time_torch(model, a)
+
+
+def time_torch(model, a) -> dict:
+    """Median forward ms (and gpt2 decode tokens/s) of a loaded model; also used by bench_precision.py."""
+    import torch
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, model.config.vocab_size, (a.batch, a.seq), generator=g)
     out = {}

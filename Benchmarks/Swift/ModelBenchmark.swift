@@ -141,7 +141,7 @@ public enum ModelBenchmark {
     static func kernel(_ m: LoadedModel, rows: Int) throws(BenchmarkError) -> String? {
         let lp: LowPrecisionMatrix?
         switch m.network {
-        case .bert(let b): lp = b.layers.first?.query.lowPrecision
+        case .bert(let b): lp = b.layers.first?.fusedQKV?.matrix ?? b.layers.first?.attentionOutput.lowPrecision
         case .gpt2(let g): lp = g.blocks.first?.attention.lowPrecision
         }
         do { return try lp?.kernel(rows: rows) } catch { throw .model(.precision(file: m.url.path, error)) }

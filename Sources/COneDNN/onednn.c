@@ -99,23 +99,19 @@ static dnnl_stream_t stream_here(void) {
     return thread_stream;
 }
 
-int loupe_gemm_pack(
-    const loupe_gemm *g, const void *plain, int64_t stride_k, int64_t stride_n, void *packed, char *err,
-    size_t errlen) {
-    dnnl_memory_desc_t src_md;
-    dnnl_dims_t strides = {stride_k, stride_n};
-    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&src_md, 2, g->b_md.dims, g->b_md.data_type, strides);
-    if (s != dnnl_success) return fail(err, errlen, "weight descriptor", s);
+/// Reorders weights from (src_md, src) into (g's packed layout, dst).
+static int reorder_weights(
+    const loupe_gemm *g, const dnnl_memory_desc_t *src_md, const void *src, void *dst, char *err, size_t errlen) {
     dnnl_primitive_desc_t rpd;
-    if ((s = dnnl_reorder_primitive_desc_create(&rpd, &src_md, engine, &g->b_md, engine, NULL)) != dnnl_success)
-        return fail(err, errlen, "weight reorder descriptor", s);
+    dnnl_status_t s = dnnl_reorder_primitive_desc_create(&rpd, src_md, engine, &g->b_md, engine, NULL);
+    if (s != dnnl_success) return fail(err, errlen, "weight reorder descriptor", s);
     dnnl_primitive_t reorder;
     s = dnnl_primitive_create(&reorder, rpd);
     dnnl_primitive_desc_destroy(rpd);
     if (s != dnnl_success) return fail(err, errlen, "weight reorder", s);
     dnnl_memory_t from, to;
-    dnnl_memory_create(&from, &src_md, engine, (void *)plain);
-    dnnl_memory_create(&to, &g->b_md, engine, packed);
+    dnnl_memory_create(&from, src_md, engine, (void *)src);
+    dnnl_memory_create(&to, &g->b_md, engine, dst);
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
     omp_set_num_threads(1);
     dnnl_stream_t stream = stream_here();
@@ -125,6 +121,21 @@ int loupe_gemm_pack(
     dnnl_memory_destroy(to);
     dnnl_primitive_destroy(reorder);
     return s == dnnl_success ? 0 : fail(err, errlen, "weight packing", s);
+}
+
+int loupe_gemm_pack(
+    const loupe_gemm *g, const void *plain, int64_t stride_k, int64_t stride_n, void *packed, char *err,
+    size_t errlen) {
+    dnnl_memory_desc_t src_md;
+    dnnl_dims_t strides = {stride_k, stride_n};
+    dnnl_status_t s = dnnl_memory_desc_init_by_strides(&src_md, 2, g->b_md.dims, g->b_md.data_type, strides);
+    if (s != dnnl_success) return fail(err, errlen, "weight descriptor", s);
+    return reorder_weights(g, &src_md, plain, packed, err, errlen);
+}
+
+int loupe_gemm_repack(
+    const loupe_gemm *to, const loupe_gemm *from, const void *packed_from, void *packed_to, char *err, size_t errlen) {
+    return reorder_weights(to, &from->b_md, packed_from, packed_to, err, errlen);
 }
 
 int loupe_gemm_execute(

@@ -91,8 +91,6 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
     public let k: Int, n: Int
     /// Column blocks [start, start + width), one per pool thread.
     let blocks: [Range<Int>]
-    /// Per block, the plain weights [width × k] (element (i, j) at j·k + i): s8 or bf16 bits.
-    private let plain: [UnsafeMutableRawPointer]
     /// int8: per output channel, the scale and the sum of the quantised column (for the zero-point term).
     let columnScale: [Float], columnSum: [Int32]
     private struct Key: Hashable { let m, block: Int }
@@ -140,44 +138,68 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
             }
             plain.append(bytes)
         }
-        (self.plain, columnScale, columnSum) = (plain, scales, sums)
+        (columnScale, columnSum) = (scales, sums)
+        // Packed now for one-row products, then the plain copies go (every shape measured here, M from 1 to 4,096,
+        // used the same packed layout; a shape that wants another is re-packed from this one).
+        defer { for p in plain { p.deallocate() } }
         cache.withLock { $0.packed = Array(repeating: [], count: blocks.count) }
-        _ = try gemm(m: 1, block: 0)
+        for (block, bytes) in plain.enumerated() { try pack(block: block, plain: bytes) }
     }
-
-    deinit { for p in plain { p.deallocate() } }
 
     /// The oneDNN implementation of a product of `m` rows (e.g. "brg:avx512_core_vnni").
     public func kernel(rows m: Int) throws(LowPrecisionError) -> String { try gemm(m: m, block: 0).gemm.impl }
 
+    /// A new primitive for `m` rows of block `block`.
+    private func primitive(m: Int, block: Int) throws(LowPrecisionError) -> OneDNNGemm {
+        var err = [CChar](repeating: 0, count: 256)
+        let width = blocks[block].count
+        guard let h = loupe_gemm_create(
+            precision == .int8 ? LOUPE_GEMM_INT8 : LOUPE_GEMM_BF16, Int64(m), Int64(k), Int64(width), Int64(k), &err,
+            err.count)
+        else { throw .onednn(String(cString: err), shape: "\(m)×\(k)·\(k)×\(width)") }
+        return OneDNNGemm(h)
+    }
+
+    /// Packs a block's plain weights [width × k] (element (i, j) at j·k + i) for one-row products.
+    private func pack(block: Int, plain: UnsafeRawPointer) throws(LowPrecisionError) {
+        let g = try primitive(m: 1, block: block)
+        var err = [CChar](repeating: 0, count: 256)
+        let bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(loupe_gemm_weights_size(g.handle), 1), alignment: 64)
+        guard loupe_gemm_pack(g.handle, plain, 1, Int64(k), bytes, &err, err.count) == 0 else {
+            bytes.deallocate()
+            throw .onednn(String(cString: err), shape: "1×\(k)·\(k)×\(blocks[block].count)")
+        }
+        cache.withLock { c in
+            c.primitives[Key(m: 1, block: block)] = g
+            c.packed[block].append(PackedBlock(layout: g, bytes: bytes))
+        }
+    }
+
     /// The primitive and packed weights of one block for m rows.
     private func gemm(m: Int, block: Int) throws(LowPrecisionError) -> (gemm: OneDNNGemm, packed: PackedBlock) {
         let key = Key(m: m, block: block)
-        if let hit = cache.withLock({ c in c.primitives[key].map { g in (g, c.packed[block].first { loupe_gemm_same_weights($0.layout.handle, g.handle) != 0 }!) } }) {
+        func packedFor(_ g: OneDNNGemm, in packed: [PackedBlock]) -> PackedBlock? {
+            packed.first { loupe_gemm_same_weights($0.layout.handle, g.handle) != 0 }
+        }
+        if let hit = cache.withLock({ c in c.primitives[key].map { ($0, packedFor($0, in: c.packed[block])!) } }) {
             return hit
         }
-        let width = blocks[block].count
-        let shape = "\(m)×\(k)·\(k)×\(width)"
-        var err = [CChar](repeating: 0, count: 256)
-        guard let h = loupe_gemm_create(
-            precision == .int8 ? LOUPE_GEMM_INT8 : LOUPE_GEMM_BF16, Int64(m), Int64(k), Int64(width), Int64(k),            &err, err.count)
-        else { throw .onednn(String(cString: err), shape: shape) }
-        let g = OneDNNGemm(h)
-        // Pack this block for the primitive's layout unless a packed copy in that layout exists.
-        let existing = cache.withLock { c in c.packed[block].first { loupe_gemm_same_weights($0.layout.handle, h) != 0 } }
+        let g = try primitive(m: m, block: block)
+        let (existing, first) = cache.withLock { c in (packedFor(g, in: c.packed[block]), c.packed[block][0]) }
         let packed: PackedBlock
         if let existing {
             packed = existing
         } else {
-            let bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(loupe_gemm_weights_size(h), 1), alignment: 64)
-            guard loupe_gemm_pack(h, plain[block], 1, Int64(k), bytes, &err, err.count) == 0 else {
+            var err = [CChar](repeating: 0, count: 256)
+            let bytes = UnsafeMutableRawPointer.allocate(byteCount: Swift.max(loupe_gemm_weights_size(g.handle), 1), alignment: 64)
+            guard loupe_gemm_repack(g.handle, first.layout.handle, first.bytes, bytes, &err, err.count) == 0 else {
                 bytes.deallocate()
-                throw .onednn(String(cString: err), shape: shape)
+                throw .onednn(String(cString: err), shape: "\(m)×\(k)·\(k)×\(blocks[block].count)")
             }
             packed = PackedBlock(layout: g, bytes: bytes)
         }
         cache.withLock { c in
-            if c.primitives.count >= Self.maxPrimitives { c.primitives.removeAll() }
+            if c.primitives.count >= Self.maxPrimitives { c.primitives = c.primitives.filter { $0.key.m == 1 } }
             c.primitives[key] = g
             if !c.packed[block].contains(where: { $0 === packed }) { c.packed[block].append(packed) }
         }

@@ -10,7 +10,7 @@ extension LoadedModel {
     /// The arithmetic of this model's inference products.
     public var precision: Precision {
         switch network {
-        case .bert(let m): m.layers.first?.query.lowPrecision?.precision ?? .fp32
+        case .bert(let m): m.layers.first?.attentionOutput.lowPrecision?.precision ?? .fp32
         case .gpt2(let m): m.blocks.first?.attention.lowPrecision?.precision ?? .fp32
         }
     }
@@ -54,7 +54,11 @@ extension LoadedModel {
             switch network {
             case .bert(var m):
                 for i in m.layers.indices {
-                    for path in [\BertLayer.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output] {
+                    // Q, K and V run as one product (`fusedQKV`) except in a classifier's last layer, which projects
+                    // queries for the [CLS] row only: only that layer keeps them apart too.
+                    let last = i == m.layers.count - 1
+                    for path in [\BertLayer.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output]
+                    where last || ![\BertLayer.query, \.key, \.value].contains(path) {
                         m.layers[i][keyPath: path].lowPrecision = try lowered(m.layers[i][keyPath: path].weight, precision)
                     }
                     m.layers[i].fusedQKV = try FusedProjection(

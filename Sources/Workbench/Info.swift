@@ -21,6 +21,8 @@ public struct ModelInfo: Codable, Sendable {
     public var heads: Int
     public var hiddenSize: Int
     public var maxLength: Int
+    /// fp32, bf16 or int8: the arithmetic of predictions, embeddings and perturbation methods (gradients are fp32).
+    public var precision: String
     /// What the salience adapters can use: gradients, attention capture, hidden states, a [MASK] token, …
     public var capabilities: [String]
     /// Which operations apply: predict, embed, generate, explain, evaluate, attention, project, …
@@ -33,7 +35,7 @@ public struct ModelInfo: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case name, architecture, task, labels, layers, heads, hiddenSize = "hidden_size", maxLength = "max_length"
-        case capabilities, operations, methods, generators, metrics, projections
+        case precision, capabilities, operations, methods, generators, metrics, projections
     }
 }
 
@@ -79,7 +81,7 @@ extension Workbench {
         return ModelInfo(
             name: name, architecture: model.architecture.rawValue, task: model.task.rawValue, labels: labels,
             layers: layers, heads: heads, hiddenSize: hidden, maxLength: model.maxLength,
-            capabilities: offered.identifiers, operations: operations,
+            precision: model.precision.rawValue, capabilities: offered.identifiers, operations: operations,
             methods: methods,
             generators: GeneratorID.allCases.map { g in
                 let ok = g.isCompatible(model)

@@ -33,6 +33,9 @@ int loupe_gemm_same_weights(const loupe_gemm *a, const loupe_gemm *b);
 /// plain[i * stride_k + j * stride_n], into packed (loupe_gemm_weights_size bytes). Returns 0 or -1 with err.
 int loupe_gemm_pack(
     const loupe_gemm *g, const void *plain, int64_t stride_k, int64_t stride_n, void *packed, char *err, size_t errlen);
+/// Re-packs weights packed for `from` into the layout of `to` (same shapes), when a shape needs another layout.
+int loupe_gemm_repack(
+    const loupe_gemm *to, const loupe_gemm *from, const void *packed_from, void *packed_to, char *err, size_t errlen);
 /// C = A·B on the calling thread (oneDNN's OpenMP team is set to 1 thread here: Loupe's pool splits the work).
 /// A: u8 or bf16 rows; C: s32 or f32 rows. Returns 0, or -1 with err.
 int loupe_gemm_execute(
