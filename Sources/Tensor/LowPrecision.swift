@@ -214,7 +214,7 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
     ) {
         guard m > 0 else { return }
         let inputBytes = m * k * (precision == .int8 ? 1 : 2)
-        // [m] row scales, [m] row zero points, then the quantised rows (64-byte aligned: m rounded up to 16).
+        // [m] row scales, [m] row zero points (each m rounded up to 16), then the quantised rows.
         let header = (m + 15) / 16 * 16 * 2
         Scratch.with(header + (inputBytes + 3) / 4) { raw in
             let aScale = UnsafePointer(raw)
@@ -242,9 +242,11 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                 // y: dequantised (int8) or copied (bf16), while it is in cache.
                 let dense = m * columns.count
                 Scratch.with(dense + (loupe_gemm_scratchpad_size(g.handle) + 3) / 4) { buffer in
-                    var err = [CChar](repeating: 0, count: 256)
-                    let status = loupe_gemm_execute(g.handle, a, packed.bytes, buffer, buffer + dense, &err, err.count)
-                    precondition(status == 0, "oneDNN: \(String(cString: err))")
+                    withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err in
+                        let status = loupe_gemm_execute(
+                            g.handle, a, packed.bytes, buffer, buffer + dense, err.baseAddress, err.count)
+                        precondition(status == 0, "oneDNN: \(String(cString: err.baseAddress!))")
+                    }
                     let out = y + columns.lowerBound
                     if self.precision == .int8 {
                         self.columnScale.withUnsafeBufferPointer { s in
