@@ -247,21 +247,28 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                             g.handle, a, packed.bytes, buffer, buffer + dense, err.baseAddress, err.count)
                         precondition(status == 0, "oneDNN: \(String(cString: err.baseAddress!))")
                     }
+                    // Dequantise (or copy) and run the caller's epilogue a few rows at a time, so that its pass (bias,
+                    // GELU) reads rows still in cache rather than a block of megabytes (8×128 rows of BERT-base).
                     let out = y + columns.lowerBound
-                    if self.precision == .int8 {
-                        self.columnScale.withUnsafeBufferPointer { s in
-                            self.columnSum.withUnsafeBufferPointer { q in
-                                loupe_dequantize(
-                                    UnsafeRawPointer(buffer).assumingMemoryBound(to: Int32.self), Int64(m),
-                                    Int64(columns.count), out, Int64(ldy), aScale, zp, s.baseAddress! + columns.lowerBound,
-                                    q.baseAddress! + columns.lowerBound)
+                    let chunk = Swift.max(1, 16_384 / columns.count)
+                    for r0 in stride(from: 0, to: m, by: chunk) {
+                        let rows = r0..<Swift.min(r0 + chunk, m)
+                        let (from, to, count) = (buffer + r0 * columns.count, out + r0 * ldy, Int64(rows.count))
+                        if self.precision == .int8 {
+                            self.columnScale.withUnsafeBufferPointer { s in
+                                self.columnSum.withUnsafeBufferPointer { q in
+                                    loupe_dequantize(
+                                        UnsafeRawPointer(from).assumingMemoryBound(to: Int32.self), count,
+                                        Int64(columns.count), to, Int64(ldy), aScale + r0, zp + r0,
+                                        s.baseAddress! + columns.lowerBound, q.baseAddress! + columns.lowerBound)
+                                }
                             }
+                        } else {
+                            loupe_copy_rows(from, count, Int64(columns.count), to, Int64(ldy))
                         }
-                    } else {
-                        loupe_copy_rows(buffer, Int64(m), Int64(columns.count), out, Int64(ldy))
+                        epilogue?(rows, columns)
                     }
                 }
-                epilogue?(0..<m, columns)
             }
             if blocks.count > 1 && m * n * k >= 1 << 17 {
                 Parallel.withSingleThreadedBLAS { Parallel.forEach(blocks.count) { block, _ in run(block) } }

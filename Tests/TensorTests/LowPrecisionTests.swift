@@ -69,21 +69,29 @@ import Tensor
         #expect(e < 2e-2)
     }
 
-    @Test func epilogueSeesEveryBlockOnce() throws {
+    /// The epilogue sees every output cell exactly once, after that cell is final (it reads finished values).
+    @Test func epilogueSeesEveryCellOnce() throws {
         let (m, k, n) = (64, 256, 512)
         let x = Self.matrix(m, k, seed: 3), w = Self.matrix(k, n, seed: 4)
         let lp = try LowPrecisionMatrix(precision: .int8, k: k, n: n) { i, j in w[i * n + j] }
-        let seen = Mutex([Int](repeating: 0, count: n))
-        var y = [Float](repeating: 0, count: m * n)
+        var plain = [Float](repeating: 0, count: m * n)
         x.withUnsafeBufferPointer { px in
-            y.withUnsafeMutableBufferPointer { py in
-                lp.multiply(px.baseAddress!, m: m, lda: k, into: py.baseAddress!, ldy: n) { rows, columns in
-                    #expect(rows == 0..<m)
-                    seen.withLock { for j in columns { $0[j] += 1 } }
+            plain.withUnsafeMutableBufferPointer { lp.multiply(px.baseAddress!, m: m, lda: k, into: $0.baseAddress!, ldy: n) }
+        }
+        let seen = Mutex([Int](repeating: 0, count: m * n))
+        var y = [Float](repeating: 0, count: m * n)
+        y.withUnsafeMutableBufferPointer { py in
+            let out = py.baseAddress!
+            x.withUnsafeBufferPointer { px in
+                lp.multiply(px.baseAddress!, m: m, lda: k, into: out, ldy: n) { rows, columns in
+                    seen.withLock { s in
+                        for i in rows { for j in columns { s[i * n + j] += 1; out[i * n + j] *= 2 } }
+                    }
                 }
             }
         }
-        #expect(seen.withLock { $0 } == [Int](repeating: 1, count: n))
+        #expect(seen.withLock { $0 } == [Int](repeating: 1, count: m * n))
+        #expect(y == plain.map { $0 * 2 })
     }
 
     /// Zeros quantise exactly (the range always contains 0), so an all-zero input gives an all-zero output.
