@@ -166,16 +166,25 @@ void loupe_quantize_u8(
     for (int64_t r = 0; r < rows; r++) {
         const float *row = x + r * lda;
         float lo = 0, hi = 0;  // the range always includes 0, so 0 is exact (ONNX DynamicQuantizeLinear)
+        float poison = 0;      // NaN when the row holds a NaN or an infinity (x·0)
         for (int64_t j = 0; j < k; j++) {
             lo = row[j] < lo ? row[j] : lo;
             hi = row[j] > hi ? row[j] : hi;
+            poison += row[j] * 0.0f;
+        }
+        uint8_t *out = q + r * k;
+        if (poison != 0 || poison != poison) {
+            // A non-finite input row gives NaN outputs, as float32 arithmetic would, not finite nonsense.
+            memset(out, 0, (size_t)k);
+            scales[r] = NAN;
+            zero_points[r] = 0;
+            continue;
         }
         float s = (hi - lo) / 255.0f;
-        if (!(s > 0) || !isfinite(s)) s = 1;  // all zeros (or non-finite input, which the output then shows)
+        if (!(s > 0)) s = 1;  // all zeros
         float zp = nearbyintf(-lo / s);       // the default rounding mode rounds half to even
         zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
         float inv = 1 / s;
-        uint8_t *out = q + r * k;
         for (int64_t j = 0; j < k; j++) {
             float v = nearbyintf(row[j] * inv) + zp;
             out[j] = (uint8_t)(v < 0 ? 0 : (v > 255 ? 255 : v));

@@ -28,6 +28,8 @@ public enum LowPrecisionError: Error, Equatable, CustomStringConvertible {
     case unsupported(Precision, isa: String)
     /// oneDNN failed; `shape` is "m×k·k×n".
     case onednn(String, shape: String)
+    /// A weight column (output channel) holds a NaN or an infinity, which int8 cannot represent.
+    case nonFiniteWeight(column: Int)
 
     public var description: String {
         switch self {
@@ -36,6 +38,8 @@ public enum LowPrecisionError: Error, Equatable, CustomStringConvertible {
                 ? "bf16 needs a CPU with AVX512_BF16 or AMX; oneDNN sees \(isa) here, where int8 and fp32 run"
                 : "\(p.rawValue) is not supported by oneDNN on this CPU (\(isa))"
         case .onednn(let message, let shape): return "\(message) for the product \(shape)"
+        case .nonFiniteWeight(let column):
+            return "weight column \(column) holds a NaN or an infinity, which int8 cannot represent"
         }
     }
 }
@@ -120,6 +124,11 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                 for i in 0..<k { column[i] = weight(i, j) }
                 let base = (j - block.lowerBound) * k
                 if precision == .int8 {
+                    guard column.allSatisfy(\.isFinite) else {
+                        for p in plain { p.deallocate() }
+                        bytes.deallocate()
+                        throw .nonFiniteWeight(column: j)
+                    }
                     let amax = column.reduce(Float(0)) { Swift.max($0, abs($1)) }
                     let s = amax > 0 ? amax / qmax : 1
                     var sum: Int32 = 0

@@ -106,6 +106,24 @@ import Tensor
         #expect(y.allSatisfy { $0 == 0 })
     }
 
+    /// Non-finite values: a NaN input row gives a NaN output row (as float32 would) and leaves the others intact; a
+    /// weight that int8 cannot represent is refused with its column.
+    @Test func nonFiniteValuesAreNeverTurnedIntoNumbers() throws {
+        let w = Self.matrix(32, 48, seed: 7)
+        let lp = try LowPrecisionMatrix(precision: .int8, k: 32, n: 48) { i, j in w[i * 48 + j] }
+        var x = Self.matrix(3, 32, seed: 8)
+        x[32 + 5] = .nan
+        var y = [Float](repeating: 0, count: 3 * 48)
+        x.withUnsafeBufferPointer { px in
+            y.withUnsafeMutableBufferPointer { lp.multiply(px.baseAddress!, m: 3, lda: 32, into: $0.baseAddress!, ldy: 48) }
+        }
+        #expect(y[48..<96].allSatisfy { $0.isNaN })
+        #expect(y[0..<48].allSatisfy { $0.isFinite } && y[96...].allSatisfy { $0.isFinite })
+        #expect(throws: LowPrecisionError.nonFiniteWeight(column: 3)) {
+            _ = try LowPrecisionMatrix(precision: .int8, k: 2, n: 4) { i, j in j == 3 ? .infinity : 1 }
+        }
+    }
+
     @Test func kernelNamesTheImplementation() throws {
         let w = Self.matrix(64, 64, seed: 6)
         let lp = try LowPrecisionMatrix(precision: .int8, k: 64, n: 64) { i, j in w[i * 64 + j] }
