@@ -215,11 +215,12 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
         return (g, packed)
     }
 
-    /// y[m×n] (row stride ldy) = x[m×k] (row stride lda)·W in this precision, then `epilogue(rows, columns)` on each
-    /// block right after it is computed (bias, activation). Products worth splitting run one block per pool thread.
+    /// y[m×n] (row stride ldy) = x[m×k] (row stride lda)·W (+ bias[n]) in this precision, then `epilogue(rows,
+    /// columns)` on each block right after it is computed (an activation). The bias is added in the dequantising pass.
+    /// Products worth splitting run one block per pool thread.
     public func multiply(
         _ x: UnsafePointer<Float>, m: Int, lda: Int, into y: UnsafeMutablePointer<Float>, ldy: Int,
-        epilogue: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
+        bias: UnsafePointer<Float>? = nil, epilogue: ((_ rows: Range<Int>, _ columns: Range<Int>) -> Void)? = nil
     ) {
         guard m > 0 else { return }
         let inputBytes = m * k * (precision == .int8 ? 1 : 2)
@@ -256,9 +257,9 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                             g.handle, a, packed.bytes, buffer, buffer + dense, err.baseAddress, err.count)
                         precondition(status == 0, "oneDNN: \(String(cString: err.baseAddress!))")
                     }
-                    // Dequantise (or copy) and run the caller's epilogue a few rows at a time, so that its pass (bias,
-                    // GELU) reads rows still in cache rather than a block of megabytes (8×128 rows of BERT-base).
-                    let out = y + columns.lowerBound
+                    // Dequantise (or copy) with the bias and run the caller's epilogue a few rows at a time, so that
+                    // its pass (GELU) reads rows still in cache rather than a block of megabytes (8×128 rows of BERT-base).
+                    let out = y + columns.lowerBound, blockBias = bias.map { $0 + columns.lowerBound }
                     let chunk = Swift.max(1, 16_384 / columns.count)
                     for r0 in stride(from: 0, to: m, by: chunk) {
                         let rows = r0..<Swift.min(r0 + chunk, m)
@@ -269,11 +270,11 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                                     loupe_dequantize(
                                         UnsafeRawPointer(from).assumingMemoryBound(to: Int32.self), count,
                                         Int64(columns.count), to, Int64(ldy), aScale + r0, zp + r0,
-                                        s.baseAddress! + columns.lowerBound, q.baseAddress! + columns.lowerBound)
+                                        s.baseAddress! + columns.lowerBound, q.baseAddress! + columns.lowerBound, blockBias)
                                 }
                             }
                         } else {
-                            loupe_copy_rows(from, count, Int64(columns.count), to, Int64(ldy))
+                            loupe_copy_rows(from, count, Int64(columns.count), to, Int64(ldy), blockBias)
                         }
                         epilogue?(rows, columns)
                     }

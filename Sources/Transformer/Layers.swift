@@ -52,7 +52,8 @@ private func denseRows(
     let (out, inner) = storedOutByIn ? (weight.shape[0], weight.shape[1]) : (weight.shape[1], weight.shape[0])
     if let lowPrecision {
         withOptionalPointer(bias) { b in
-            lowPrecision.multiply(x, m: rows, lda: inner, into: y, ldy: ldy, epilogue: fusedEpilogue(y, ldy, b, epilogue))
+            lowPrecision.multiply(
+                x, m: rows, lda: inner, into: y, ldy: ldy, bias: b, epilogue: fusedEpilogue(y, ldy, nil, epilogue))
         }
         return
     }

@@ -6,6 +6,10 @@
 // (gradients, training) and the small heads (pooler, classifier, BERT's MLM head) run on them.
 import Tensor
 
+/// The dense layers of a BERT block and a GPT-2 block that run in reduced precision, named once.
+private var bertDense: [WritableKeyPath<BertLayer, Linear>] { [\.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output] }
+private var gpt2Dense: [WritableKeyPath<GPT2Block, Conv1D>] { [\.attention, \.attentionProjection, \.fc, \.projection] }
+
 extension LoadedModel {
     /// The arithmetic of this model's inference products.
     public var precision: Precision {
@@ -22,17 +26,13 @@ extension LoadedModel {
         switch network {
         case .bert(var m):
             for i in m.layers.indices {
-                for path in [\BertLayer.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output] {
-                    m.layers[i][keyPath: path].lowPrecision = nil
-                }
+                for path in bertDense { m.layers[i][keyPath: path].lowPrecision = nil }
                 m.layers[i].fusedQKV = nil
             }
             copy.network = .bert(m)
         case .gpt2(var m):
             for i in m.blocks.indices {
-                for path in [\GPT2Block.attention, \.attentionProjection, \.fc, \.projection] {
-                    m.blocks[i][keyPath: path].lowPrecision = nil
-                }
+                for path in gpt2Dense { m.blocks[i][keyPath: path].lowPrecision = nil }
             }
             m.lmHeadLowPrecision = nil
             copy.network = .gpt2(m)
@@ -57,8 +57,7 @@ extension LoadedModel {
                     // Q, K and V run as one product (`fusedQKV`) except in a classifier's last layer, which projects
                     // queries for the [CLS] row only: only that layer keeps them apart too.
                     let last = i == m.layers.count - 1
-                    for path in [\BertLayer.query, \.key, \.value, \.attentionOutput, \.intermediate, \.output]
-                    where last || ![\BertLayer.query, \.key, \.value].contains(path) {
+                    for path in bertDense where last || ![\BertLayer.query, \.key, \.value].contains(path) {
                         m.layers[i][keyPath: path].lowPrecision = try lowered(m.layers[i][keyPath: path].weight, precision)
                     }
                     m.layers[i].fusedQKV = try FusedProjection(
@@ -67,13 +66,15 @@ extension LoadedModel {
                 copy.network = .bert(m)
             case .gpt2(var m):
                 for i in m.blocks.indices {
-                    for path in [\GPT2Block.attention, \.attentionProjection, \.fc, \.projection] {
+                    for path in gpt2Dense {
                         let w = m.blocks[i][keyPath: path].weight  // [in, out]
                         m.blocks[i][keyPath: path].lowPrecision = try lowered(w, precision, storedOutByIn: false)
                     }
                 }
-                let head = lmHead ?? (precision == .int8 ? (LowPrecisionSupport.hasBF16 ? .bf16 : .fp32) : precision)
-                m.lmHeadLowPrecision = try lowered(m.lmHead ?? m.wte, head)  // [V, H]
+                if m.task == .causalLM {  // a sequence classifier has no LM head to lower
+                    let head = lmHead ?? (precision == .int8 ? (LowPrecisionSupport.hasBF16 ? .bf16 : .fp32) : precision)
+                    m.lmHeadLowPrecision = try lowered(m.lmHead ?? m.wte, head)  // [V, H]
+                }
                 copy.network = .gpt2(m)
             }
         } catch {
@@ -122,8 +123,7 @@ public struct FusedProjection: Sendable {
     /// y[rows, Σ out] (leading dimension ldy) = x[rows, in]·[W₁ | W₂ | …]ᵀ + bias.
     func rows(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
         bias.withUnsafeBufferPointer { b in
-            matrix.multiply(
-                x, m: rows, lda: matrix.k, into: y, ldy: ldy, epilogue: fusedEpilogue(y, ldy, b.baseAddress, .identity))
+            matrix.multiply(x, m: rows, lda: matrix.k, into: y, ldy: ldy, bias: b.baseAddress)
         }
     }
 }

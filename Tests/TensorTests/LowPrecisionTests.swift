@@ -3,6 +3,7 @@ import Foundation
 import Synchronization
 import Testing
 
+import COneDNN
 import Tensor
 
 @Suite struct LowPrecisionTests {
@@ -121,6 +122,62 @@ import Tensor
         #expect(y[0..<48].allSatisfy { $0.isFinite } && y[96...].allSatisfy { $0.isFinite })
         #expect(throws: LowPrecisionError.nonFiniteWeight(column: 3)) {
             _ = try LowPrecisionMatrix(precision: .int8, k: 2, n: 4) { i, j in j == 3 ? .infinity : 1 }
+        }
+    }
+
+    /// The vectorised quantiser equals ONNX's DynamicQuantizeLinear per row, written out here in scalar Swift:
+    /// s = (max(x, 0) − min(x, 0)) / 255, zp = sat(round(−min / s)), q = sat(round(x · (1/s)) + zp), ties to even;
+    /// for row lengths that exercise the 16- and 32-lane bodies and their scalar tails, with a NaN or an infinity
+    /// in either part.
+    @Test(arguments: [1, 7, 16, 31, 32, 45, 768, 3072])
+    func quantiserMatchesDynamicQuantizeLinear(k: Int) {
+        var x = Self.matrix(5, k, seed: UInt64(k)).map { $0 * 3 }
+        x[k + k / 2] = .nan  // row 1: in the vector body when k ≥ 32, else in the tail
+        x[3 * k + k - 1] = -.infinity  // row 3: the last element, in the tail unless k is a multiple of 16
+        for j in 0..<k { x[4 * k + j] = 0 }  // row 4: all zeros
+        var q = [UInt8](repeating: 0, count: 5 * k), scales = [Float](repeating: 0, count: 5)
+        var zps = [Int32](repeating: -1, count: 5)
+        loupe_quantize_u8(x, 5, Int64(k), Int64(k), &q, &scales, &zps)
+        for r in 0..<5 {
+            let row = x[(r * k)..<(r * k + k)]
+            guard row.allSatisfy(\.isFinite) else {
+                #expect(scales[r].isNaN && zps[r] == 0 && q[(r * k)..<(r * k + k)].allSatisfy { $0 == 0 })
+                continue
+            }
+            let (lo, hi) = (min(0, row.min()!), max(0, row.max()!))
+            var s = (hi - lo) / 255
+            if !(s > 0) { s = 1 }
+            let zp = min(255, max(0, (-lo / s).rounded(.toNearestOrEven)))
+            let inv = 1 / s
+            let expected = row.map { UInt8(min(255, max(0, ($0 * inv).rounded(.toNearestOrEven) + zp))) }
+            #expect(scales[r] == s && zps[r] == Int32(zp), "row \(r)")
+            #expect(Array(q[(r * k)..<(r * k + k)]) == expected, "row \(r)")
+        }
+    }
+
+    /// The bias is added in the dequantising pass (int8) or the copy (bf16): y = x·W + b, every column once.
+    @Test(arguments: [Precision.int8, .bf16])
+    func biasIsAddedOnce(precision: Precision) throws {
+        if precision == .bf16 { try #require(LowPrecisionSupport.hasBF16, "no bf16: \(LowPrecisionSupport.isa)") }
+        let (m, k, n) = (9, 96, 600)
+        let x = Self.matrix(m, k, seed: 11), w = Self.matrix(k, n, seed: 12), b = Self.matrix(1, n, seed: 13)
+        let lp = try LowPrecisionMatrix(precision: precision, k: k, n: n) { i, j in w[i * n + j] }
+        var plain = [Float](repeating: .nan, count: m * n), biased = plain
+        x.withUnsafeBufferPointer { px in
+            plain.withUnsafeMutableBufferPointer { lp.multiply(px.baseAddress!, m: m, lda: k, into: $0.baseAddress!, ldy: n) }
+            b.withUnsafeBufferPointer { pb in
+                biased.withUnsafeMutableBufferPointer {
+                    lp.multiply(px.baseAddress!, m: m, lda: k, into: $0.baseAddress!, ldy: n, bias: pb.baseAddress)
+                }
+            }
+        }
+        for i in 0..<m {
+            for j in 0..<n {
+                // int8's dequantisation adds the bias in a fused multiply-add, which skips the product's rounding:
+                // the two differ by at most half an ulp of the product plus one of the sum.
+                let (product, want) = (plain[i * n + j], plain[i * n + j] + b[j])
+                #expect(abs(biased[i * n + j] - want) <= product.ulp / 2 + want.ulp, "(\(i), \(j))")
+            }
         }
     }
 

@@ -52,11 +52,12 @@ void loupe_to_bf16(const float *x, int64_t rows, int64_t k, int64_t lda, uint16_
 
 /// Dequantises a dense [rows×n] block of s32 accumulators of C = (qA − zpA)·qB into float32 rows of y (row stride ldy):
 /// y[i, j] = a_scale[i] · b_scale[j] · (acc[i, j] − zero_point[i] · b_sum[j]), where b_sum[j] = Σₖ qB[k, j] (the
-/// zero-point term folded here, as ONNX Runtime's MLAS does, instead of a per-call oneDNN attribute).
+/// zero-point term folded here, as ONNX Runtime's MLAS does, instead of a per-call oneDNN attribute), + bias[j] when
+/// bias is not NULL (one pass, while the block is in cache).
 void loupe_dequantize(
     const int32_t *acc, int64_t rows, int64_t n, float *y, int64_t ldy, const float *a_scale,
-    const int32_t *zero_point, const float *b_scale, const int32_t *b_sum);
-/// Copies a dense [rows×n] float block into rows of y (row stride ldy).
-void loupe_copy_rows(const float *c, int64_t rows, int64_t n, float *y, int64_t ldy);
+    const int32_t *zero_point, const float *b_scale, const int32_t *b_sum, const float *bias);
+/// Copies a dense [rows×n] float block into rows of y (row stride ldy), + bias[j] when bias is not NULL.
+void loupe_copy_rows(const float *c, int64_t rows, int64_t n, float *y, int64_t ldy, const float *bias);
 
 #endif
