@@ -100,6 +100,10 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
     private struct Key: Hashable { let m, block: Int }
     private let cache = Mutex<(primitives: [Key: OneDNNGemm], packed: [[PackedBlock]])>(([:], []))
     private static let maxPrimitives = 256
+    /// Rows per oneDNN call: a 64-row tile of s32 results (≤ 64 × 1,536 × 4 bytes) and its float32 rows fit the 1 MB
+    /// L2 cache of a core here; BERT-base 8×128 int8 ran 7 % faster than with one call for all rows (forward ÷ raw
+    /// sgemm in the same process, 3 rounds: 0.329 against 0.354; 128-row tiles 0.328, 32-row 0.343).
+    static let tileRows = 64
 
     /// `weight(i, j)` = W[i, j] (input i, output j), read once. Throws when the CPU cannot run `precision` or
     /// oneDNN refuses the shape (a first primitive is made here, so failures show at load, not mid-request).
@@ -242,39 +246,46 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                     loupe_to_bf16(x + r * lda, count, Int64(k), Int64(lda), a.assumingMemoryBound(to: UInt16.self) + r * k)
                 }
             }
+            let elementBytes = precision == .int8 ? 1 : 2
+            let tile = Swift.min(m, Self.tileRows)
             let run = { (block: Int) in
                 let columns = self.blocks[block]
-                let (g, packed): (OneDNNGemm, PackedBlock)
-                do { (g, packed) = try self.gemm(m: m, block: block) } catch {
+                // Row tiles: each tile's product lands in a dense buffer (oneDNN's fast kernels write no strided C)
+                // small enough to stay in the core's L2 cache, then goes into y, dequantised (int8) or copied
+                // (bf16), with the bias, followed by the caller's epilogue.
+                let full: (gemm: OneDNNGemm, packed: PackedBlock), rest: (gemm: OneDNNGemm, packed: PackedBlock)?
+                do {
+                    full = try self.gemm(m: tile, block: block)
+                    rest = m % tile == 0 ? nil : try self.gemm(m: m % tile, block: block)
+                } catch {
                     preconditionFailure("oneDNN: \(error)")  // the same shape family was made at load; not input
                 }
-                // The block's product lands in a dense buffer (oneDNN's fast kernels write no strided C), then into
-                // y: dequantised (int8) or copied (bf16), while it is in cache.
-                let dense = m * columns.count
-                Scratch.with(dense + (loupe_gemm_scratchpad_size(g.handle) + 3) / 4) { buffer in
-                    withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err in
-                        let status = loupe_gemm_execute(
-                            g.handle, a, packed.bytes, buffer, buffer + dense, err.baseAddress, err.count)
-                        precondition(status == 0, "oneDNN: \(String(cString: err.baseAddress!))")
-                    }
-                    // Dequantise (or copy) with the bias and run the caller's epilogue a few rows at a time, so that
-                    // its pass (GELU) reads rows still in cache rather than a block of megabytes (8×128 rows of BERT-base).
-                    let out = y + columns.lowerBound, blockBias = bias.map { $0 + columns.lowerBound }
-                    let chunk = Swift.max(1, 16_384 / columns.count)
-                    for r0 in stride(from: 0, to: m, by: chunk) {
-                        let rows = r0..<Swift.min(r0 + chunk, m)
-                        let (from, to, count) = (buffer + r0 * columns.count, out + r0 * ldy, Int64(rows.count))
+                let dense = tile * columns.count
+                let scratchpad = Swift.max(
+                    loupe_gemm_scratchpad_size(full.gemm.handle), rest.map { loupe_gemm_scratchpad_size($0.gemm.handle) } ?? 0)
+                Scratch.with(dense + (scratchpad + 3) / 4) { buffer in
+                    for t0 in stride(from: 0, to: m, by: tile) {
+                        let (g, packed) = t0 + tile <= m ? full : rest!
+                        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 256) { err in
+                            let status = loupe_gemm_execute(
+                                g.handle, a + t0 * k * elementBytes, packed.bytes, buffer, buffer + dense, err.baseAddress,
+                                err.count)
+                            precondition(status == 0, "oneDNN: \(String(cString: err.baseAddress!))")
+                        }
+                        let rows = t0..<Swift.min(t0 + tile, m)
+                        let (to, count) = (y + t0 * ldy + columns.lowerBound, Int64(rows.count))
+                        let blockBias = bias.map { $0 + columns.lowerBound }
                         if self.precision == .int8 {
                             self.columnScale.withUnsafeBufferPointer { s in
                                 self.columnSum.withUnsafeBufferPointer { q in
                                     loupe_dequantize(
-                                        UnsafeRawPointer(from).assumingMemoryBound(to: Int32.self), count,
-                                        Int64(columns.count), to, Int64(ldy), aScale + r0, zp + r0,
+                                        UnsafeRawPointer(buffer).assumingMemoryBound(to: Int32.self), count,
+                                        Int64(columns.count), to, Int64(ldy), aScale + t0, zp + t0,
                                         s.baseAddress! + columns.lowerBound, q.baseAddress! + columns.lowerBound, blockBias)
                                 }
                             }
                         } else {
-                            loupe_copy_rows(from, count, Int64(columns.count), to, Int64(ldy), blockBias)
+                            loupe_copy_rows(buffer, count, Int64(columns.count), to, Int64(ldy), blockBias)
                         }
                         epilogue?(rows, columns)
                     }
