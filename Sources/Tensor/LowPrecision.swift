@@ -73,6 +73,21 @@ public enum LowPrecisionSupport {
     }
 }
 
+/// Symmetric int8 weights per output channel (ONNX Runtime's QInt8 weights): scale = max|w| / levels, no zero point.
+/// One definition for the in-memory products and for saved int8 files (`loupe quantize`), so that a file's integers
+/// are exactly the ones its products use: re-quantising w = q·scale gives q back, since |q·scale/scale′ − q| ≤ 127·2⁻²³.
+public enum SymmetricInt8 {
+    /// 127 levels each side, or 63 where u8 × s8 products sum pairs in 16 bits (no VNNI), as ONNX Runtime's
+    /// `reduce_range`.
+    public static var levels: Float { LowPrecisionSupport.hasVNNI ? 127 : 63 }
+    /// The scale of a channel whose largest magnitude is `amax` (1 for an all-zero channel).
+    public static func scale(amax: Float, levels: Float) -> Float { amax > 0 ? amax / levels : 1 }
+    /// round(w / scale) (half to even), clamped to ±levels.
+    public static func quantize(_ w: Float, scale: Float, levels: Float) -> Int8 {
+        Int8(Swift.max(-levels, Swift.min(levels, (w / scale).rounded(.toNearestOrEven))))
+    }
+}
+
 /// One oneDNN primitive (freed when the last user lets go, so evicting it from a cache mid-call is safe).
 final class OneDNNGemm: @unchecked Sendable {
     let handle: OpaquePointer
@@ -100,10 +115,11 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
     private struct Key: Hashable { let m, block: Int }
     private let cache = Mutex<(primitives: [Key: OneDNNGemm], packed: [[PackedBlock]])>(([:], []))
     private static let maxPrimitives = 256
-    /// Rows per oneDNN call: a 64-row tile of s32 results (≤ 64 × 1,536 × 4 bytes) and its float32 rows fit the 1 MB
-    /// L2 cache of a core here; BERT-base 8×128 int8 ran 7 % faster than with one call for all rows (forward ÷ raw
-    /// sgemm in the same process, 3 rounds: 0.329 against 0.354; 128-row tiles 0.328, 32-row 0.343).
-    static let tileRows = 64
+    /// Rows per oneDNN call: a 128-row tile of s32 results (≤ 128 × 1,536 × 4 bytes) fits the 1 MB L2 cache of a core
+    /// here with room for its float32 rows. BERT-base 8×128 int8 ran 7 % faster in tiles than in one call for all rows
+    /// (forward ÷ raw sgemm in the same process, 3 rounds: 128-row tiles 0.328, 64-row 0.329, 32-row 0.343, one call
+    /// 0.354); at 1×128 (one tile) splitting further in 64-row calls gained nothing measurable.
+    static let tileRows = 128
 
     /// `weight(i, j)` = W[i, j] (input i, output j), read once. Throws when the CPU cannot run `precision` or
     /// oneDNN refuses the shape (a first primitive is made here, so failures show at load, not mid-request).
@@ -118,7 +134,7 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
         blocks = stride(from: 0, to: n, by: chunk).map { $0..<Swift.min($0 + chunk, n) }
         var scales = [Float](repeating: 1, count: precision == .int8 ? n : 0)
         var sums = [Int32](repeating: 0, count: precision == .int8 ? n : 0)
-        let qmax: Float = LowPrecisionSupport.hasVNNI ? 127 : 63
+        let qmax = SymmetricInt8.levels
         var plain: [UnsafeMutableRawPointer] = []
         var column = [Float](repeating: 0, count: k)
         for block in blocks {
@@ -133,12 +149,11 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                         bytes.deallocate()
                         throw .nonFiniteWeight(column: j)
                     }
-                    let amax = column.reduce(Float(0)) { Swift.max($0, abs($1)) }
-                    let s = amax > 0 ? amax / qmax : 1
+                    let s = SymmetricInt8.scale(amax: column.reduce(Float(0)) { Swift.max($0, abs($1)) }, levels: qmax)
                     var sum: Int32 = 0
                     let q = bytes.assumingMemoryBound(to: Int8.self) + base
                     for i in 0..<k {
-                        let v = Int8(Swift.max(-qmax, Swift.min(qmax, (column[i] / s).rounded(.toNearestOrEven))))
+                        let v = SymmetricInt8.quantize(column[i], scale: s, levels: qmax)
                         q[i] = v
                         sum += Int32(v)
                     }
