@@ -78,7 +78,7 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "COneDNN"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Tensor", "Tokenizers"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Tensor", "Tokenizers", "CHDF5"]),
         .testTarget(name: "InterpretTests", dependencies: ["Interpret", "Transformer", "Tensor", "Tokenizers"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "Tensor", "Tokenizers"]),
         .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Interpret", "Transformer"]),

@@ -1,4 +1,4 @@
-"""Shared helpers for the Loupe weight file format v1 (see docs/weights-format.md).
+"""Shared helpers for the Loupe weight file format, versions 1 and 2 (see docs/weights-format.md).
 
 Used by convert.py (writer) and make_goldens.py (reader, digests). Kept free of torch so that
 reading/validating a .h5 file needs only numpy + h5py.
@@ -11,7 +11,8 @@ import h5py
 import numpy as np
 
 FORMAT_NAME = "loupe"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 1  # what convert.py writes
+READ_VERSIONS = (1, 2)  # 2: version 1 plus int8 block weights with /weight_scales (`loupe quantize`)
 ARCHITECTURES = ("bert", "gpt2")
 TASKS = ("feature-extraction", "sequence-classification", "masked-lm", "causal-lm")
 
@@ -179,13 +180,24 @@ def _attr(value):
     return value
 
 
+def _int8_axis(architecture: str, name: str, base: str):
+    """The output-channel axis of a block weight a version 2 file may store as int8, else None."""
+    key = name[len(base):] if name.startswith(base) else name
+    if architecture == "bert" and key.startswith("encoder.layer."):
+        return 0
+    if architecture == "gpt2" and key.startswith("h."):
+        return 1
+    return None
+
+
 def read(path) -> dict:
-    """Read a Loupe v1 file completely. Raises ValueError on anything that is not valid v1."""
+    """Read a Loupe v1 or v2 file completely (int8 tensors as float32 q·scale). Raises ValueError on anything
+    that is not a valid file."""
     with h5py.File(path, "r") as f:
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
         if attrs.get("format") != FORMAT_NAME:
             raise ValueError(f"{path}: root attribute format={attrs.get('format')!r}, expected 'loupe'")
-        if attrs.get("version") != FORMAT_VERSION:
+        if attrs.get("version") not in READ_VERSIONS:
             raise ValueError(f"{path}: unsupported version {attrs.get('version')!r}")
         for key in ("architecture", "config", "task"):
             if key not in attrs:
@@ -195,6 +207,19 @@ def read(path) -> dict:
         weights = {}
         f["weights"].visititems(
             lambda name, obj: weights.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        base = {"bert": "bert.", "gpt2": "transformer."}.get(attrs["architecture"], "")
+        for name, value in list(weights.items()):
+            if value.dtype != np.int8:
+                continue
+            axis = _int8_axis(attrs["architecture"], name, base)
+            if attrs["version"] < 2 or value.ndim != 2 or axis is None:
+                raise ValueError(f"{path}: tensor {name} is int8, allowed only for block weights in version 2")
+            if name not in f.get("weight_scales", {}):
+                raise ValueError(f"{path}: int8 tensor {name} has no /weight_scales entry")
+            scales = f["weight_scales"][name][()].astype(np.float32)
+            if scales.shape != (value.shape[axis],) or not np.all(np.isfinite(scales) & (scales > 0)):
+                raise ValueError(f"{path}: int8 tensor {name}: bad scales")
+            weights[name] = value.astype(np.float32) * (scales[:, None] if axis == 0 else scales[None, :])
         tok = f["tokenizer"]
         tokenizer = {k: _attr(v) for k, v in tok.attrs.items()}
         tokenizer["vocab"] = [s.decode("utf-8") for s in tok["vocab"][()]]

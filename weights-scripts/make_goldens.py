@@ -419,7 +419,7 @@ opens the valid file can show that each mutation alone makes it fail. Regenerate
 | truncated.h5 | the first 1024 bytes of bert_micro.h5 | HDF5 open fails (truncated file / bad end-of-file address): "not a readable HDF5 file" |
 | not_hdf5.h5 | a short UTF-8 text file | HDF5 signature not found: "not an HDF5 file" |
 | format_notloupe.h5 | root attribute `format = "notloupe"` | "not a Loupe weight file (format)" |
-| version2.h5 | root attribute `version = 2` (int64) | "unsupported format version 2" |
+| version3.h5 | root attribute `version = 3` (int64) | "unsupported format version 3" |
 | wrong_shape.h5 | `{wrong_shape}` stored transposed, shape {wrong_got} instead of {wrong_want} | shape mismatch naming that tensor and both shapes |
 | missing_tensor.h5 | `{missing}` deleted | "missing tensor" naming it |
 | extra_tensor.h5 | an added `{extra}` (float32, shape [8]) | "unexpected tensor" naming it |
@@ -448,7 +448,7 @@ def make_bad_fixtures(micro_h5: Path, micro_hf: Path, bad: Path) -> dict:
         return path
 
     mutant("format_notloupe.h5", lambda f: loupe_h5.set_str(f, "format", "notloupe"))
-    mutant("version2.h5", lambda f: loupe_h5.set_i64(f, "version", 2))
+    mutant("version3.h5", lambda f: loupe_h5.set_i64(f, "version", 3))
     wrong = "bert.encoder.layer.0.intermediate.dense.weight"
 
     def transpose(f):
@@ -489,7 +489,7 @@ def check_bad_fixtures(bad: Path, info: dict) -> None:
         "truncated.h5": "",  # h5py's own OSError
         "not_hdf5.h5": "",
         "format_notloupe.h5": "format='notloupe'",
-        "version2.h5": "unsupported version 2",
+        "version3.h5": "unsupported version 3",
         "wrong_shape.h5": f"tensor {info['wrong_shape']} has shape {info['wrong_got']}",
         "missing_tensor.h5": f"missing tensor {info['missing']}",
         "extra_tensor.h5": f"unexpected tensor {info['extra']}",

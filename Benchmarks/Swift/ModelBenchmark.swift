@@ -29,12 +29,13 @@ public enum ModelBenchmark {
         /// prediction runs (the last layer's [CLS] row only past its keys and values, since the pooler reads
         /// only that row).
         public var allRows: Bool
-        /// The arithmetic of the dense layers' products (`LoadedModel.withPrecision`).
-        public var precision: Precision
+        /// The arithmetic of the dense layers' products (`LoadedModel.withPrecision`); nil: the file's own (int8 for a
+        /// file written by `loupe quantize`, else fp32).
+        public var precision: Precision?
 
         public init(
             model: String, batch: Int = 1, seq: Int = 128, runs: Int = 10, warmup: Int = 2, decodeTokens: Int = 32,
-            allRows: Bool = false, precision: Precision = .fp32
+            allRows: Bool = false, precision: Precision? = nil
         ) {
             (self.model, self.batch, self.seq, self.runs) = (model, batch, seq, runs)
             (self.warmup, self.decodeTokens, self.allRows, self.precision) = (warmup, decodeTokens, allRows, precision)
@@ -51,7 +52,7 @@ public enum ModelBenchmark {
                 warmup: try c.decodeIfPresent(Int.self, forKey: .warmup) ?? d.warmup,
                 decodeTokens: try c.decodeIfPresent(Int.self, forKey: .decodeTokens) ?? d.decodeTokens,
                 allRows: try c.decodeIfPresent(Bool.self, forKey: .allRows) ?? d.allRows,
-                precision: try c.decodeIfPresent(Precision.self, forKey: .precision) ?? d.precision)
+                precision: try c.decodeIfPresent(Precision.self, forKey: .precision))
         }
     }
 
@@ -96,7 +97,10 @@ public enum ModelBenchmark {
         try requireNotNegative(r.decodeTokens, .decodeTokens)
         let t0 = DispatchTime.now().uptimeNanoseconds
         let m: LoadedModel
-        do { m = try LoadedModel.load(URL(fileURLWithPath: r.model)).withPrecision(r.precision) } catch {
+        do {
+            let loaded = try LoadedModel.load(URL(fileURLWithPath: r.model))
+            m = try loaded.withPrecision(r.precision ?? loaded.storedPrecision)
+        } catch {
             throw .model(error)
         }
         let loadSeconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -128,9 +132,9 @@ public enum ModelBenchmark {
             model: r.model, architecture: m.architecture.rawValue, task: m.task.rawValue, layers: w.layers,
             hidden: w.hidden, heads: w.heads, vocabulary: w.vocabulary, parameters: w.parameters,
             threads: Threads.count, blasCore: String(cString: openblas_get_corename()), batch: r.batch, seq: r.seq,
-            runs: r.runs, allRows: !w.pooledOnly, precision: r.precision, kernel: try kernel(m, rows: r.batch * r.seq),
-            onednnISA: r.precision == .fp32 ? nil : LowPrecisionSupport.isa,
-            onednnVersion: r.precision == .fp32 ? nil : LowPrecisionSupport.version, loadSeconds: loadSeconds,
+            runs: r.runs, allRows: !w.pooledOnly, precision: m.precision, kernel: try kernel(m, rows: r.batch * r.seq),
+            onednnISA: m.precision == .fp32 ? nil : LowPrecisionSupport.isa,
+            onednnVersion: m.precision == .fp32 ? nil : LowPrecisionSupport.version, loadSeconds: loadSeconds,
             forwardMs: forward * 1e3, forwardMinMs: forwardMin * 1e3, forwardGflop: forwardFlop / 1e9,
             forwardGflops: forwardFlop / forward / 1e9, sgemmMs: rawTime * 1e3, sgemmGflops: w.gemmFlop / rawTime / 1e9,
             ratioToSgemm: (forwardFlop / forward) / (w.gemmFlop / rawTime), decode: decode,

@@ -17,6 +17,7 @@ static inline hid_t loupe_H5T_IEEE_F32LE(void) { return H5T_IEEE_F32LE; }
 static inline hid_t loupe_H5T_STD_I64LE(void) { return H5T_STD_I64LE; }
 static inline hid_t loupe_H5T_STD_I8LE(void) { return H5T_STD_I8LE; }
 static inline unsigned loupe_H5F_ACC_TRUNC(void) { return H5F_ACC_TRUNC; }
+static inline unsigned loupe_H5F_ACC_RDWR(void) { return H5F_ACC_RDWR; }
 static inline hid_t loupe_H5P_DATASET_CREATE(void) { return H5P_DATASET_CREATE; }
 static inline hid_t loupe_H5P_GROUP_CREATE(void) { return H5P_GROUP_CREATE; }
 static inline hid_t loupe_H5P_LINK_CREATE(void) { return H5P_LINK_CREATE; }

@@ -11,6 +11,7 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
     case wrongArchitecture(file: String, expected: String, found: String)
     case inputTooLong(index: Int, tokens: Int, limit: Int)
     case precision(file: String, LowPrecisionError)
+    case write(CheckpointWriteError)
 
     public var description: String {
         switch self {
@@ -22,6 +23,7 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
         case .inputTooLong(let index, let tokens, let limit):
             return "input \(index + 1) has \(tokens) tokens, more than the model's \(limit) positions"
         case .precision(let file, let e): return "\(file): \(e)"
+        case .write(let e): return e.description
         }
     }
 }
@@ -48,6 +50,8 @@ public struct LoadedModel: Sendable {
     public let eosID: Int?
     /// The id used for padding: [PAD] for BERT, end-of-text for GPT-2 (which has no pad token).
     public let padID: Int
+    /// The precision of the stored weights: int8 for a file written by `loupe quantize` (format version 2), else fp32.
+    public let storedPrecision: Precision
 
     public static func load(_ url: URL, task: Checkpoint.Task? = nil) throws(ModelError) -> LoadedModel {
         let checkpoint: Checkpoint
@@ -57,6 +61,7 @@ public struct LoadedModel: Sendable {
 
     public init(_ checkpoint: Checkpoint) throws(ModelError) {
         url = checkpoint.url
+        storedPrecision = checkpoint.storedPrecision
         architecture = checkpoint.architecture
         task = checkpoint.task
         labels = checkpoint.labels ?? []

@@ -11,15 +11,25 @@ import Transformer
 
 public enum Workbench {
     /// Loads a checkpoint: a Loupe .h5 file, a Hugging Face directory, or a fine-tuning run directory (its best.h5),
-    /// with its inference products in `precision` (gradient methods and training stay float32).
-    public static func loadModel(_ path: String, precision: Precision = .fp32) throws(WorkbenchError) -> LoadedModel {
-        var url = URL(fileURLWithPath: path)
+    /// with its inference products in `precision` (gradient methods and training stay float32); nil: the file's own
+    /// (int8 for a file written by `quantize`, else fp32).
+    public static func loadModel(_ path: String, precision: Precision? = nil) throws(WorkbenchError) -> LoadedModel {
+        let url = checkpointURL(path)
+        return try modelling { () throws(ModelError) in
+            let m = try LoadedModel.load(url)
+            return try m.withPrecision(precision ?? m.storedPrecision)
+        }
+    }
+
+    /// A model path as the commands take it: a fine-tuning run directory means its best.h5.
+    static func checkpointURL(_ path: String) -> URL {
+        let url = URL(fileURLWithPath: path)
         let best = url.appendingPathComponent("best.h5")
         let fm = FileManager.default
         if fm.fileExists(atPath: best.path), !fm.fileExists(atPath: url.appendingPathComponent("config.json").path) {
-            url = best
+            return best
         }
-        return try modelling { () throws(ModelError) in try LoadedModel.load(url).withPrecision(precision) }
+        return url
     }
 
     /// The class names of a classifier with `count` classes: the checkpoint's, else LABEL_0, LABEL_1, …

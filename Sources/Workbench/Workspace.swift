@@ -181,7 +181,7 @@ public final class Workspace: @unchecked Sendable {
     /// Loads `models` and `datasets` (name → path, as every command takes them) into a new workspace.
     public static func open(
         models: [(name: String, path: String)], datasets: [(name: String, path: String)], cacheBytes: Int = 512 << 20,
-        directory: URL? = nil, precision: Precision = .fp32
+        directory: URL? = nil, precision: Precision? = nil
     ) throws(WorkbenchError) -> Workspace {
         var m: [String: LoadedModel] = [:]
         for (name, path) in models { m[name] = try Workbench.loadModel(path, precision: precision) }

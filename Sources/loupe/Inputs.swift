@@ -25,7 +25,8 @@ struct ModelOption: ParsableArguments {
         name: .long, help: "A Loupe .h5 weight file, a Hugging Face model directory or a fine-tuning run directory.")
     var model: String
 
-    func load(_ precision: Precision = .fp32) throws -> LoadedModel {
+    /// `precision` nil: the file's own (int8 for a file written by `loupe quantize`, else fp32).
+    func load(_ precision: Precision?) throws -> LoadedModel {
         try library { () throws(WorkbenchError) in try Workbench.loadModel(model, precision: precision) }
     }
 }
@@ -37,8 +38,9 @@ struct PrecisionOption: ParsableArguments {
     @Option(
         help: ArgumentHelp(
             "Matrix products in fp32 (OpenBLAS), bf16 or int8 (oneDNN: weights per output channel, activations "
-                + "per product, as ONNX Runtime's dynamic quantization); bf16 needs AVX512_BF16 or AMX."))
-    var precision: Precision = .fp32
+                + "per product, as ONNX Runtime's dynamic quantization); bf16 needs AVX512_BF16 or AMX. Default: the "
+                + "model file's (int8 for a file written by `loupe quantize`, else fp32)."))
+    var precision: Precision?
 }
 
 struct ExampleOptions: ParsableArguments {

@@ -9,7 +9,7 @@ struct Loupe: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Tokenize.self, Predict.self, Generate.self, Embed.self, Explain.self, EvalSaliency.self, Finetune.self,
-            Eval.self, Serve.self, Bench.self,
+            Eval.self, Quantize.self, Serve.self, Bench.self,
         ])
 
     static func main() {

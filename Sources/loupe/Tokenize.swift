@@ -12,7 +12,7 @@ struct Tokenize: ParsableCommand {
     var format: Format = .text
 
     func run() throws {
-        let m = try model.load()
+        let m = try model.load(.fp32)  // the tokenizer is all it uses
         if format == .jsonl {
             return try runWorker(input, worker, batchSize: 256) { batch throws(WorkbenchError) in
                 Workbench.tokenize(TokenizeRequest(examples: batch), model: m)

@@ -7,8 +7,8 @@ import Testing
     let model = "Tests/Fixtures/bert_tiny_cls.h5"
     let texts = ["--text", "a fine film", "--text", "bad .", "--text", "the movie was a charming and often affecting journey ."]
 
-    func probabilities(_ extra: [String], environment: [String: String] = [:]) throws -> [Double] {
-        let r = try run(["predict", "--model", model, "--format", "json"] + texts + extra, environment: environment)
+    func probabilities(_ extra: [String], model: String? = nil, environment: [String: String] = [:]) throws -> [Double] {
+        let r = try run(["predict", "--model", model ?? self.model, "--format", "json"] + texts + extra, environment: environment)
         #expect(r.status == 0, "\(r.stderr)")
         return try objects(r.stdout).map { (($0["probabilities"] as? [String: Any])?["positive"] as? Double) ?? .nan }
     }
@@ -38,6 +38,27 @@ import Testing
         #expect(report["precision"] as? String == "int8")
         let kernel = try #require(report["kernel"] as? String)
         #expect(!kernel.isEmpty && !kernel.hasPrefix("ref"), "\(kernel)")
+    }
+
+    /// `loupe quantize`: a version 2 file with the block weights in int8, which commands then run in int8 by default
+    /// (the same probabilities as `--precision int8` on the float file) and in fp32 when asked.
+    @Test func quantizedFileRunsInInt8ByDefault() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-quantize-\(getpid()).h5").path
+        let q = try run(["quantize", model, out, "--format", "json"])
+        #expect(q.status == 0, "\(q.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any])
+        #expect(report["precision"] as? String == "int8" && report["int8Tensors"] as? Int == 12)  // 2 layers × 6
+        #expect((report["outputBytes"] as? Int ?? .max) < (report["inputBytes"] as? Int ?? 0))
+        let fromFile = try probabilities([], model: out)
+        let int8 = try probabilities(["--precision", "int8"])
+        for (a, b) in zip(fromFile, int8) { #expect(abs(a - b) < 1e-5, "file \(a) vs --precision int8 \(b)") }
+        let fp32 = try probabilities(["--precision", "fp32"], model: out)
+        #expect(fp32 != fromFile)
+        let bench = try run(["bench", "model", "--model", out, "--seq", "16", "--runs", "1", "--format", "json"])
+        let info = try #require(try JSONSerialization.jsonObject(with: Data(bench.stdout.utf8)) as? [String: Any])
+        #expect(info["precision"] as? String == "int8")
+        let missing = try run(["quantize", "Tests/Fixtures/no-such.h5", out])
+        #expect(missing.status != 0 && missing.stderr.contains("no-such.h5"))
     }
 
     @Test func unknownPrecisionIsRefused() throws {

@@ -45,11 +45,11 @@ struct WeightsErrorTests {
                 == .notLoupe(file: url.path, found: "notloupe"))
     }
 
-    @Test("bad/version2.h5: unsupported format version 2")
-    func version2() {
-        let url = fixture("bad/version2.h5")
+    @Test("bad/version3.h5: unsupported format version 3")
+    func version3() {
+        let url = fixture("bad/version3.h5")
         #expect(
-            failure(url, mentions: ["unsupported format version 2"]) == .unsupportedVersion(file: url.path, found: 2))
+            failure(url, mentions: ["unsupported format version 3"]) == .unsupportedVersion(file: url.path, found: 3))
     }
 
     @Test("bad/wrong_shape.h5: shape mismatch naming the tensor and both shapes")

@@ -110,7 +110,12 @@ public struct Checkpoint: Sendable {
     /// "embeddings.word_embeddings.weight", "encoder.layer.0.attention.self.query.weight", "pooler.dense.bias",
     /// "classifier.weight", "cls.predictions.bias", "wte.weight", "h.0.attn.c_attn.weight", "ln_f.bias", ...
     /// Tied output projections are not stored: use `tensor(_:)`.
-    public let tensors: [String: Tensor]
+    public internal(set) var tensors: [String: Tensor]
+    /// Tensors stored as int8 (a v2 file, `loupe quantize`): key → per-output-channel scales [out]. Their entries in
+    /// `tensors` hold the dequantised values q·scale. Empty for float checkpoints.
+    public internal(set) var int8Scales: [String: Tensor] = [:]
+    /// int8 when block weights are stored as int8 (the precision their products run at by default), else fp32.
+    public var storedPrecision: Precision { int8Scales.isEmpty ? .fp32 : .int8 }
     /// The base prefix the checkpoint's names carried ("bert.", "transformer." or ""): stored name = prefix + key
     /// for base-model tensors.
     public let storedPrefix: String
@@ -198,7 +203,7 @@ public struct Checkpoint: Sendable {
         return prefix
     }
 
-    init(_ p: Parts, prefix: String, tensors: [String: Tensor]) {
+    init(_ p: Parts, prefix: String, tensors: [String: Tensor], int8Scales: [String: Tensor] = [:]) {
         url = p.url
         source = p.source
         architecture = p.config.architecture
@@ -209,6 +214,7 @@ public struct Checkpoint: Sendable {
         normalize = p.normalize
         tokenizer = p.tokenizer
         self.tensors = tensors
+        self.int8Scales = int8Scales
         storedPrefix = prefix
         notes = p.notes
     }

@@ -16,6 +16,8 @@ struct HDF5DatasetInfo {
     var typeSize: Int
     /// float32 or IEEE half: the storage types of the format, which HDF5 widens to float exactly.
     var isWeightFloat: Bool { typeClass == H5T_FLOAT && (typeSize == 4 || typeSize == 2) }
+    /// A one-byte integer (a version 2 file's int8 weights; `readInt8` checks the sign).
+    var isInt8: Bool { typeClass == H5T_INTEGER && typeSize == 1 }
 }
 
 /// A read-only HDF5 file. Every HDF5 id opened by a method is closed before it returns (`defer`); the file id
@@ -247,6 +249,20 @@ final class HDF5File {
                 throw .truncated(file: path, detail: "reading tensor \(key): \(hdf5ErrorDetail())")
             }
             return tensor
+        }
+    }
+
+    /// A signed 8-bit integer dataset, row-major. `key` names the tensor in errors.
+    func readInt8(_ datasetPath: String, key: String) throws(WeightError) -> [Int8] {
+        try withDataset(datasetPath) { (did, _, ftype, info) throws(WeightError) -> [Int8] in
+            guard info.isInt8, H5Tget_sign(ftype) == H5T_SGN_2 else {
+                throw .unsupportedDType(file: path, key: key, dtype: Self.describe(info))
+            }
+            var values = [Int8](repeating: 0, count: info.shape.reduce(1, *))
+            if !values.isEmpty, H5Dread(did, loupe_H5T_NATIVE_INT8(), h5All, h5All, h5Default, &values) < 0 {
+                throw .truncated(file: path, detail: "reading tensor \(key): \(hdf5ErrorDetail())")
+            }
+            return values
         }
     }
 

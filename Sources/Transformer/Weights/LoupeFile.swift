@@ -1,4 +1,4 @@
-// Reads a Loupe weight file v1 (HDF5; docs/weights-format.md) into a Checkpoint.
+// Reads a Loupe weight file, version 1 or 2 (HDF5; docs/weights-format.md), into a Checkpoint.
 
 import Foundation
 import Synchronization
@@ -9,8 +9,8 @@ import Tensor
 private let hdf5Lock = Mutex(())
 
 extension Checkpoint {
-    /// The format version this loader reads (docs/weights-format.md: "reject ... version is not 1").
-    public static let loupeFormatVersion: Int64 = 1
+    /// The format versions this loader reads: 1, and 2 (version 1 plus int8 block weights, docs/weights-format.md).
+    public static let loupeFormatVersions: ClosedRange<Int64> = 1...2
 
     /// Loupe .h5 file: root attributes, config, tensor names and shapes, tokenizer; validated before any
     /// tensor data is read. Names in the file are already normalised by convert.py, so KEY_RULES are not
@@ -29,7 +29,7 @@ extension Checkpoint {
         guard let version = try f.int64Attribute("version") else {
             throw .missingAttribute(file: path, name: "version")
         }
-        guard version == loupeFormatVersion else { throw .unsupportedVersion(file: path, found: version) }
+        guard loupeFormatVersions.contains(version) else { throw .unsupportedVersion(file: path, found: version) }
         func required(_ name: String) throws(WeightError) -> String {
             guard let v = try f.stringAttribute(name) else { throw .missingAttribute(file: path, name: name) }
             return v
@@ -72,15 +72,19 @@ extension Checkpoint {
                 file: path, name: "normalize", detail: "expected \"l2\" or \"none\", found \"\(normalizeName)\"")
         }
 
-        // /weights: names and shapes only; every member must be a float32 / float16 dataset.
+        // /weights: names and shapes only; every member must be a float32 / float16 dataset, or in version 2 an
+        // int8 one (checked against its scales once the prefix is known).
         var found: [(name: String, shape: [Int])] = []
+        var int8Names: Set<String> = []
         for name in try f.memberNames(ofGroup: "/weights") {
             let datasetPath = "/weights/" + name
             guard f.isDataset(datasetPath) else {
                 throw .unexpectedTensor(file: path, key: name)  // a group or other object: not a tensor
             }
             let info = try f.datasetInfo(datasetPath)
-            guard info.isWeightFloat else {
+            if info.isInt8 && version >= 2 {
+                int8Names.insert(name)
+            } else if !info.isWeightFloat {
                 throw .unsupportedDType(file: path, key: name, dtype: HDF5File.describe(info))
             }
             found.append((name, info.shape))
@@ -92,13 +96,44 @@ extension Checkpoint {
             pooling: pooling, normalize: normalizeName == "l2", tokenizer: tokenizer, found: found, notes: [])
         let prefix = try validate(parts, file: path, configFile: path)
 
-        var tensors: [String: Tensor] = [:]
+        var tensors: [String: Tensor] = [:], int8Scales: [String: Tensor] = [:]
         tensors.reserveCapacity(found.count)
-        for (name, _) in found {
-            tensors[CheckpointNames.key(of: name, prefix: prefix)] =
-                try f.readFloatTensor("/weights/" + name, key: name)
+        for (name, shape) in found {
+            let key = CheckpointNames.key(of: name, prefix: prefix)
+            if int8Names.contains(name) {
+                let (values, scales) = try readInt8Tensor(f, name: name, key: key, shape: shape, config: config)
+                (tensors[key], int8Scales[key]) = (values, scales)
+            } else {
+                tensors[key] = try f.readFloatTensor("/weights/" + name, key: name)
+            }
         }
-        return Checkpoint(parts, prefix: prefix, tensors: tensors)
+        return Checkpoint(parts, prefix: prefix, tensors: tensors, int8Scales: int8Scales)
+    }
+
+    /// An int8 block weight of a version 2 file and its `/weight_scales` entry (docs/weights-format.md, "Version 2"):
+    /// the dequantised tensor q·scale and the scales. Refuses tensors outside the blocks and scales that are missing,
+    /// of the wrong shape, or not finite and positive, naming the tensor.
+    private static func readInt8Tensor(
+        _ f: HDF5File, name: String, key: String, shape: [Int], config: ModelConfig
+    ) throws(WeightError) -> (Tensor, Tensor) {
+        let path = f.path
+        guard let axis = int8OutputAxis(of: key, rank: shape.count, architecture: config.architecture) else {
+            throw .badInt8Tensor(file: path, key: name, detail: "only the rank-2 weights of the transformer blocks may be int8")
+        }
+        let scalesPath = "/weight_scales/" + name
+        guard f.isDataset(scalesPath) else {
+            throw .badInt8Tensor(file: path, key: name, detail: "no scales at \(scalesPath)")
+        }
+        let scales = try f.readFloatTensor(scalesPath, key: scalesPath)
+        guard scales.shape == [shape[axis]] else {
+            throw .badInt8Tensor(
+                file: path, key: name, detail: "scales of shape \(scales.shape), expected [\(shape[axis])] (one per output)")
+        }
+        guard scales.scalars.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+            throw .badInt8Tensor(file: path, key: name, detail: "scales must be finite and positive")
+        }
+        let q = try f.readInt8("/weights/" + name, key: name)
+        return (dequantizedInt8(q, shape: shape, scales: scales.scalars, axis: axis), scales)
     }
 
     /// The `/tokenizer` group (docs/weights-format.md, "Group /tokenizer"): every documented attribute is

@@ -1,4 +1,4 @@
-// Writes a Loupe weight file v1 (docs/weights-format.md) atomically: temp file in the same directory, fsync, rename.
+// Writes a Loupe weight file (docs/weights-format.md) atomically: temp file in the same directory, fsync, rename.
 
 import CHDF5
 import Foundation
@@ -62,7 +62,8 @@ public struct LoupeFileExtras: Sendable {
     public init() {}
 }
 
-/// Writes `Checkpoint`s as Loupe weight files v1 that `Checkpoint.load` reads back bit for bit.
+/// Writes `Checkpoint`s as Loupe weight files (version 1, or 2 with int8 block weights) that `Checkpoint.load` reads
+/// back bit for bit.
 public enum LoupeFileWriter {
     /// Writes `checkpoint` (with `extras`) to `url`. The file is built as a temporary file in the same
     /// directory, flushed to disk (fsync), then renamed over `url`, and the directory is fsynced: a reader, or
@@ -107,8 +108,15 @@ public enum LoupeFileWriter {
         do throws(CheckpointWriteError) {
             try w.rootAttributes(c)
             try w.group("/weights")
+            if !c.int8Scales.isEmpty { try w.group("/weight_scales") }
             for key in c.tensors.keys.sorted() {
-                try w.tensor("/weights/" + c.storedName(of: key), c.tensors[key]!)
+                let name = c.storedName(of: key)
+                if let scales = c.int8Scales[key] {  // version 2: int8 values, their scales under /weight_scales
+                    try w.int8Tensor("/weights/" + name, c.int8Values(key), shape: c.tensors[key]!.shape)
+                    try w.tensor("/weight_scales/" + name, scales)
+                } else {
+                    try w.tensor("/weights/" + name, c.tensors[key]!)
+                }
             }
             try w.tokenizer(c.tokenizer)
             for (object, name, value) in extras.strings {
@@ -144,7 +152,8 @@ private struct Writer {
             throw .io(file: path, detail: "encoding the config: \(error)")
         }
         try stringAttribute("format", "loupe", on: "/")
-        try int64Attribute("version", Checkpoint.loupeFormatVersion, on: "/")
+        // Version 2 only when int8 tensors are stored, so float files stay readable by version 1 readers.
+        try int64Attribute("version", c.int8Scales.isEmpty ? 1 : 2, on: "/")
         try stringAttribute("architecture", c.architecture.rawValue, on: "/")
         try stringAttribute("config", String(decoding: configJSON, as: UTF8.self), on: "/")
         try stringAttribute("task", c.task.rawValue, on: "/")
@@ -272,6 +281,13 @@ private struct Writer {
             t.withUnsafeBufferPointer {
                 H5Dwrite(did, loupe_H5T_NATIVE_FLOAT(), h5All, h5All, h5Default, $0.baseAddress)
             }
+        }
+    }
+
+    /// A contiguous int8 dataset of `shape`.
+    func int8Tensor(_ p: String, _ values: [Int8], shape: [Int]) throws(CheckpointWriteError) {
+        try dataset(p, type: loupe_H5T_STD_I8LE(), shape: shape) { did in
+            values.withUnsafeBufferPointer { H5Dwrite(did, loupe_H5T_NATIVE_INT8(), h5All, h5All, h5Default, $0.baseAddress) }
         }
     }
 

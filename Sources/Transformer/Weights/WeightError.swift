@@ -12,7 +12,7 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
     case truncated(file: String, detail: String)
     /// Root attribute `format` is not "loupe" (`found` is nil when the attribute is absent).
     case notLoupe(file: String, found: String?)
-    /// Root attribute `version` is not 1.
+    /// Root attribute `version` is not 1 or 2.
     case unsupportedVersion(file: String, found: Int64)
     /// A required HDF5 attribute is absent (`name` is "version" for the root, "tokenizer/type" for a group's).
     case missingAttribute(file: String, name: String)
@@ -30,6 +30,9 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
     case shapeMismatch(file: String, key: String, expected: [Int], found: [Int])
     /// A tensor is stored in a type Loupe does not read (only float32, float16, bfloat16).
     case unsupportedDType(file: String, key: String, dtype: String)
+    /// An int8 tensor (format version 2) that is not a transformer-block weight, or whose `/weight_scales` entry is
+    /// missing, misshapen, or not finite and positive.
+    case badInt8Tensor(file: String, key: String, detail: String)
     /// The tokenizer has more tokens than the word-embedding table has rows.
     case vocabMismatch(file: String, key: String, tokens: Int, embeddingRows: Int)
     /// config.json (or the stored config) is not valid JSON, has a wrongly typed key, or describes no runnable model.
@@ -50,7 +53,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
             .notLoupe(let f, _), .unsupportedVersion(let f, _), .missingAttribute(let f, _),
             .badAttribute(let f, _, _), .missingObject(let f, _), .missingTensor(let f, _),
             .unexpectedTensor(let f, _), .duplicateTensor(let f, _, _), .shapeMismatch(let f, _, _, _),
-            .unsupportedDType(let f, _, _), .vocabMismatch(let f, _, _, _), .badConfig(let f, _),
+            .unsupportedDType(let f, _, _), .badInt8Tensor(let f, _, _), .vocabMismatch(let f, _, _, _),
+            .badConfig(let f, _),
             .unsupportedArchitecture(let f, _), .badTokenizer(let f, _), .safetensors(let f, _, _),
             .unsupportedFile(let f, _):
             return f
@@ -61,7 +65,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
     public var key: String? {
         switch self {
         case .missingTensor(_, let k), .unexpectedTensor(_, let k), .duplicateTensor(_, let k, _),
-            .shapeMismatch(_, let k, _, _), .unsupportedDType(_, let k, _), .vocabMismatch(_, let k, _, _):
+            .shapeMismatch(_, let k, _, _), .unsupportedDType(_, let k, _), .badInt8Tensor(_, let k, _),
+            .vocabMismatch(_, let k, _, _):
             return k
         case .safetensors(_, let k, _): return k
         default: return nil
@@ -80,7 +85,7 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
                 "not a Loupe weight file: root attribute format is "
                 + (found.map { "\"\($0)\"" } ?? "absent") + ", expected \"loupe\""
         case .unsupportedVersion(_, let v):
-            text = "unsupported format version \(v) (this loader reads version 1)"
+            text = "unsupported format version \(v) (this loader reads versions 1 and 2)"
         case .missingAttribute(_, let n): text = "missing attribute \(n)"
         case .badAttribute(_, let n, let d): text = "attribute \(n): \(d)"
         case .missingObject(_, let p): text = "missing HDF5 object \(p)"
@@ -90,7 +95,8 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
         case .shapeMismatch(_, let k, let e, let f):
             text = "tensor \(k) has shape \(f), expected \(e)"
         case .unsupportedDType(_, let k, let d):
-            text = "tensor \(k) has dtype \(d); Loupe reads float32, float16 and bfloat16 only"
+            text = "tensor \(k) has dtype \(d); Loupe reads float32, float16 and bfloat16 (and int8 block weights in version 2)"
+        case .badInt8Tensor(_, let k, let d): text = "int8 tensor \(k): \(d)"
         case .vocabMismatch(_, let k, let t, let r):
             text = "the tokenizer has \(t) tokens but \(k) has only \(r) rows"
         case .badConfig(_, let d): text = "bad config: \(d)"
