@@ -287,22 +287,29 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
                                 err.count)
                             precondition(status == 0, "oneDNN: \(String(cString: err.baseAddress!))")
                         }
-                        let rows = t0..<Swift.min(t0 + tile, m)
-                        let (to, count) = (y + t0 * ldy + columns.lowerBound, Int64(rows.count))
-                        let blockBias = bias.map { $0 + columns.lowerBound }
-                        if self.precision == .int8 {
-                            self.columnScale.withUnsafeBufferPointer { s in
-                                self.columnSum.withUnsafeBufferPointer { q in
-                                    loupe_dequantize(
-                                        UnsafeRawPointer(buffer).assumingMemoryBound(to: Int32.self), count,
-                                        Int64(columns.count), to, Int64(ldy), aScale + t0, zp + t0,
-                                        s.baseAddress! + columns.lowerBound, q.baseAddress! + columns.lowerBound, blockBias)
+                        // A few rows at a time, so that the epilogue's pass (GELU) reads rows the dequantising pass
+                        // has just written, still in L1/L2.
+                        let chunk = Swift.max(1, 16_384 / columns.count)
+                        for r0 in stride(from: t0, to: Swift.min(t0 + tile, m), by: chunk) {
+                            let rows = r0..<Swift.min(r0 + chunk, t0 + tile, m)
+                            let from = buffer + (r0 - t0) * columns.count
+                            let (to, count) = (y + r0 * ldy + columns.lowerBound, Int64(rows.count))
+                            let blockBias = bias.map { $0 + columns.lowerBound }
+                            if self.precision == .int8 {
+                                self.columnScale.withUnsafeBufferPointer { s in
+                                    self.columnSum.withUnsafeBufferPointer { q in
+                                        loupe_dequantize(
+                                            UnsafeRawPointer(from).assumingMemoryBound(to: Int32.self), count,
+                                            Int64(columns.count), to, Int64(ldy), aScale + r0, zp + r0,
+                                            s.baseAddress! + columns.lowerBound, q.baseAddress! + columns.lowerBound,
+                                            blockBias)
+                                    }
                                 }
+                            } else {
+                                loupe_copy_rows(from, count, Int64(columns.count), to, Int64(ldy), blockBias)
                             }
-                        } else {
-                            loupe_copy_rows(buffer, count, Int64(columns.count), to, Int64(ldy), blockBias)
+                            epilogue?(rows, columns)
                         }
-                        epilogue?(rows, columns)
                     }
                 }
             }
