@@ -30,10 +30,10 @@ extension Workbench {
         let start = Date()
         let url = checkpointURL(input)
         let quantized = try modelling { () throws(ModelError) -> Checkpoint in
-            let checkpoint: Checkpoint
-            do throws(WeightError) { checkpoint = try Checkpoint.load(url) } catch { throw .weights(error) }
-            do throws(LowPrecisionError) { return try checkpoint.quantizedInt8() } catch {
-                throw .precision(file: url.path, error)
+            do throws(WeightError) {
+                return try Checkpoint.load(url).quantizedInt8()
+            } catch {
+                throw .weights(error)
             }
         }
         let target = URL(fileURLWithPath: output)

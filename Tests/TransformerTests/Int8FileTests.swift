@@ -69,6 +69,21 @@ import Transformer
         #expect(worst <= 1e-5 * scale, "logits \(x) vs \(y)")
     }
 
+    /// A weight int8 cannot hold (a NaN) is refused naming the tensor and its output channel, before anything is written.
+    @Test func nonFiniteWeightIsRefused() throws {
+        let c = try Checkpoint.load(fixture("bert_tiny_cls.h5"))
+        let key = "encoder.layer.1.output.dense.weight"  // [128, 512]: output channel = row
+        var tensors = c.tensors, values = c.tensors[key]!.scalars
+        values[5 * 512 + 7] = .nan
+        tensors[key] = Tensor(shape: [128, 512], scalars: values)
+        let broken = try Checkpoint(config: c.config, task: c.task, labels: c.labels, tokenizer: c.tokenizer, tensors: tensors)
+        #expect(throws: WeightError.badInt8Tensor(
+            file: broken.url.path, key: "bert." + key,
+            detail: "output channel 5 holds a NaN or an infinity, which int8 cannot represent")) {
+            _ = try broken.quantizedInt8()
+        }
+    }
+
     /// Malformed int8 tensors are refused naming the tensor: no scales, scales of the wrong shape or sign, an int8
     /// tensor outside the blocks, and an int8 tensor in a version 1 file.
     @Test func malformedInt8TensorsAreRefused() throws {

@@ -22,8 +22,8 @@ extension Checkpoint {
     /// This checkpoint with every block weight rounded to symmetric int8 per output channel (127 levels, scale =
     /// max|w| / 127): `tensors` then hold q·scale and `int8Scales` the scales, which `LoupeFileWriter` stores as
     /// int8 datasets (format version 2). Embeddings, layer norms, biases and heads stay float32, as in ONNX
-    /// Runtime's dynamically quantised models. Throws for a NaN or infinite weight, which int8 cannot hold.
-    public func quantizedInt8() throws(LowPrecisionError) -> Checkpoint {
+    /// Runtime's dynamically quantised models. Throws for a NaN or infinite weight, which int8 cannot hold, naming it.
+    public func quantizedInt8() throws(WeightError) -> Checkpoint {
         var copy = self
         for key in tensors.keys.sorted() where int8Scales[key] == nil {
             let w = tensors[key]!
@@ -34,7 +34,10 @@ extension Checkpoint {
             let outputs = axis == 0 ? rows : cols
             let values = w.scalars
             if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                throw .nonFiniteWeight(column: axis == 0 ? bad / cols : bad % cols)
+                throw .badInt8Tensor(
+                    file: url.path, key: storedName(of: key),
+                    detail: "output channel \(axis == 0 ? bad / cols : bad % cols) holds a NaN or an infinity, which int8 "
+                        + "cannot represent")
             }
             var amax = [Float](repeating: 0, count: outputs)
             for i in 0..<rows {

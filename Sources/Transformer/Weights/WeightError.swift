@@ -31,7 +31,7 @@ public enum WeightError: Error, CustomStringConvertible, Equatable, Sendable {
     /// A tensor is stored in a type Loupe does not read (only float32, float16, bfloat16).
     case unsupportedDType(file: String, key: String, dtype: String)
     /// An int8 tensor (format version 2) that is not a transformer-block weight, or whose `/weight_scales` entry is
-    /// missing, misshapen, or not finite and positive.
+    /// missing, misshapen, or not finite and positive; or a weight that cannot be stored as int8 (a NaN, an infinity).
     case badInt8Tensor(file: String, key: String, detail: String)
     /// The tokenizer has more tokens than the word-embedding table has rows.
     case vocabMismatch(file: String, key: String, tokens: Int, embeddingRows: Int)
