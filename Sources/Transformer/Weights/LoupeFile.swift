@@ -124,11 +124,12 @@ extension Checkpoint {
         guard f.isDataset(scalesPath) else {
             throw .badInt8Tensor(file: path, key: name, detail: "no scales at \(scalesPath)")
         }
-        let scales = try f.readFloatTensor(scalesPath, key: scalesPath)
-        guard scales.shape == [shape[axis]] else {
+        let stored = try f.datasetInfo(scalesPath).shape  // checked before reading: the file's sizes are untrusted
+        guard stored == [shape[axis]] else {
             throw .badInt8Tensor(
-                file: path, key: name, detail: "scales of shape \(scales.shape), expected [\(shape[axis])] (one per output)")
+                file: path, key: name, detail: "scales of shape \(stored), expected [\(shape[axis])] (one per output)")
         }
+        let scales = try f.readFloatTensor(scalesPath, key: scalesPath)
         guard scales.scalars.allSatisfy({ $0.isFinite && $0 > 0 }) else {
             throw .badInt8Tensor(file: path, key: name, detail: "scales must be finite and positive")
         }
