@@ -5,8 +5,8 @@
 // [T, 3H] projection, or a [S, D] block of a KV cache: only the strides differ), the masked softmax
 // runs in place on each score row, and the context GEMM writes the head's columns of the [T, H]
 // output directly, so there is no [B, NH, T, D] split or merge copy. Pairs run in parallel on all
-// threads with OpenBLAS on one thread each (`Parallel.forEach`). Inference only (no VJP): the
-// models call it when nothing records and use the differentiable ops otherwise.
+// threads with OpenBLAS on one thread each (`Parallel.forEach`). The tape op `attention` (AttentionOp.swift)
+// runs it and holds its VJP.
 //
 // Dimension legend: B batch, NH heads, Tq query rows, Tk key rows, D head size.
 
@@ -23,12 +23,14 @@ public enum AttentionKernel {
     /// `mask` is additive, row (b, t) at mask + b·maskBatchStride + t·maskRowStride (0 to share one row);
     /// masked entries hold −Float.greatestFiniteMagnitude, as transformers' masks, so a fully masked row is
     /// uniform, as there. `probabilities`, when given, receives softmax rows as [B, NH, Tq, Tk] (contiguous).
+    /// `dropout`: [B, NH, Tq, Tk] factors (0 or 1/(1 − p)) applied to the probabilities before the context product.
     public static func forward(
         batch: Int, heads: Int, queries tq: Int, keys tk: Int, headSize d: Int, scale: Float,
         q: UnsafePointer<Float>, _ ql: Layout, k: UnsafePointer<Float>, _ kl: Layout,
         v: UnsafePointer<Float>, _ vl: Layout,
         mask: UnsafePointer<Float>?, maskBatchStride: Int, maskRowStride: Int,
-        context: UnsafeMutablePointer<Float>, _ cl: Layout, probabilities: UnsafeMutablePointer<Float>?
+        context: UnsafeMutablePointer<Float>, _ cl: Layout, probabilities: UnsafeMutablePointer<Float>?,
+        dropout: UnsafePointer<Float>? = nil
     ) {
         let pairs = batch * heads
         guard pairs > 0, tq > 0 else { return }
@@ -36,7 +38,7 @@ public enum AttentionKernel {
         let serial = pairs * tq * tk * d < 1 << 16
         let workers = Parallel.workers(pairs, serial: serial)
         let scratch: UnsafeMutablePointer<Float>? =
-            probabilities == nil ? .allocate(capacity: workers * tq * Swift.max(tk, 1)) : nil
+            probabilities == nil || dropout != nil ? .allocate(capacity: workers * tq * Swift.max(tk, 1)) : nil
         defer { scratch?.deallocate() }
         Parallel.forEach(pairs, serial: serial) { pair, worker in
             let (b, h) = (pair / heads, pair % heads)
@@ -53,8 +55,17 @@ public enum AttentionKernel {
             for t in 0..<tq {
                 softmaxRow(scores + t * tk, tk, mask.map { $0 + b * maskBatchStride + t * maskRowStride })
             }
+            var used = UnsafePointer(scores)
+            if let dropout, let probabilities {  // P̃ = P ⊙ M in the worker's scratch, P kept
+                let dropped = scratch! + worker * tq * tk, m = dropout + pair * tq * tk
+                for i in 0..<(tq * tk) { dropped[i] = probabilities[pair * tq * tk + i] * m[i] }
+                used = UnsafePointer(dropped)
+            } else if let dropout {
+                let m = dropout + pair * tq * tk
+                for i in 0..<(tq * tk) { scores[i] *= m[i] }
+            }
             sgemm(
-                transA: false, transB: false, m: tq, n: d, k: tk, a: scores, lda: tk,
+                transA: false, transB: false, m: tq, n: d, k: tk, a: used, lda: tk,
                 b: v + b * vl.batch + h * vl.head, ldb: vl.row, c: cOut, ldc: cl.row, parallel: serial)
         }
     }

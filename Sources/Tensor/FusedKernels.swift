@@ -1,9 +1,9 @@
-// Raw-buffer epilogues for inference: bias + activation, bias + residual (+ layer norm), embedding sums.
+// Raw-buffer forward kernels of the fused ops: bias + activation, residual + layer norm, embedding sums.
 //
 // A transformer layer's dense products leave their output in a buffer that the next step reads once more;
 // these kernels fold that step's element-wise work (bias, GELU, residual add, layer norm) into one pass
-// over rows that are still in cache, in place where possible. They are not tape ops (no VJP): the models
-// use them only when nothing is recording, and run the differentiable ops otherwise. Each computes the
+// over rows that are still in cache. They are the forwards of the tape ops `dense`, `layerNorm(_:residual:)` and
+// `embeddingSum`, whose VJPs live beside those ops. Each computes the
 // same roundings, in the same order, as the op sequence it replaces (e.g. `gelu(y + b)` is (y + b)
 // rounded, then GELU; `x + (y + b)`), and tails go through the same vector code padded into one vector,
 // so a row's result never depends on its position in the batch.
@@ -54,28 +54,19 @@ public enum FusedKernels {
         }
     }
 
-    /// out[r] = residual[r] + (a[r] + bias) over rows × n contiguous rows; `out` may be `a`.
-    public static func biasResidual(
-        _ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        residual: UnsafePointer<Float>, rows: Int, n: Int
+    /// out[r] = LayerNorm(a[r] + residual[r]) · weight + lnBias, one pass per row: the sum (rounded as residual + a,
+    /// as `residual + a` would) is written to `sum` (which may be `a`), then `layerNorm`'s arithmetic, with the row's
+    /// mean and 1/σ written to `mean` and `rstd`. `out` may be `sum`.
+    public static func residualLayerNorm(
+        _ out: UnsafeMutablePointer<Float>, sum: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
+        residual: UnsafePointer<Float>, weight: UnsafePointer<Float>?, lnBias: UnsafePointer<Float>?, eps: Float,
+        rows: Int, n: Int, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>
     ) {
-        Parallel.forRows(rows, cost: n) { range in
-            for r in range { addRow(out + r * n, a + r * n, bias, residual + r * n, n) }
-        }
-    }
-
-    /// out[r] = LayerNorm(a[r] + bias + residual[r]) · weight + lnBias (the sum rounded as (a + bias) + residual,
-    /// then `layerNorm`'s arithmetic). `a` is overwritten with the sum; `out` may be `a`.
-    public static func biasResidualLayerNorm(
-        _ out: UnsafeMutablePointer<Float>, _ a: UnsafeMutablePointer<Float>, bias: UnsafePointer<Float>?,
-        residual: UnsafePointer<Float>?, weight: UnsafePointer<Float>?, lnBias: UnsafePointer<Float>?, eps: Float,
-        rows: Int, n: Int
-    ) {
-        Parallel.forRows(rows, cost: 4 * n) { range in
+        Parallel.forRows(rows, cost: 5 * n) { range in
             for r in range {
-                let ar = a + r * n
-                if bias != nil || residual != nil { addRow(ar, ar, bias, residual.map { $0 + r * n }, n) }
-                _ = LayerNormKernels.row(ar, weight, lnBias, out + r * n, n: n, eps: eps)
+                let s = sum + r * n
+                addRow(s, a + r * n, nil, residual + r * n, n)
+                (mean[r], rstd[r]) = LayerNormKernels.row(s, weight, lnBias, out + r * n, n: n, eps: eps)
             }
         }
     }
@@ -138,16 +129,6 @@ public enum FusedKernels {
             if let c { v = c[i] + v }
             o[i] = v
             i += 1
-        }
-    }
-
-    /// y[r] = LayerNorm(x[r]) · weight + bias, rows of n; `y` may be `x`.
-    public static func layerNorm(
-        _ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
-        bias: UnsafePointer<Float>?, eps: Float, rows: Int, n: Int
-    ) {
-        Parallel.forRows(rows, cost: 4 * n) { range in
-            for r in range { _ = LayerNormKernels.row(x + r * n, weight, bias, y + r * n, n: n, eps: eps) }
         }
     }
 }

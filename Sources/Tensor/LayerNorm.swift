@@ -69,85 +69,149 @@ enum LayerNormKernels {
     }
 
     /// dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)) with ĝ = g⊙w and x̂ = (x − μ)·rstd;
-    /// dw += Σ_rows g⊙x̂, db += Σ_rows g.
+    /// dw += Σ_rows g⊙x̂, db += Σ_rows g (llm.c `layernorm_backward`). Rows split over threads, each summing dw and
+    /// db into its own buffer, added in thread order at the end (so the result does not depend on scheduling).
     static func backward(
         _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ g: UnsafePointer<Float>,
         _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,
         _ dx: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
         rows: Int, n: Int
     ) {
-        for r in 0..<rows {
-            let xr = x + r * n, gr = g + r * n
-            let mu = mean[r], rs = rstd[r]
-            var sumG: Float = 0, sumGX: Float = 0
-            for i in 0..<n {
-                let xh = (xr[i] - mu) * rs
-                let gh = w.map { gr[i] * $0[i] } ?? gr[i]
-                sumG += gh
-                sumGX += gh * xh
-                if let dw { dw[i] += gr[i] * xh }
-                if let db { db[i] += gr[i] }
+        guard rows > 0, n > 0 else { return }
+        let parts = rows * n >= 1 << 15 ? Swift.min(Threads.count, rows) : 1
+        let chunk = (rows + parts - 1) / parts
+        let partials = UnsafeMutablePointer<Float>.allocate(capacity: parts * 2 * n)
+        partials.initialize(repeating: 0, count: parts * 2 * n)
+        defer { partials.deallocate() }
+        Parallel.forEach(parts, serial: parts == 1) { part, _ in
+            let pw = partials + part * 2 * n, pb = pw + n
+            for r in (part * chunk)..<Swift.min(rows, (part + 1) * chunk) {
+                rowBackward(
+                    x + r * n, w, g + r * n, mean[r], rstd[r], dx.map { $0 + r * n }, dw == nil ? nil : pw,
+                    db == nil ? nil : pb, n: n)
             }
-            guard let dx else { continue }
-            let mG = sumG / Float(n), mGX = sumGX / Float(n)
-            let dr = dx + r * n
-            for i in 0..<n {
-                let xh = (xr[i] - mu) * rs
-                let gh = w.map { gr[i] * $0[i] } ?? gr[i]
-                dr[i] = rs * (gh - mG - xh * mGX)
+        }
+        for part in 0..<parts {
+            if let dw { FusedKernels.addRow(dw, dw, partials + part * 2 * n, nil, n) }
+            if let db { FusedKernels.addRow(db, db, partials + part * 2 * n + n, nil, n) }
+        }
+    }
+
+    /// One row of `backward`, sixteen lanes at a time (tails through the same code, padded with zeros).
+    @inline(__always)
+    private static func rowBackward(
+        _ xr: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ gr: UnsafePointer<Float>, _ mu: Float, _ rs: Float,
+        _ dr: UnsafeMutablePointer<Float>?, _ dw: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
+        n: Int
+    ) {
+        let (muv, rsv) = (FloatV(repeating: mu), FloatV(repeating: rs))
+        var sumG = FloatV(repeating: 0), sumGX = sumG
+        /// g, x̂ and ĝ = g⊙w at lanes i..<i+k (zeros past the row).
+        @inline(__always) func terms(_ i: Int, _ k: Int) -> (g: FloatV, xh: FloatV, gh: FloatV) {
+            let xv = k == 16 ? load(xr + i) : loadPartial(xr + i, k, pad: mu)
+            let gv = k == 16 ? load(gr + i) : loadPartial(gr + i, k)
+            return (gv, (xv - muv) * rsv, w.map { gv * (k == 16 ? load($0 + i) : loadPartial($0 + i, k)) } ?? gv)
+        }
+        var i = 0
+        while i < n {
+            let k = Swift.min(16, n - i)
+            let (gv, xh, gh) = terms(i, k)
+            sumG += gh
+            sumGX += gh * xh
+            if let dw {
+                let v = (k == 16 ? load(dw + i) : loadPartial(dw + i, k)) + gv * xh
+                k == 16 ? store(v, dw + i) : storePartial(v, dw + i, k)
             }
+            if let db {
+                let v = (k == 16 ? load(db + i) : loadPartial(db + i, k)) + gv
+                k == 16 ? store(v, db + i) : storePartial(v, db + i, k)
+            }
+            i += 16
+        }
+        guard let dr else { return }
+        let mG = FloatV(repeating: sumG.sum() / Float(n)), mGX = FloatV(repeating: sumGX.sum() / Float(n))
+        i = 0
+        while i < n {
+            let k = Swift.min(16, n - i)
+            let (_, xh, gh) = terms(i, k)
+            let v = rsv * (gh - mG - xh * mGX)
+            k == 16 ? store(v, dr + i) : storePartial(v, dr + i, k)
+            i += 16
         }
     }
 }
 
-/// Layer normalisation over the last axis, `torch.nn.functional.layer_norm(x, (n,), weight, bias, eps)`.
-/// `weight` and `bias`, when given, have shape [n].
-public func layerNorm(_ x: Tensor, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5) -> Tensor {
+/// Layer normalisation over the last axis, `torch.nn.functional.layer_norm(x, (n,), weight, bias, eps)`, of
+/// x + residual when a residual is given (a post-LN block's add and norm as one pass over rows in cache, the sum
+/// rounded as `residual + x`). `weight` and `bias`, when given, have shape [n]. VJP: the norm's, then the sum's
+/// cotangent to both addends.
+public func layerNorm(
+    _ x: Tensor, residual: Tensor? = nil, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5
+) -> Tensor {
     check(x.rank >= 1, "layerNorm: input must have rank ≥ 1, got shape \(x.shape)")
     let n = x.shape[x.rank - 1]
+    if let residual { check(residual.shape == x.shape, "layerNorm: residual \(residual.shape) for input \(x.shape)") }
     if let weight {
         check(weight.shape == [n], "layerNorm: weight shape \(weight.shape) != [\(n)] for input \(x.shape)")
     }
     if let bias { check(bias.shape == [n], "layerNorm: bias shape \(bias.shape) != [\(n)] for input \(x.shape)") }
     let rows = n == 0 ? 0 : x.count / n
     var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
-    let wd = weight?.detached, bd = bias?.detached, xd = x.detached
+    let wd = weight?.detached, bd = bias?.detached
+    var inputs = [x] + (residual.map { [$0] } ?? [])
+    let xIndex = inputs.count
+    if let weight { inputs.append(weight) }
+    if let bias { inputs.append(bias) }
+    let recording = inputs.contains { $0.isRecording }
+    // The normalised rows: x itself, or the sum (kept as a tensor for the VJP).
+    var summed = residual == nil ? nil : Tensor(shape: x.shape) { _ in }  // written below
     let y = Tensor(shape: x.shape) { out in
         guard out.count > 0 else { return }
         x.withUnsafeBufferPointer { px in
             withOptionalPointer(wd) { pw in
                 withOptionalPointer(bd) { pb in
-                    LayerNormKernels.forward(
-                        px.baseAddress!, pw, pb, out.baseAddress!, &mean, &rstd, rows: rows, n: n, eps: eps)
+                    guard let residual else {
+                        LayerNormKernels.forward(
+                            px.baseAddress!, pw, pb, out.baseAddress!, &mean, &rstd, rows: rows, n: n, eps: eps)
+                        return
+                    }
+                    residual.withUnsafeBufferPointer { pr in
+                        summed!.withUnsafeMutableBufferPointer { ps in
+                            FusedKernels.residualLayerNorm(
+                                out.baseAddress!, sum: ps.baseAddress!, px.baseAddress!, residual: pr.baseAddress!,
+                                weight: pw, lnBias: pb, eps: eps, rows: rows, n: n, mean: &mean, rstd: &rstd)
+                        }
+                    }
                 }
             }
         }
     }
-    let (savedMean, savedRstd) = (mean, rstd)
-    var inputs = [x]
-    if let weight { inputs.append(weight) }
-    if let bias { inputs.append(bias) }
+    let source = summed ?? x.detached
+    guard recording else { return y }
+    let (savedMean, savedRstd, hasResidual) = (mean, rstd, residual != nil)
     return y.recorded(from: inputs) { g, needs in
-        var dx = needs[0] ? Tensor.zeros(xd.shape) : nil
-        var dw = wd != nil && needs[1] ? Tensor.zeros([n]) : nil
+        let needX = needs[0] || (hasResidual && needs[1])
+        var dx = needX ? Tensor.zeros(source.shape) : nil
+        var dw = wd != nil && needs[xIndex] ? Tensor.zeros([n]) : nil
         var db = bd != nil && needs[inputs.count - 1] ? Tensor.zeros([n]) : nil
-        guard g.count > 0 else { return [dx] + (wd != nil ? [dw] : []) + (bd != nil ? [db] : []) }
-        xd.withUnsafeBufferPointer { px in
-            g.withUnsafeBufferPointer { pg in
-                withOptionalPointer(wd) { pw in
-                    withOptionalMutablePointer(&dx) { pdx in
-                        withOptionalMutablePointer(&dw) { pdw in
-                            withOptionalMutablePointer(&db) { pdb in
-                                LayerNormKernels.backward(
-                                    px.baseAddress!, pw, pg.baseAddress!, savedMean, savedRstd, pdx, pdw, pdb,
-                                    rows: rows, n: n)
+        if g.count > 0 {
+            source.withUnsafeBufferPointer { px in
+                g.withUnsafeBufferPointer { pg in
+                    withOptionalPointer(wd) { pw in
+                        withOptionalMutablePointer(&dx) { pdx in
+                            withOptionalMutablePointer(&dw) { pdw in
+                                withOptionalMutablePointer(&db) { pdb in
+                                    LayerNormKernels.backward(
+                                        px.baseAddress!, pw, pg.baseAddress!, savedMean, savedRstd, pdx, pdw, pdb,
+                                        rows: rows, n: n)
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        return [dx] + (wd != nil ? [dw] : []) + (bd != nil ? [db] : [])
+        return [dx] + (hasResidual ? [dx] : []) + (wd != nil ? [dw] : []) + (bd != nil ? [db] : [])
     }
 }
 

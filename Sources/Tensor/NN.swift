@@ -50,10 +50,7 @@ public func maskedFill(_ x: Tensor, mask: Tensor, value: Float) -> Tensor {
 public func dropout(_ x: Tensor, p: Float, training: Bool, generator: inout RandomGenerator) -> Tensor {
     check(p >= 0 && p <= 1, "dropout: probability \(p) is not in [0, 1]")
     guard training && p > 0 else { return x }
-    let scale: Float = p == 1 ? 0 : 1 / (1 - p)
-    let mask = Tensor(shape: x.shape) { m in
-        for i in 0..<m.count { m[i] = generator.nextUniform() < p ? 0 : scale }
-    }
+    let mask = dropoutMask(x.shape, p: p, generator: &generator)
     return x.zipScalars(mask, Kernel.Multiply()).recorded(from: x) { g in g.zipScalars(mask, Kernel.Multiply()) }
 }
 
@@ -101,4 +98,128 @@ extension Kernel {
             x.replacing(with: Float8(repeating: value), where: m .!= 0)
         }
     }
+}
+
+/// The [rows] factors of inverted dropout drawn as `dropout` draws them: 0 with probability p, else 1/(1 − p).
+public func dropoutMask(_ shape: [Int], p: Float, generator: inout RandomGenerator) -> Tensor {
+    check(p >= 0 && p <= 1, "dropout: probability \(p) is not in [0, 1]")
+    let scale: Float = p == 1 ? 0 : 1 / (1 - p)
+    return Tensor(shape: shape) { m in
+        for i in 0..<m.count { m[i] = generator.nextUniform() < p ? 0 : scale }
+    }
+}
+
+/// Σ_k tables[k][indices[k][r]] per row r (indices nil: row r of table k itself, a [rows, n] input such as
+/// `inputs_embeds`), then layer norm when `norm` is given: BERT's and GPT-2's embeddings in one pass per row, shaped
+/// `shape + [n]`. VJP: the norm's, then the sum's cotangent to each table's rows (scatter-added, as `embedding`).
+public func embeddingSum(
+    _ tables: [Tensor], indices: [[Int]?], shape: [Int], norm: (weight: Tensor, bias: Tensor, eps: Float)? = nil
+) -> Tensor {
+    check(!tables.isEmpty && tables.count == indices.count, "embeddingSum: \(tables.count) tables, \(indices.count) index lists")
+    let n = tables[0].shape.last ?? 0
+    let rows = shapeCount(shape)
+    for (k, t) in tables.enumerated() {
+        check(t.shape.last == n, "embeddingSum: table \(k) \(t.shape) is not \(n) wide")
+        if indices[k] == nil { check(t.count == rows * n, "embeddingSum: input \(k) \(t.shape) for \(shape) rows") }
+    }
+    if let norm { check(norm.weight.shape == [n] && norm.bias.shape == [n], "embeddingSum: norm of \(norm.weight.shape)") }
+    let inputs = tables + (norm.map { [$0.weight, $0.bias] } ?? [])
+    let recording = inputs.contains { $0.isRecording }
+    var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
+    func sum(_ out: UnsafeMutablePointer<Float>) {
+        withPointers(tables) { ps in
+            FusedKernels.embeddingSum(
+                out, rows: rows, n: n, tables: ps, tableRows: tables.map { $0.count / Swift.max(n, 1) },
+                indices: indices)
+        }
+    }
+    guard let norm else {
+        let y = Tensor(shape: shape + [n]) { out in if out.count > 0 { sum(out.baseAddress!) } }
+        guard recording else { return y }
+        return y.recorded(from: inputs) { g, needs in
+            tables.indices.map { k in needs[k] ? scatterRows(g, indices[k], like: tables[k]) : nil }
+        }
+    }
+    let (wd, bd) = (norm.weight.detached, norm.bias.detached)
+    if !recording {  // the sum and its norm in one pass per row
+        return Tensor(shape: shape + [n]) { out in
+            guard out.count > 0 else { return }
+            withPointers(tables) { ps in
+                wd.withUnsafeBufferPointer { w in
+                    bd.withUnsafeBufferPointer { b in
+                        FusedKernels.embeddingSum(
+                            out.baseAddress!, rows: rows, n: n, tables: ps,
+                            tableRows: tables.map { $0.count / Swift.max(n, 1) }, indices: indices,
+                            norm: (w.baseAddress, b.baseAddress, norm.eps))
+                    }
+                }
+            }
+        }
+    }
+    let summed = Tensor(shape: [rows, n]) { out in if out.count > 0 { sum(out.baseAddress!) } }
+    let y = Tensor(shape: shape + [n]) { out in
+        guard out.count > 0 else { return }
+        summed.withUnsafeBufferPointer { px in
+            wd.withUnsafeBufferPointer { w in
+                bd.withUnsafeBufferPointer { b in
+                    LayerNormKernels.forward(
+                        px.baseAddress!, w.baseAddress, b.baseAddress, out.baseAddress!, &mean, &rstd, rows: rows,
+                        n: n, eps: norm.eps)
+                }
+            }
+        }
+    }
+    let (savedMean, savedRstd) = (mean, rstd)
+    return y.recorded(from: inputs) { g, needs in
+        var ds: Tensor? = Tensor.zeros([rows, n])
+        var dw: Tensor? = needs[tables.count] ? Tensor.zeros([n]) : nil
+        var db: Tensor? = needs[tables.count + 1] ? Tensor.zeros([n]) : nil
+        if rows > 0 && n > 0 {
+            summed.withUnsafeBufferPointer { px in
+                g.withUnsafeBufferPointer { pg in
+                    wd.withUnsafeBufferPointer { w in
+                        withOptionalMutablePointer(&ds) { pds in
+                            withOptionalMutablePointer(&dw) { pdw in
+                                withOptionalMutablePointer(&db) { pdb in
+                                    LayerNormKernels.backward(
+                                        px.baseAddress!, w.baseAddress, pg.baseAddress!, savedMean, savedRstd, pds, pdw,
+                                        pdb, rows: rows, n: n)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return tables.indices.map { k in needs[k] ? scatterRows(ds!, indices[k], like: tables[k]) : nil } + [dw, db]
+    }
+}
+
+/// The cotangent of a table read by `indices` (nil: row by row) from the rows' cotangent g [rows, n].
+private func scatterRows(_ g: Tensor, _ indices: [Int]?, like table: Tensor) -> Tensor {
+    guard let indices else { return g.reshaped(table.shape) }
+    let n = table.shape.last ?? 0
+    var d = Tensor(shape: table.shape, scalars: GradientBuffers.zeros(table.count))
+    d.withUnsafeMutableBufferPointer { pd in
+        g.withUnsafeBufferPointer { pg in
+            guard pg.count > 0 else { return }
+            for (r, i) in indices.enumerated() {
+                FusedKernels.addRow(pd.baseAddress! + i * n, pd.baseAddress! + i * n, pg.baseAddress! + r * n, nil, n)
+            }
+        }
+    }
+    return d
+}
+
+/// Calls `body` with the base address of every tensor's elements.
+private func withPointers<R>(_ ts: [Tensor], _ body: ([UnsafePointer<Float>]) -> R) -> R {
+    var ps: [UnsafePointer<Float>] = []
+    func next(_ i: Int) -> R {
+        if i == ts.count { return body(ps) }
+        return ts[i].withUnsafeBufferPointer { p in
+            ps.append(p.baseAddress ?? UnsafePointer(bitPattern: 8)!)
+            return next(i + 1)
+        }
+    }
+    return next(0)
 }

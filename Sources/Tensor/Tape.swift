@@ -144,8 +144,8 @@ public final class GradientTape: @unchecked Sendable {
 
 extension Tensor {
     /// Whether ops on this value are being recorded now: it is tracked by the tape that is recording.
-    /// False for untracked values and for values of a tape that has stopped recording. Fast inference
-    /// paths (fused kernels without a VJP) may be taken only when this is false for every input.
+    /// False for untracked values and for values of a tape that has stopped recording. An op keeps what its VJP
+    /// needs (a pre-activation, probabilities) only when this is true for one of its inputs.
     public var isRecording: Bool { handle != nil && GradientTape.recording(handle) != nil }
 }
 

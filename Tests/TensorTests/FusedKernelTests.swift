@@ -144,8 +144,8 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
         let rows = 700
         var gen = Inputs(seed: UInt64(n))
         let a = gen.normal([rows * n]).scalars, res = gen.normal([rows * n]).scalars
-        let bias = gen.normal([n]).scalars, w = gen.normal([n]).scalars, lb = gen.normal([n]).scalars
-        let sum = (0..<(rows * n)).map { i in res[i] + (a[i] + bias[i % n]) }  // float32 roundings of the ops
+        let w = gen.normal([n]).scalars, lb = gen.normal([n]).scalars
+        let sum = (0..<(rows * n)).map { i in res[i] + a[i] }  // the float32 rounding of the op
         var refNorm: [Double] = []
         for r in 0..<rows {
             let x = sum[(r * n)..<((r + 1) * n)].map(Double.init)
@@ -153,18 +153,19 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
             let rs = 1 / (x.map { ($0 - mu) * ($0 - mu) }.reduce(0, +) / Double(n) + 1e-5).squareRoot()
             refNorm += x.enumerated().map { j, v in (v - mu) * rs * Double(w[j]) + Double(lb[j]) }
         }
-        var out = [Float](repeating: .nan, count: rows * n), scratch = a
-        FusedKernels.biasResidual(&out, a, bias: bias, residual: res, rows: rows, n: n)
-        #expect(out == sum, "biasResidual is (a + bias) + residual in float32")
-        FusedKernels.biasResidualLayerNorm(
-            &out, &scratch, bias: bias, residual: res, weight: w, lnBias: lb, eps: 1e-5, rows: rows, n: n)
-        close(out, refNorm, "biasResidualLayerNorm n \(n)")
-        #expect(scratch == sum, "the sum is left in a")
-        var plain = [Float](repeating: .nan, count: rows * n)
-        FusedKernels.layerNorm(&plain, sum, weight: w, bias: lb, eps: 1e-5, rows: rows, n: n)
-        #expect(plain == out, "layerNorm of the sum is the fused result")
-        // Against the differentiable op.
-        let op = layerNorm(Tensor(shape: [rows, n], scalars: sum), weight: Tensor(w), bias: Tensor(lb), eps: 1e-5)
+        var out = [Float](repeating: .nan, count: rows * n), summed = out
+        var mean = [Float](repeating: .nan, count: rows), rstd = mean
+        FusedKernels.residualLayerNorm(
+            &out, sum: &summed, a, residual: res, weight: w, lnBias: lb, eps: 1e-5, rows: rows, n: n, mean: &mean,
+            rstd: &rstd)
+        close(out, refNorm, "residualLayerNorm n \(n)")
+        #expect(summed == sum, "the sum is residual + a in float32")
+        // Against the differentiable op, with and without the residual.
+        let plain = layerNorm(Tensor(shape: [rows, n], scalars: sum), weight: Tensor(w), bias: Tensor(lb), eps: 1e-5)
+        #expect(plain.scalars == out, "layerNorm of the sum is the fused result")
+        let op = layerNorm(
+            Tensor(shape: [rows, n], scalars: a), residual: Tensor(shape: [rows, n], scalars: res), weight: Tensor(w),
+            bias: Tensor(lb), eps: 1e-5)
         #expect(op.scalars == out, "same arithmetic as layerNorm")
     }
 
