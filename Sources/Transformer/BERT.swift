@@ -11,40 +11,12 @@ public struct BertEmbeddings: Sendable {
     public var tokenTypeEmbeddings: Tensor  // [2, H]
     public var layerNorm: LayerNorm
 
-    var isRecording: Bool {
-        wordEmbeddings.isRecording || positionEmbeddings.isRecording || tokenTypeEmbeddings.isRecording
-            || layerNorm.isRecording
-    }
-
-    /// LayerNorm(words + positions + token types); `words` may be supplied (input embeddings).
+    /// LayerNorm((words + token types) + positions), one pass per row; `words` may be supplied (input embeddings).
     func callAsFunction(_ batch: TokenBatch, words: Tensor, dropout: Dropout?) -> Tensor {
         let (b, t) = (batch.batchSize, batch.length)
-        let h = positionEmbeddings.shape[1]
-        if dropout == nil && !words.isRecording && !isRecording && words.shape == [b, t, h] {
-            // One pass per row: (word + type) + position, then the norm, as the ops below round it.
-            let positions = (0..<(b * t)).map { $0 % t }
-            return tensorRows([b, t, h]) { out in
-                words.withUnsafeBufferPointer { w in
-                    tokenTypeEmbeddings.withUnsafeBufferPointer { ty in
-                        positionEmbeddings.withUnsafeBufferPointer { p in
-                            layerNorm.weight.withUnsafeBufferPointer { lw in
-                                layerNorm.bias.withUnsafeBufferPointer { lb in
-                                    FusedKernels.embeddingSum(
-                                        out, rows: b * t, n: h,
-                                        tables: [w.baseAddress!, ty.baseAddress!, p.baseAddress!],
-                                        tableRows: [b * t, tokenTypeEmbeddings.shape[0], positionEmbeddings.shape[0]],
-                                        indices: [nil, batch.typeIDs, positions],
-                                        norm: (lw.baseAddress, lb.baseAddress, layerNorm.eps))
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        let positions = positionEmbeddings.slice(axis: 0, 0..<t)  // [T, H]
-        let types = embedding(tokenTypeEmbeddings, indices: batch.typeIDs, shape: [b, t])  // [B, T, H]
-        let x = layerNorm(words + types + positions)  // [B, T, H]
+        let x = embeddingSum(
+            [words, tokenTypeEmbeddings, positionEmbeddings], indices: [nil, batch.typeIDs, (0..<(b * t)).map { $0 % t }],
+            shape: [b, t], norm: (layerNorm.weight, layerNorm.bias, layerNorm.eps))  // [B, T, H]
         return dropout.map { $0(x) } ?? x
     }
 }
@@ -59,101 +31,32 @@ public struct BertLayer: Sendable {
     public var heads: Int
     public var activation: Activation  // config.hidden_act
     /// Q, K and V as one low-precision product (`LoadedModel.withPrecision`): one quantised input, one larger GEMM.
-    public var fusedQKV: FusedProjection? = nil
+    public var fusedQKV: LowPrecisionDense? = nil
 
-    var isRecording: Bool {
-        query.isRecording || key.isRecording || value.isRecording || attentionOutput.isRecording
-            || attentionNorm.isRecording || intermediate.isRecording || output.isRecording || outputNorm.isRecording
-    }
-
-    /// One post-LN encoder block (transformers `BertLayer`). Returns the output and the probabilities.
-    /// `firstTokenOnly`: queries, residual and feed-forward for row 0 ([CLS]) alone (Tq = 1), keys and
-    /// values for every row: the output [B, 1, H] is that row of the full block's output.
-    func callAsFunction(_ x: Tensor, mask: Tensor, dropout: Dropout?, firstTokenOnly: Bool = false) -> (Tensor, Tensor)
-    {
-        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
-        let q = query(xq).splitHeads(heads)  // [B, NH, Tq, D]
-        let k = key(x).splitHeads(heads)  // [B, NH, T, D]
-        let v = value(x).splitHeads(heads)  // [B, NH, T, D]
-        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
-        var a = attentionOutput(context.mergeHeads())  // [B, Tq, H]
-        if let dropout { a = dropout(a) }
-        let h = attentionNorm(a + xq)  // [B, Tq, H]
-        var f = output(activation(intermediate(h)))  // [B, Tq, I] → [B, Tq, H]
-        if let dropout { f = dropout(f) }
-        return (outputNorm(f + h), probs)  // [B, Tq, H], [B, NH, Tq, T]
-    }
-}
-
-extension BertLayer {
-    /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`): Q, K and V projected into
-    /// one [B·T, 3H] buffer, attention read from it in place, bias + residual + norm fused after each product.
-    /// `keyMask`: additive [B, T] (nil: no padding). Returns the output [B, T, H] and, when asked, the
-    /// probabilities [B, NH, T, T]. `firstTokenOnly`: only row 0 ([CLS]) of each sequence is computed past the
-    /// key/value projections, output [B, 1, H] (see `Bert.callAsFunction`'s `pooledOnly`).
-    func inference(
-        _ x: Tensor, keyMask: [Float]?, probabilities wanted: Bool, firstTokenOnly: Bool = false
+    /// One post-LN encoder block (transformers `BertLayer`): the output and, when asked, the probabilities.
+    /// `mask`: additive [B, T] (nil: no padding). `firstTokenOnly`: queries, residual and feed-forward for row 0
+    /// ([CLS]) alone (Tq = 1), keys and values for every row: the output [B, 1, H] is that row of the full block's.
+    public func callAsFunction(
+        _ x: Tensor, mask: AttentionMask?, dropout: Dropout? = nil, probabilities: Bool = false,
+        firstTokenOnly: Bool = false
     ) -> (Tensor, Tensor?) {
-        let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
-        let (d, inner) = (h / heads, intermediate.weight.shape[0])
-        let tq = firstTokenOnly ? 1 : t  // query rows per sequence
-        let (rows, qRows) = (b * t, b * tq)
-        precondition(!(wanted && firstTokenOnly), "BertLayer: probabilities of a first-token-only block")
-        var probs: Tensor? = wanted ? Tensor(shape: [b, heads, t, t]) { _ in } : nil  // every entry written below
-        let projections = rows * 3 * h + b * h
-        let out = Scratch.with(projections + qRows * (h + Swift.max(inner, h))) { ws -> Tensor in
-            // qkv: [B·T, 3H] (Q, K, V side by side), or [B·T, 2H] (K, V) then [B, H] (Q) and [B, H] (the [CLS] rows)
-            let qkv = ws, context = ws + projections, f = context + qRows * h  // …, [B·Tq, H], [B·Tq, I]
-            let hidden = x.withUnsafeBufferPointer { px -> Tensor in
-                let xp = px.baseAddress!
-                let (q, k, v): (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
-                let (ql, kvl): (AttentionKernel.Layout, AttentionKernel.Layout)
-                let residual: UnsafePointer<Float>
-                if firstTokenOnly {
-                    let cls = qkv + rows * 2 * h + b * h  // [B, H]
-                    for r in 0..<b { (cls + r * h).update(from: xp + r * t * h, count: h) }
-                    (q, k, v, residual) = (qkv + rows * 2 * h, qkv, qkv + h, UnsafePointer(cls))
-                    ql = AttentionKernel.Layout(batch: h, head: d, row: h)  // [B, 1, NH·D]
-                    kvl = AttentionKernel.Layout(batch: t * 2 * h, head: d, row: 2 * h)  // [B, T, 2·NH·D]
-                    query.rows(cls, rows: b, into: q, ldy: h)
-                    key.rows(xp, rows: rows, into: k, ldy: 2 * h)
-                    value.rows(xp, rows: rows, into: v, ldy: 2 * h)
-                } else {
-                    (q, k, v, residual) = (qkv, qkv + h, qkv + 2 * h, xp)
-                    ql = AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)  // [B, T, 3·NH·D]
-                    kvl = ql
-                    if let fusedQKV {
-                        fusedQKV.rows(xp, rows: rows, into: qkv, ldy: 3 * h)
-                    } else {
-                        for (i, lin) in [query, key, value].enumerated() {
-                            lin.rows(xp, rows: rows, into: qkv + i * h, ldy: 3 * h)
-                        }
-                    }
-                }
-                withOptionalBuffer(keyMask) { mask in
-                    withOptionalMutablePointer(&probs) { pp in
-                        AttentionKernel.forward(
-                            batch: b, heads: heads, queries: tq, keys: t, headSize: d,
-                            scale: 1 / Float(d).squareRoot(), q: q, ql, k: k, kvl, v: v, kvl, mask: mask,
-                            maskBatchStride: t, maskRowStride: 0, context: context,
-                            AttentionKernel.Layout(batch: tq * h, head: d, row: h), probabilities: pp)
-                    }
-                }
-                attentionOutput.rows(context, rows: qRows, into: f, ldy: h, bias: false)  // [B·Tq, H]
-                return tensorRows([b, tq, h]) { hp in
-                    attentionNorm.rows(f, addBias: attentionOutput.bias, residual: residual, rows: qRows, into: hp)
-                }
-            }
-            return hidden.withUnsafeBufferPointer { ph in
-                let hp = ph.baseAddress!
-                intermediate.rows(hp, rows: qRows, into: f, ldy: inner, activation.epilogue)  // [B·Tq, I]
-                output.rows(f, rows: qRows, into: context, ldy: h, bias: false)  // [B·Tq, H]
-                return tensorRows([b, tq, h]) { op in
-                    outputNorm.rows(context, addBias: output.bias, residual: hp, rows: qRows, into: op)
-                }
-            }
-        }
-        return (out, probs)
+        let (b, t) = (x.shape[0], x.shape[1])
+        let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
+        let drop = dropout?.mask([b, heads, xq.shape[1], t])  // [B, NH, Tq, T]
+        let (context, probs) =
+            firstTokenOnly
+            ? multiHeadAttention(
+                query(xq), keys: .separate(keys: key(x), values: value(x)), heads: heads, mask: mask,
+                probabilities: probabilities, dropoutMask: drop)  // [B, 1, H]: queries [B, 1, H], keys [B, T, H]
+            : multiHeadAttention(
+                dense(x, [query, key, value].map(\.denseWeight), lowPrecision: fusedQKV), heads: heads, mask: mask,
+                probabilities: probabilities, dropoutMask: drop)  // [B, T, H] from Q|K|V [B, T, 3H]
+        var a = attentionOutput(context)  // [B, Tq, H]
+        if let dropout { a = dropout(a) }
+        let h = attentionNorm(a, residual: xq)  // [B, Tq, H]
+        var f = output(intermediate(h, activation.epilogue))  // [B, Tq, I] → [B, Tq, H]
+        if let dropout { f = dropout(f) }
+        return (outputNorm(f, residual: h), probs)  // [B, Tq, H], [B, NH, Tq, T]
     }
 }
 
@@ -165,7 +68,7 @@ public struct BertMLMHead: Sendable {
     public var activation: Activation  // config.hidden_act
 
     func callAsFunction(_ x: Tensor, decoder: Tensor) -> Tensor {
-        let h = norm(activation(transform(x)))  // [B, T, H]
+        let h = norm(transform(x, activation.epilogue))  // [B, T, H]
         return matmul(h, decoder, transposeB: true) + bias  // [B, T, V]
     }
 }
@@ -198,19 +101,14 @@ public struct Bert: Sendable {
             pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
         let words = inputEmbeddings ?? wordEmbeddings(batch)  // [B, T, H]
         var x = embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
-        let mask = batch.additiveKeyMask  // [B, 1, 1, T]
-        let keyMask = batch.attentionMask.contains(0) ? mask.scalars : nil  // [B, T]; nil: nothing to mask
+        let mask = batch.keyMask  // [B, T]; nil: nothing to mask
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
         for (i, layer) in layers.enumerated() {
-            var probs: Tensor?
-            let first = prune && i == layers.count - 1
-            if dropout == nil && !x.isRecording && !layer.isRecording {
-                (x, probs) = layer.inference(
-                    x, keyMask: keyMask, probabilities: options.outputAttentions, firstTokenOnly: first)
-            } else {
-                (x, probs) = layer(x, mask: mask, dropout: dropout, firstTokenOnly: first)
-            }
+            let probs: Tensor?
+            (x, probs) = layer(
+                x, mask: mask, dropout: dropout, probabilities: options.outputAttentions,
+                firstTokenOnly: prune && i == layers.count - 1)
             if options.outputHiddenStates { hidden.append(x) }
             if options.outputAttentions { attentions.append(probs!) }
         }

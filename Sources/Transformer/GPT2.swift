@@ -16,96 +16,26 @@ public struct GPT2Block: Sendable {
     public var heads: Int
     public var activation: Activation
 
-    /// One pre-LN block. `past` holds this layer's cached keys and values [B, NH, P, D].
+    /// One pre-LN block: the output [B, T, H] and, when asked, the probabilities [B, NH, T, S]. With a cache, this
+    /// layer's new keys and values are appended to it (positions P..<S, room reserved by the caller) and attention
+    /// reads them there. `mask`: additive [B, T, S] (nil: nothing masked).
     func callAsFunction(
-        _ x: Tensor, mask: Tensor, past: (Tensor, Tensor)?, dropout: Dropout?
-    ) -> (Tensor, (Tensor, Tensor), Tensor) {
-        let qkv = attention(ln1(x)).split(count: 3, axis: 2)  // 3 × [B, T, H]
-        let q = qkv[0].splitHeads(heads)  // [B, NH, T, D]
-        var k = qkv[1].splitHeads(heads)  // [B, NH, T, D]
-        var v = qkv[2].splitHeads(heads)  // [B, NH, T, D]
-        if let (pk, pv) = past {
-            k = Tensor.concatenate([pk, k], axis: 2)  // [B, NH, S, D]
-            v = Tensor.concatenate([pv, v], axis: 2)  // [B, NH, S, D]
-        }
-        let (context, probs) = scaledDotProductAttention(q, k, v, additiveMask: mask, dropout: dropout)
-        var a = attentionProjection(context.mergeHeads())  // [B, T, H]
+        _ x: Tensor, mask: AttentionMask?, cache: inout KVCache?, layer l: Int, dropout: Dropout?,
+        probabilities: Bool = false
+    ) -> (Tensor, Tensor?) {
+        let (b, t) = (x.shape[0], x.shape[1])
+        let qkv = attention(ln1(x))  // [B, T, 3H]
+        let drop = dropout?.mask([b, heads, t, (cache?.length ?? 0) + t])  // [B, NH, T, S]
+        let (context, probs) =
+            cache != nil
+            ? cache!.attend(layer: l, qkv, heads: heads, mask: mask, probabilities: probabilities, dropoutMask: drop)
+            : multiHeadAttention(qkv, heads: heads, mask: mask, probabilities: probabilities, dropoutMask: drop)
+        var a = attentionProjection(context)  // [B, T, H]
         if let dropout { a = dropout(a) }
         let r = x + a  // [B, T, H]
-        var m = projection(activation(fc(ln2(r))))  // [B, T, 4H] → [B, T, H]
+        var m = projection(fc(ln2(r), activation.epilogue))  // [B, T, I] → [B, T, H]
         if let dropout { m = dropout(m) }
-        return (r + m, (k, v), probs)  // [B, T, H]
-    }
-
-    var isRecording: Bool {
-        ln1.isRecording || attention.isRecording || attentionProjection.isRecording || ln2.isRecording
-            || fc.isRecording || projection.isRecording
-    }
-}
-
-extension GPT2Block {
-    /// The block without a tape, on raw rows (same arithmetic as `callAsFunction`). With a cache, this layer's
-    /// new keys and values are appended to it (positions P..<S, room reserved by the caller) and attention
-    /// reads them there; without one it reads them in place from the [B·T, 3H] projection. `mask`: additive
-    /// [B, T, S] (nil: nothing masked). Returns the output [B, T, H] and, when asked, probabilities [B, NH, T, S].
-    func inference(
-        _ x: Tensor, cache: inout KVCache?, layer l: Int, past p: Int, mask: [Float]?, probabilities wanted: Bool
-    ) -> (Tensor, Tensor?) {
-        let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
-        let (rows, d, inner, s) = (b * t, h / heads, fc.weight.shape[1], p + t)
-        var probs: Tensor? = wanted ? Tensor(shape: [b, heads, t, s]) { _ in } : nil  // every entry written below
-        let out = Scratch.with(rows * (5 * h + inner)) { ws -> Tensor in
-            let a = ws, qkv = ws + rows * h, context = qkv + rows * 3 * h, f = context + rows * h
-            // a, context: [B·T, H]; qkv: [B·T, 3H] = [B, T, 3, NH, D]; f: [B·T, I]
-            let r = x.withUnsafeBufferPointer { px -> Tensor in
-                let xp = px.baseAddress!
-                ln1.normalize(xp, rows: rows, into: a)
-                attention.rows(a, rows: rows, into: qkv, ldy: 3 * h)
-                let packed = AttentionKernel.Layout(batch: t * 3 * h, head: d, row: 3 * h)
-                let ctx = AttentionKernel.Layout(batch: t * h, head: d, row: h)
-                withOptionalBuffer(mask) { mp in
-                    withOptionalMutablePointer(&probs) { pp in
-                        func attend(
-                            _ k: UnsafePointer<Float>, _ kl: AttentionKernel.Layout, _ v: UnsafePointer<Float>
-                        ) {
-                            AttentionKernel.forward(
-                                batch: b, heads: heads, queries: t, keys: s, headSize: d,
-                                scale: 1 / Float(d).squareRoot(), q: qkv, packed, k: k, kl, v: v, kl,
-                                mask: mp, maskBatchStride: t * s, maskRowStride: s,
-                                context: context, ctx, probabilities: pp)
-                        }
-                        if cache != nil {
-                            cache!.withLayer(l) { keys, values, layout in
-                                KVCache.append(
-                                    qkv + h, qkv + 2 * h, batch: b, new: t, heads: heads, headSize: d, at: p,
-                                    keys: keys, values: values, layout)
-                                attend(keys, layout, values)
-                            }
-                        } else {
-                            attend(qkv + h, packed, qkv + 2 * h)
-                        }
-                    }
-                }
-                attentionProjection.rows(context, rows: rows, into: a, ldy: h, bias: false)
-                return tensorRows([b, t, h]) { rp in
-                    attentionProjection.bias.withUnsafeBufferPointer { pb in
-                        FusedKernels.biasResidual(rp, a, bias: pb.baseAddress, residual: xp, rows: rows, n: h)
-                    }
-                }
-            }
-            return r.withUnsafeBufferPointer { pr -> Tensor in
-                let rp = pr.baseAddress!
-                ln2.normalize(rp, rows: rows, into: a)
-                fc.rows(a, rows: rows, into: f, ldy: inner, activation.epilogue)  // [B·T, I]
-                projection.rows(f, rows: rows, into: a, ldy: h, bias: false)  // [B·T, H]
-                return tensorRows([b, t, h]) { op in
-                    projection.bias.withUnsafeBufferPointer { pb in
-                        FusedKernels.biasResidual(op, a, bias: pb.baseAddress, residual: rp, rows: rows, n: h)
-                    }
-                }
-            }
-        }
-        return (out, probs)
+        return (r + m, probs)  // [B, T, H]
     }
 }
 
@@ -142,25 +72,12 @@ public struct GPT2: Sendable {
             }
         }
         let words = inputEmbeddings ?? embedding(wte, indices: batch.ids, shape: [b, t])  // [B, T, H]
-        var x: Tensor
-        let h = wpe.shape[1]
-        if dropout == nil && !words.isRecording && !wpe.isRecording && words.shape == [b, t, h] {
-            x = tensorRows([b, t, h]) { out in
-                words.withUnsafeBufferPointer { w in
-                    wpe.withUnsafeBufferPointer { pe in
-                        FusedKernels.embeddingSum(
-                            out, rows: b * t, n: h, tables: [w.baseAddress!, pe.baseAddress!],
-                            tableRows: [b * t, wpe.shape[0]], indices: [nil, positions])
-                    }
-                }
-            }
-        } else {
-            x = words + embedding(wpe, indices: positions, shape: [b, t])  // [B, T, H]
-            if let dropout { x = dropout(x) }
-        }
-        let mask = causalMask(fullMask, batch: b, past: p, new: t)  // [B, 1, T, S]
-        // The fast path's mask: nil when no entry is masked (one new token, no padding).
-        let fastMask = t > 1 || fullMask.contains(0) ? mask.scalars : nil
+        var x = embeddingSum([words, wpe], indices: [nil, positions], shape: [b, t])  // [B, T, H]
+        if let dropout { x = dropout(x) }
+        // Additive [B, T, S]; nil when no entry is masked (one new token, no padding).
+        let mask: AttentionMask? =
+            t > 1 || fullMask.contains(0)
+            ? .full(causalMask(fullMask, batch: b, past: p, new: t), queries: t, keys: s) : nil
         if cache != nil {
             cache!.reserve(
                 s, layers: blocks.count, batch: b, heads: config.nHead, headSize: config.headDim,
@@ -169,16 +86,9 @@ public struct GPT2: Sendable {
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
         for (i, block) in blocks.enumerated() {
-            var probs: Tensor?
-            if dropout == nil && !x.isRecording && !block.isRecording {
-                (x, probs) = block.inference(
-                    x, cache: &cache, layer: i, past: p, mask: fastMask, probabilities: options.outputAttentions)
-            } else {
-                let past = p > 0 ? cache?.past(layer: i) : nil
-                let (y, kv, pr) = block(x, mask: mask, past: past, dropout: dropout)
-                (x, probs) = (y, pr)
-                cache?.store(layer: i, keys: kv.0.detached, values: kv.1.detached, from: p)
-            }
+            let probs: Tensor?
+            (x, probs) = block(
+                x, mask: mask, cache: &cache, layer: i, dropout: dropout, probabilities: options.outputAttentions)
             if options.outputHiddenStates { hidden.append(i == blocks.count - 1 ? lnF(x) : x) }
             if options.outputAttentions { attentions.append(probs!) }
         }
@@ -190,25 +100,20 @@ public struct GPT2: Sendable {
         // transformers' last hidden state is after ln_f, and so is its last `hidden_states` entry.
         let head = lmHead ?? wte
         let last = lastPositionOnly ? x.slice(axis: 1, (t - 1)..<t) : x  // [B, T or 1, H]
-        var logits: Tensor? = nil
-        if task == .causalLM, let lowHead = lmHeadLowPrecision, !last.isRecording {
-            let (rows, v) = (last.shape[0] * last.shape[1], head.shape[0])
-            logits = last.withUnsafeBufferPointer { px in
-                tensorRows([last.shape[0], last.shape[1], v]) { y in  // [B, T or 1, V]
-                    lowHead.multiply(px.baseAddress!, m: rows, lda: px.count / rows, into: y, ldy: v)
-                }
-            }
-        } else if task == .causalLM {
-            logits = matmul(last, head, transposeB: true)  // [B, T or 1, V]
-        }
+        let logits =
+            task == .causalLM
+            ? dense(
+                last, [DenseWeight(weight: head, bias: nil, layout: .outByIn)],
+                lowPrecision: lmHeadLowPrecision.map { LowPrecisionDense(matrix: $0, bias: nil) })  // [B, T or 1, V]
+            : nil
         return ModelOutput(
             lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: logits,
             pooled: nil)
     }
 
-    /// Additive mask [B, 1, T, S]: query i (absolute position P + i) sees keys j ≤ P + i that are
+    /// Additive mask [B, T, S]: query i (absolute position P + i) sees keys j ≤ P + i that are
     /// not padding; blocked entries get float32's lowest, as transformers' eager attention.
-    func causalMask(_ mask: [Int], batch b: Int, past p: Int, new t: Int) -> Tensor {
+    func causalMask(_ mask: [Int], batch b: Int, past p: Int, new t: Int) -> [Float] {
         let s = p + t
         var m = [Float](repeating: 0, count: b * t * s)
         for r in 0..<b {
@@ -218,7 +123,7 @@ public struct GPT2: Sendable {
                 }
             }
         }
-        return Tensor(shape: [b, 1, t, s], scalars: m)
+        return m
     }
 
     private func interleave(_ past: [Int], _ new: [Int], _ b: Int, _ p: Int, _ t: Int) -> [Int] {

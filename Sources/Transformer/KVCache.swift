@@ -101,15 +101,37 @@ public struct KVCache: Sendable {
         }
     }
 
+    /// Appends layer l's new keys and values from a packed Q|K|V projection [B, T, 3H] at positions P..<P+T (room
+    /// reserved), then attends over all P + T: `multiHeadAttention`'s context [B, T, H] and probabilities.
+    mutating func attend(
+        layer l: Int, _ qkv: Tensor, heads nh: Int, mask: AttentionMask?, probabilities: Bool, dropoutMask: Tensor?
+    ) -> (Tensor, Tensor?) {
+        let (b, t, p) = (qkv.shape[0], qkv.shape[1], length)
+        let h = qkv.shape[2] / 3
+        return withLayer(l) { keys, values, layout in
+            qkv.withUnsafeBufferPointer { q in
+                if q.count > 0 {
+                    KVCache.append(
+                        q.baseAddress! + h, q.baseAddress! + 2 * h, batch: b, new: t, heads: nh, headSize: h / nh,
+                        at: p, keys: keys, values: values, layout)
+                }
+            }
+            return multiHeadAttention(
+                qkv, keys: .cached(keys: keys, values: values, layout, count: p + t), heads: nh, mask: mask,
+                probabilities: probabilities, dropoutMask: dropoutMask)
+        }
+    }
+
     /// Layer l's cached keys and values as [B, NH, P, D] tensors.
     func past(layer l: Int) -> (Tensor, Tensor) {
         let (b, nh, d, p, layout) = (batch, heads, headSize, length, layout)
         let half = storage[l].count / 2
         func read(_ offset: Int) -> Tensor {
-            tensorRows([b, nh, p, d]) { out in
+            Tensor(shape: [b, nh, p, d]) { out in
+                guard out.count > 0 else { return }
                 storage[l].withUnsafeBufferPointer { src in
                     for bh in 0..<(b * nh) {
-                        (out + bh * p * d).update(
+                        (out.baseAddress! + bh * p * d).update(
                             from: src.baseAddress! + offset + (bh / nh) * layout.batch + (bh % nh) * layout.head,
                             count: p * d)
                     }
@@ -119,7 +141,7 @@ public struct KVCache: Sendable {
         return (read(0), read(half))
     }
 
-    /// Stores positions `from`..<S of [B, NH, S, D] keys and values (a recorded block's output) in layer l.
+    /// Stores positions `from`..<S of [B, NH, S, D] keys and values in layer l.
     mutating func store(layer l: Int, keys: Tensor, values: Tensor, from p: Int) {
         let (b, nh, d, s) = (batch, heads, headSize, keys.shape[2])
         withLayer(l) { kp, vp, layout in

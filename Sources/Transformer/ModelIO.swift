@@ -18,12 +18,11 @@ public struct TokenBatch: Sendable {
         self.length = length
     }
 
-    /// The additive mask HF adds to attention scores: 0 where attended, float32's lowest where
-    /// padded (transformers `_prepare_4d_attention_mask`: (1 − mask)·finfo.min).
-    public var additiveKeyMask: Tensor {
-        Tensor(
-            shape: [batchSize, 1, 1, length],
-            scalars: attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 })
+    /// The additive [B, T] mask HF adds to attention scores: 0 where attended, float32's lowest where padded
+    /// (transformers `_prepare_4d_attention_mask`: (1 − mask)·finfo.min); nil when nothing is padded.
+    public var keyMask: AttentionMask? {
+        guard attentionMask.contains(0) else { return nil }
+        return .keys(attentionMask.map { $0 == 0 ? -Float.greatestFiniteMagnitude : 0 }, keys: length)
     }
 }
 

@@ -60,7 +60,7 @@ extension LoadedModel {
                     for path in bertDense where last || ![\BertLayer.query, \.key, \.value].contains(path) {
                         m.layers[i][keyPath: path].lowPrecision = try lowered(m.layers[i][keyPath: path].weight, precision)
                     }
-                    m.layers[i].fusedQKV = try FusedProjection(
+                    m.layers[i].fusedQKV = try fusedProjection(
                         [m.layers[i].query, m.layers[i].key, m.layers[i].value], precision)
                 }
                 copy.network = .bert(m)
@@ -103,27 +103,16 @@ private func lowered(_ w: Tensor, _ precision: Precision, storedOutByIn: Bool = 
 
 /// Linear layers that read the same input, as one low-precision product whose outputs sit side by side ([Q | K | V]):
 /// the input is quantised once and the GEMM is wider. BERT's per-layer Q, K and V (GPT-2's c_attn is one already).
-public struct FusedProjection: Sendable {
-    public let matrix: LowPrecisionMatrix
-    public let bias: Tensor  // [Σ out]
-
-    /// nil for fp32; the layers must share their input size and have biases.
-    init?(_ parts: [Linear], _ precision: Precision) throws(LowPrecisionError) {
-        guard precision != .fp32, let k = parts.first?.weight.shape[1] else { return nil }
-        let weights = parts.map { $0.weight.scalars }  // each [out, in]
-        let outs = parts.map { $0.weight.shape[0] }
-        var owner: [(part: Int, row: Int)] = []
-        for (p, n) in outs.enumerated() { owner += (0..<n).map { (p, $0) } }
-        matrix = try LowPrecisionMatrix(precision: precision, k: k, n: owner.count) { i, j in
-            weights[owner[j].part][owner[j].row * k + i]
-        }
-        bias = Tensor(parts.flatMap { $0.bias?.scalars ?? [Float](repeating: 0, count: $0.weight.shape[0]) })
+/// nil for fp32; the layers must share their input size.
+func fusedProjection(_ parts: [Linear], _ precision: Precision) throws(LowPrecisionError) -> LowPrecisionDense? {
+    guard precision != .fp32, let k = parts.first?.weight.shape[1] else { return nil }
+    let weights = parts.map { $0.weight.scalars }  // each [out, in]
+    let outs = parts.map { $0.weight.shape[0] }
+    var owner: [(part: Int, row: Int)] = []
+    for (p, n) in outs.enumerated() { owner += (0..<n).map { (p, $0) } }
+    let matrix = try LowPrecisionMatrix(precision: precision, k: k, n: owner.count) { i, j in
+        weights[owner[j].part][owner[j].row * k + i]
     }
-
-    /// y[rows, Σ out] (leading dimension ldy) = x[rows, in]·[W₁ | W₂ | …]ᵀ + bias.
-    func rows(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>, ldy: Int) {
-        bias.withUnsafeBufferPointer { b in
-            matrix.multiply(x, m: rows, lda: matrix.k, into: y, ldy: ldy, bias: b.baseAddress)
-        }
-    }
+    let bias = Tensor(parts.flatMap { $0.bias?.scalars ?? [Float](repeating: 0, count: $0.weight.shape[0]) })
+    return LowPrecisionDense(matrix: matrix, bias: bias)
 }

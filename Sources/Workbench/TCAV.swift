@@ -5,8 +5,8 @@
 // centred, L2 1e-3, 500 steps) separating concept activations (1) from random ones (0), trained on a stratified
 // split and scored on the held-out `test_size` (LIT: sklearn's SGDClassifier, same split). The directional
 // derivative of an input is ∇_{h_l[CLS]} (target-class logit) · CAV: h_l is computed without a tape, then
-// watched, and layers l+1 … L, the pooler and the classifier are re-run on the tape by `headLogits` (the same
-// ops as `Bert`'s training path). The TCAV score of a CAV is the fraction of positive derivatives over the
+// watched, and layers l+1 … L, the pooler and the classifier are re-run on the tape by `headLogits` (`Bert`'s
+// own blocks). The TCAV score of a CAV is the fraction of positive derivatives over the
 // measured inputs: those the model predicts as the target class (LIT; `predicted_only` false: all of them).
 //
 // Runs (LIT's NUM_SPLITS is 15): each concept run draws n = min(|concept|, |random|) examples of each set (n − 1
@@ -225,7 +225,7 @@ extension Workbench {
             let tape = GradientTape()
             let (x, logits, total) = tape.record { () -> (Tensor, Tensor, Tensor) in
                 let x = tape.watch(hs)
-                let logits = headLogits(bert, from: l, x, mask: batch.additiveKeyMask)  // [B, C]
+                let logits = headLogits(bert, from: l, x, mask: batch.keyMask)  // [B, C]
                 return (x, logits, logits.slice(axis: 1, targetClass..<(targetClass + 1)).sum())
             }
             let grad = tape.gradients(of: total, wrt: [x])[0]  // [B, T, H]
@@ -237,21 +237,11 @@ extension Workbench {
         return out
     }
 
-    /// Class logits [B, C] from hidden state `layer` [B, T, H]: encoder blocks layer+1 … L, pooler, classifier,
-    /// written with differentiable Tensor ops (as `BertLayer`'s taped path).
-    static func headLogits(_ bert: Bert, from layer: Int, _ hidden: Tensor, mask: Tensor) -> Tensor {
-        var x = hidden
-        for block in bert.layers[layer...] {
-            let (b, t, h) = (x.shape[0], x.shape[1], x.shape[2])
-            let nh = block.heads
-            func split(_ y: Tensor) -> Tensor { y.reshaped([b, t, nh, h / nh]).permuted([0, 2, 1, 3]) }
-            let (q, k, v) = (split(block.query(x)), split(block.key(x)), split(block.value(x)))
-            let scores = matmul(q, k, transposeB: true) * (1 / Float(h / nh).squareRoot()) + mask
-            let context = matmul(softmax(scores, axis: -1), v).permuted([0, 2, 1, 3]).reshaped([b, t, h])
-            let a = block.attentionNorm(block.attentionOutput(context) + x)
-            x = block.outputNorm(block.output(block.activation(block.intermediate(a))) + a)
-        }
-        return bert.classifier!(tanh(bert.pooler!(cls(x))))
+    /// Class logits [B, C] from hidden state `layer` [B, T, H]: encoder blocks layer+1 … L, pooler, classifier.
+    static func headLogits(_ bert: Bert, from layer: Int, _ hidden: Tensor, mask: AttentionMask?) -> Tensor {
+        var x = hidden  // [B, T, H]
+        for block in bert.layers[layer...] { x = block(x, mask: mask).0 }
+        return bert.classifier!(tanh(bert.pooler!(cls(x))))  // [B, C]
     }
 
     /// Row 0 of [B, T, H]: [B, H].

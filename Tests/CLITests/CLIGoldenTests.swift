@@ -110,10 +110,11 @@ func same(_ a: Any, _ b: Any, path: String = "") -> String? {
     }
 }
 
-/// Text lines equal, except numbers that differ in their last printed digit.
+/// Text lines equal, except numbers that are `close` (a number in scientific notation is read whole, so that
+/// 7.62e-08 is compared with 6.69e-08 as a number, not by its mantissa).
 func sameText(_ actual: String, _ expected: String) -> Bool {
     if actual == expected { return true }
-    let number = /-?\d+\.\d+/
+    let number = /-?\d+\.\d+(?:e[-+]\d+)?/
     let a = actual.split(separator: "\n", omittingEmptySubsequences: false)
     let e = expected.split(separator: "\n", omittingEmptySubsequences: false)
     guard a.count == e.count else { return false }
