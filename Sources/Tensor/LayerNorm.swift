@@ -163,8 +163,8 @@ public func layerNorm(
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
     let recording = inputs.contains { $0.isRecording }
-    // The normalised rows: x itself, or the sum (kept as a tensor for the VJP).
-    var summed = residual == nil ? nil : Tensor(shape: x.shape) { _ in }  // written below
+    // The normalised rows: x itself, or the sum, kept as a tensor for the VJP (else summed in the output's rows).
+    var summed = residual == nil || !recording ? nil : Tensor(shape: x.shape) { _ in }  // written below
     let y = Tensor(shape: x.shape) { out in
         guard out.count > 0 else { return }
         x.withUnsafeBufferPointer { px in
@@ -176,10 +176,11 @@ public func layerNorm(
                         return
                     }
                     residual.withUnsafeBufferPointer { pr in
-                        summed!.withUnsafeMutableBufferPointer { ps in
+                        withOptionalMutablePointer(&summed) { ps in
                             FusedKernels.residualLayerNorm(
-                                out.baseAddress!, sum: ps.baseAddress!, px.baseAddress!, residual: pr.baseAddress!,
-                                weight: pw, lnBias: pb, eps: eps, rows: rows, n: n, mean: &mean, rstd: &rstd)
+                                out.baseAddress!, sum: ps ?? out.baseAddress!, px.baseAddress!,
+                                residual: pr.baseAddress!, weight: pw, lnBias: pb, eps: eps, rows: rows, n: n,
+                                mean: &mean, rstd: &rstd)
                         }
                     }
                 }
