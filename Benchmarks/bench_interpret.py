@@ -24,6 +24,9 @@ committed):
   cold         one BERT-tiny saliency (grad x input) in a fresh process: Python importing torch, transformers
                and captum and loading the HF directory, against `loupe explain` on the .h5 fixture: wall time
                and peak RSS (getrusage of the child).
+  rss          peak RSS of one BERT-base grad x input, 1 x 128 tokens, in a fresh process: the `cold` script on
+               the BERT-base directory with the parameters frozen (the same work: no weight gradients), against
+               `loupe explain --method grad-input` on the BERT-base .h5.
 Warm timings: PyTorch runs each case `--runs` times after a warm-up in one worker process and reports the
 median; Loupe explains the same text `--runs + 1` times in one process (`--text` repeated, `--format json`)
 and the median of its `seconds` field after the first is used. Rounds alternate PyTorch and Loupe; the ratio
@@ -50,7 +53,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "weights-scripts"
 SHARED = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
-CASES = ("grad-input", "ig32", "ig50", "ig-tol", "lime", "cold")
+CASES = ("grad-input", "ig32", "ig50", "ig-tol", "lime", "cold", "rss")
 
 
 # =============================================================================================
@@ -219,6 +222,8 @@ from captum.attr import InputXGradient
 from transformers import BertForSequenceClassification, BertTokenizerFast
 torch.set_num_threads(int(sys.argv[2]))
 model = BertForSequenceClassification.from_pretrained(sys.argv[1]).eval()
+if sys.argv[4:] == ["frozen"]:
+    model.requires_grad_(False)
 tok = BertTokenizerFast.from_pretrained(sys.argv[1])
 enc = tok(sys.argv[3], return_tensors="pt")
 emb = model.bert.embeddings.word_embeddings(enc["input_ids"]).detach()
@@ -304,7 +309,7 @@ def main(argv=None) -> int:
     rounds = []
     for r in range(args.rounds):
         row: dict = {"torch": {}, "loupe": {}, "loupe_info": {}, "load_before": os.getloadavg()[0]}
-        torch_cases = [c for c in cases if c != "cold"]
+        torch_cases = [c for c in cases if c not in ("cold", "rss")]
         if torch_cases:
             p = subprocess.run([sys.executable, __file__, "--worker", "torch", "--args-json", json.dumps(worker_args)],
                                capture_output=True, text=True, env=env)
@@ -323,6 +328,11 @@ def main(argv=None) -> int:
                                           "--text", tiny_text, "--format", "json"], loupe_env)
             row["torch"]["cold"], row["torch"]["cold_rss_mb"] = pw, prss
             row["loupe"]["cold"], row["loupe"]["cold_rss_mb"] = lw, lrss
+        if "rss" in cases:
+            _, prss, _ = measured_child([sys.executable, "-c", COLD_PY, paths["base_hf"], threads, text128, "frozen"], env)
+            _, lrss, _ = measured_child([args.loupe, "explain", "--model", paths["base_h5"], "--method", "grad-input",
+                                         "--text", text128, "--format", "json"], loupe_env)
+            row["torch"]["rss_mb"], row["loupe"]["rss_mb"] = prss, lrss
         rounds.append(row)
         print(f"round {r + 1}/{args.rounds}: torch {row['torch']}  loupe {row['loupe']}", file=sys.stderr)
 
@@ -374,6 +384,10 @@ def main(argv=None) -> int:
               f"{med('loupe', 'cold_rss_mb'):>7.0f} MB{ratio('cold_rss_mb'):>7.2f}x")
         summary["cases"]["cold"] = {k: med(s, k) for s in ("torch",) for k in ("cold", "cold_rss_mb")}
         summary["cases"]["cold"].update({"loupe_" + k: med("loupe", k) for k in ("cold", "cold_rss_mb")})
+    if "rss" in cases:
+        print(f"{'BERT-base grad x input 1x128, peak RSS':<44}{med('torch', 'rss_mb'):>13.0f} MB"
+              f"{med('loupe', 'rss_mb'):>7.0f} MB{ratio('rss_mb'):>7.2f}x")
+        summary["cases"]["rss"] = {"torch_mb": med("torch", "rss_mb"), "loupe_mb": med("loupe", "rss_mb")}
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(summary, indent=1))
     return 0
