@@ -54,18 +54,20 @@ public enum FusedKernels {
         }
     }
 
-    /// out[r] = LayerNorm(a[r] + residual[r]) · weight + lnBias, one pass per row: the sum (rounded as residual + a,
-    /// as `residual + a` would) is written to `sum` (which may be `a`), then `layerNorm`'s arithmetic, with the row's
-    /// mean and 1/σ written to `mean` and `rstd`. `out` may be `sum`.
+    /// out[r] = LayerNorm((a[r] + shift) + residual[r]) · weight + lnBias, one pass per row: the sum (rounded as
+    /// residual + (a + shift), as those ops would; `shift`, a product's bias, may be nil) is written to `sum` (which
+    /// may be `a`), then `layerNorm`'s arithmetic, with the row's mean and 1/σ written to `mean` and `rstd`. `out`
+    /// may be `sum`.
     public static func residualLayerNorm(
         _ out: UnsafeMutablePointer<Float>, sum: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
-        residual: UnsafePointer<Float>, weight: UnsafePointer<Float>?, lnBias: UnsafePointer<Float>?, eps: Float,
-        rows: Int, n: Int, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>
+        shift: UnsafePointer<Float>?, residual: UnsafePointer<Float>, weight: UnsafePointer<Float>?,
+        lnBias: UnsafePointer<Float>?, eps: Float, rows: Int, n: Int, mean: UnsafeMutablePointer<Float>,
+        rstd: UnsafeMutablePointer<Float>
     ) {
         Parallel.forRows(rows, cost: 5 * n) { range in
             for r in range {
                 let s = sum + r * n
-                addRow(s, a + r * n, nil, residual + r * n, n)
+                addRow(s, a + r * n, shift, residual + r * n, n)
                 (mean[r], rstd[r]) = LayerNormKernels.row(s, weight, lnBias, out + r * n, n: n, eps: eps)
             }
         }

@@ -142,15 +142,18 @@ enum LayerNormKernels {
 }
 
 /// Layer normalisation over the last axis, `torch.nn.functional.layer_norm(x, (n,), weight, bias, eps)`, of
-/// x + residual when a residual is given (a post-LN block's add and norm as one pass over rows in cache, the sum
-/// rounded as `residual + x`). `weight` and `bias`, when given, have shape [n]. VJP: the norm's, then the sum's
-/// cotangent to both addends.
+/// (x + shift) + residual when a residual is given (a post-LN block's bias, add and norm as one pass over rows in
+/// cache, rounded as `residual + (x + shift)`; `shift` [n] is the bias of the product that made x). `weight` and
+/// `bias`, when given, have shape [n]. VJP: the norm's, then the sum's cotangent to both addends and, summed over
+/// rows, to the shift.
 public func layerNorm(
-    _ x: Tensor, residual: Tensor? = nil, weight: Tensor? = nil, bias: Tensor? = nil, eps: Float = 1e-5
+    _ x: Tensor, shift: Tensor? = nil, residual: Tensor? = nil, weight: Tensor? = nil, bias: Tensor? = nil,
+    eps: Float = 1e-5
 ) -> Tensor {
     check(x.rank >= 1, "layerNorm: input must have rank ≥ 1, got shape \(x.shape)")
     let n = x.shape[x.rank - 1]
     if let residual { check(residual.shape == x.shape, "layerNorm: residual \(residual.shape) for input \(x.shape)") }
+    if let shift { check(shift.shape == [n] && residual != nil, "layerNorm: shift \(shift.shape) for input \(x.shape)") }
     if let weight {
         check(weight.shape == [n], "layerNorm: weight shape \(weight.shape) != [\(n)] for input \(x.shape)")
     }
@@ -158,7 +161,7 @@ public func layerNorm(
     let rows = n == 0 ? 0 : x.count / n
     var mean = [Float](repeating: 0, count: rows), rstd = [Float](repeating: 0, count: rows)
     let wd = weight?.detached, bd = bias?.detached
-    var inputs = [x] + (residual.map { [$0] } ?? [])
+    var inputs = [x] + (residual.map { [$0] } ?? []) + (shift.map { [$0] } ?? [])
     let xIndex = inputs.count
     if let weight { inputs.append(weight) }
     if let bias { inputs.append(bias) }
@@ -176,11 +179,13 @@ public func layerNorm(
                         return
                     }
                     residual.withUnsafeBufferPointer { pr in
-                        withOptionalMutablePointer(&summed) { ps in
-                            FusedKernels.residualLayerNorm(
-                                out.baseAddress!, sum: ps ?? out.baseAddress!, px.baseAddress!,
-                                residual: pr.baseAddress!, weight: pw, lnBias: pb, eps: eps, rows: rows, n: n,
-                                mean: &mean, rstd: &rstd)
+                        withOptionalPointer(shift) { psh in
+                            withOptionalMutablePointer(&summed) { ps in
+                                FusedKernels.residualLayerNorm(
+                                    out.baseAddress!, sum: ps ?? out.baseAddress!, px.baseAddress!, shift: psh,
+                                    residual: pr.baseAddress!, weight: pw, lnBias: pb, eps: eps, rows: rows, n: n,
+                                    mean: &mean, rstd: &rstd)
+                            }
                         }
                     }
                 }
@@ -189,9 +194,9 @@ public func layerNorm(
     }
     let source = summed ?? x.detached
     guard recording else { return y }
-    let (savedMean, savedRstd, hasResidual) = (mean, rstd, residual != nil)
+    let (savedMean, savedRstd, hasResidual, hasShift) = (mean, rstd, residual != nil, shift != nil)
     return y.recorded(from: inputs) { g, needs in
-        let needX = needs[0] || (hasResidual && needs[1])
+        let needX = needs[0] || (hasResidual && needs[1]) || (hasShift && needs[2])
         var dx = needX ? Tensor.zeros(source.shape) : nil
         var dw = wd != nil && needs[xIndex] ? Tensor.zeros([n]) : nil
         var db = bd != nil && needs[inputs.count - 1] ? Tensor.zeros([n]) : nil
@@ -212,7 +217,9 @@ public func layerNorm(
                 }
             }
         }
-        return [dx] + (hasResidual ? [dx] : []) + (wd != nil ? [dw] : []) + (bd != nil ? [db] : [])
+        let dShift = hasShift && needs[2] ? dx.map { $0.reshaped([rows, n]).sum(axes: [0]) } ?? Tensor.zeros([n]) : nil
+        return [dx] + (hasResidual ? [dx] : []) + (hasShift ? [dShift] : []) + (wd != nil ? [dw] : [])
+            + (bd != nil ? [db] : [])
     }
 }
 

@@ -51,12 +51,15 @@ public struct BertLayer: Sendable {
             : multiHeadAttention(
                 dense(x, [query, key, value].map(\.denseWeight), lowPrecision: fusedQKV), heads: heads, mask: mask,
                 probabilities: probabilities, dropoutMask: drop)  // [B, T, H] from Q|K|V [B, T, 3H]
-        var a = attentionOutput(context)  // [B, Tq, H]
+        // Without dropout, a product's bias is added in its norm's pass: one pass fewer (and, for small products,
+        // no epilogue inside the product's thread blocks: RESULTS.md, "One model, fused ops").
+        let late = dropout == nil
+        var a = attentionOutput(context, addBias: !late)  // [B, Tq, H]
         if let dropout { a = dropout(a) }
-        let h = attentionNorm(a, residual: xq)  // [B, Tq, H]
-        var f = output(intermediate(h, activation.epilogue))  // [B, Tq, I] → [B, Tq, H]
+        let h = attentionNorm(a, shift: late ? attentionOutput.bias : nil, residual: xq)  // [B, Tq, H]
+        var f = output(intermediate(h, activation.epilogue), addBias: !late)  // [B, Tq, I] → [B, Tq, H]
         if let dropout { f = dropout(f) }
-        return (outputNorm(f, residual: h), probs)  // [B, Tq, H], [B, NH, Tq, T]
+        return (outputNorm(f, shift: late ? output.bias : nil, residual: h), probs)  // [B, Tq, H], [B, NH, Tq, T]
     }
 }
 

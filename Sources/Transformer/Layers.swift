@@ -16,9 +16,13 @@ public struct Linear: Sendable {
         self.bias = bias
     }
 
-    /// act(x·Wᵀ + b): [..., out]; Wᵀ is read in place, not copied.
-    public func callAsFunction(_ x: Tensor, _ epilogue: Epilogue = .identity) -> Tensor {
-        dense(x, [denseWeight], epilogue: epilogue, lowPrecision: lowPrecision.map { LowPrecisionDense(matrix: $0, bias: bias) })
+    /// act(x·Wᵀ + b): [..., out]; Wᵀ is read in place, not copied. `addBias: false` leaves b to the caller's next
+    /// pass (a residual layer norm's `shift`).
+    public func callAsFunction(_ x: Tensor, _ epilogue: Epilogue = .identity, addBias: Bool = true) -> Tensor {
+        let b = addBias ? bias : nil
+        return dense(
+            x, [DenseWeight(weight: weight, bias: b, layout: .outByIn)], epilogue: epilogue,
+            lowPrecision: lowPrecision.map { LowPrecisionDense(matrix: $0, bias: b) })
     }
 
     /// This layer as one weight of a `dense` op.
@@ -46,9 +50,9 @@ public struct LayerNorm: Sendable {
     public var bias: Tensor  // [n]
     public var eps: Float
 
-    /// LayerNorm(x), or LayerNorm(x + residual): a post-LN block's residual add in the same pass.
-    public func callAsFunction(_ x: Tensor, residual: Tensor? = nil) -> Tensor {
-        layerNorm(x, residual: residual, weight: weight, bias: bias, eps: eps)
+    /// LayerNorm(x), or LayerNorm((x + shift) + residual): a post-LN block's bias and residual add in the same pass.
+    public func callAsFunction(_ x: Tensor, shift: Tensor? = nil, residual: Tensor? = nil) -> Tensor {
+        layerNorm(x, shift: shift, residual: residual, weight: weight, bias: bias, eps: eps)
     }
 }
 

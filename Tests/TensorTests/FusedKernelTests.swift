@@ -156,7 +156,7 @@ private func close(_ ours: [Float], _ ref: [Double], _ what: String, sourceLocat
         var out = [Float](repeating: .nan, count: rows * n), summed = out
         var mean = [Float](repeating: .nan, count: rows), rstd = mean
         FusedKernels.residualLayerNorm(
-            &out, sum: &summed, a, residual: res, weight: w, lnBias: lb, eps: 1e-5, rows: rows, n: n, mean: &mean,
+            &out, sum: &summed, a, shift: nil, residual: res, weight: w, lnBias: lb, eps: 1e-5, rows: rows, n: n, mean: &mean,
             rstd: &rstd)
         close(out, refNorm, "residualLayerNorm n \(n)")
         #expect(summed == sum, "the sum is residual + a in float32")

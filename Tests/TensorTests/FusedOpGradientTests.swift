@@ -182,6 +182,13 @@ private func paddingMask(batch: Int, keys: Int, pad: Int) -> [Float] {
         } reference: {
             Ref.layerNorm(Ref.binary($0[0], $0[1], +), weight: $0[2], bias: $0[3], eps: 1e-5)
         }
+        // With the preceding product's bias as a shift.
+        let inputs = [r.normal([2, 3, 7]), r.normal([7]), r.normal([2, 3, 7]), r.uniform([7], 0.5, 1.5), r.uniform([7])]
+        checkOp("layerNorm((x + shift) + residual)", inputs) {
+            layerNorm($0[0], shift: $0[1], residual: $0[2], weight: $0[3], bias: $0[4], eps: 1e-5)
+        } reference: {
+            Ref.layerNorm(Ref.binary(Ref.binary($0[0], $0[1], +), $0[2], +), weight: $0[3], bias: $0[4], eps: 1e-5)
+        }
     }
 
     @Test(arguments: [false, true])
