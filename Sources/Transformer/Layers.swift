@@ -71,7 +71,7 @@ public enum Activation: String, Sendable {
         }
     }
 
-    /// The same function as a fused epilogue.
+    /// The function, applied in a dense product's epilogue.
     var epilogue: Epilogue {
         switch self {
         case .gelu: return .gelu(.none)
@@ -79,21 +79,7 @@ public enum Activation: String, Sendable {
         case .relu: return .relu
         }
     }
-
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        switch self {
-        case .gelu: return Tensor_gelu(x, approximate: .none)
-        case .geluTanh: return Tensor_gelu(x, approximate: .tanh)
-        case .relu: return Tensor_relu(x)
-        }
-    }
 }
-
-// The module-level functions under names that the `Activation` cases do not shadow.
-@inline(__always) private func Tensor_gelu(_ x: Tensor, approximate: GELUApproximation) -> Tensor {
-    gelu(x, approximate: approximate)
-}
-@inline(__always) private func Tensor_relu(_ x: Tensor) -> Tensor { relu(x) }
 
 /// Reads parameters by checkpoint name for a model's `parameterTable`. The checkpoint has already been
 /// validated against the same table, so a miss is a programming error; it is still reported as a typed
