@@ -46,16 +46,16 @@ public func multiHeadAttention(
     _ qkv: Tensor, keys: AttentionKeys = .packed, heads: Int, mask: AttentionMask?, probabilities wanted: Bool = false,
     dropoutMask: Tensor? = nil
 ) -> (context: Tensor, probabilities: Tensor?) {
-    check(qkv.rank == 3 && heads > 0, "attention: input \(qkv.shape) with \(heads) heads")
+    check(qkv.rank == 3 && heads > 0, "multiHeadAttention: input \(qkv.shape) with \(heads) heads")
     let (b, tq) = (qkv.shape[0], qkv.shape[1])
     var kv: (keys: Tensor, values: Tensor)? = nil
     let h: Int, tk: Int
     switch keys {
     case .packed, .cached:
-        check(qkv.shape[2] % 3 == 0, "attention: packed Q|K|V \(qkv.shape) is not 3H wide")
+        check(qkv.shape[2] % 3 == 0, "multiHeadAttention: packed Q|K|V \(qkv.shape) is not 3H wide")
         h = qkv.shape[2] / 3
         if case .cached(_, _, _, let count) = keys {
-            check(count >= tq, "attention: a cache of \(count) keys for \(tq) new rows")
+            check(count >= tq, "multiHeadAttention: a cache of \(count) keys for \(tq) new rows")
             tk = count
         } else {
             tk = tq
@@ -64,17 +64,17 @@ public func multiHeadAttention(
         h = qkv.shape[2]
         check(
             k.rank == 3 && k.shape[0] == b && k.shape[2] == h && v.shape == k.shape,
-            "attention: keys \(k.shape) and values \(v.shape) for queries \(qkv.shape)")
+            "multiHeadAttention: keys \(k.shape) and values \(v.shape) for queries \(qkv.shape)")
         (kv, tk) = ((k, v), k.shape[1])
     }
-    check(h % heads == 0, "attention: width \(h) is not a multiple of \(heads) heads")
+    check(h % heads == 0, "multiHeadAttention: width \(h) is not a multiple of \(heads) heads")
     let d = h / heads
     if let mask {
         check(
             mask.scalars.count >= (b - 1) * mask.batchStride + (tq - 1) * mask.rowStride + tk,
-            "attention: a mask of \(mask.scalars.count) values for [\(b), \(tq), \(tk)]")
+            "multiHeadAttention: a mask of \(mask.scalars.count) values for [\(b), \(tq), \(tk)]")
     }
-    if let dropoutMask { check(dropoutMask.shape == [b, heads, tq, tk], "attention: dropout mask \(dropoutMask.shape)") }
+    if let dropoutMask { check(dropoutMask.shape == [b, heads, tq, tk], "multiHeadAttention: dropout mask \(dropoutMask.shape)") }
     let inputs = [qkv] + (kv.map { [$0.keys, $0.values] } ?? [])
     let recording = inputs.contains { $0.isRecording }
     let scale = 1 / Float(d).squareRoot()
