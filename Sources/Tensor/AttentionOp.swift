@@ -92,17 +92,13 @@ public func multiHeadAttention(
             func run(_ k: UnsafePointer<Float>, _ v: UnsafePointer<Float>, _ kl: AttentionKernel.Layout) {
                 withOptionalPointer(dropoutMask) { dm in
                     withOptionalMutablePointer(&probs) { pp in
-                        mask?.scalars.withUnsafeBufferPointer { pm in
+                        withOptionalArray(mask?.scalars) { pm in
                             AttentionKernel.forward(
                                 batch: b, heads: heads, queries: tq, keys: tk, headSize: d, scale: scale, q: q, ql,
-                                k: k, kl, v: v, kl, mask: pm.baseAddress, maskBatchStride: mask!.batchStride,
-                                maskRowStride: mask!.rowStride, context: out.baseAddress!, cl, probabilities: pp,
+                                k: k, kl, v: v, kl, mask: pm, maskBatchStride: mask?.batchStride ?? 0,
+                                maskRowStride: mask?.rowStride ?? 0, context: out.baseAddress!, cl, probabilities: pp,
                                 dropout: dm)
                         }
-                            ?? AttentionKernel.forward(
-                                batch: b, heads: heads, queries: tq, keys: tk, headSize: d, scale: scale, q: q, ql,
-                                k: k, kl, v: v, kl, mask: nil, maskBatchStride: 0, maskRowStride: 0,
-                                context: out.baseAddress!, cl, probabilities: pp, dropout: dm)
                     }
                 }
             }
@@ -169,6 +165,12 @@ public func multiHeadAttention(
         return kd == nil ? [dq] : [dq, dk, dv]
     }
     return (result, wanted ? probs : nil)
+}
+
+/// Calls `body` with the array's elements, or nil for no array.
+private func withOptionalArray<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 /// A [B, NH, Tk, D] contiguous copy of keys or values found through `layout`.

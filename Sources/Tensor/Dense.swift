@@ -172,7 +172,7 @@ private func activationBackward(_ z: Tensor, _ g: Tensor, _ epilogue: Epilogue) 
 }
 
 /// Σ over rows of a [R, n] block with leading dimension ld: [n].
-private func columnSums(_ d: UnsafePointer<Float>, rows: Int, n: Int, ld: Int) -> Tensor {
+func columnSums(_ d: UnsafePointer<Float>, rows: Int, n: Int, ld: Int) -> Tensor {
     Tensor(shape: [n]) { out in
         guard n > 0 else { return }
         out.baseAddress!.initialize(repeating: 0, count: n)

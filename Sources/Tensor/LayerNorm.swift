@@ -217,7 +217,14 @@ public func layerNorm(
                 }
             }
         }
-        let dShift = hasShift && needs[2] ? dx.map { $0.reshaped([rows, n]).sum(axes: [0]) } ?? Tensor.zeros([n]) : nil
+        let dShift =
+            hasShift && needs[2]
+            ? dx.map { d in
+                d.withUnsafeBufferPointer { p in
+                    p.baseAddress.map { columnSums($0, rows: rows, n: n, ld: n) } ?? Tensor.zeros([n])
+                }
+            }
+            : nil
         return [dx] + (hasResidual ? [dx] : []) + (hasShift ? [dShift] : []) + (wd != nil ? [dw] : [])
             + (bd != nil ? [db] : [])
     }
