@@ -31,6 +31,11 @@ def find(page, scope, css):
     return page.d.find_element(By.CSS_SELECTOR, f"{scope} {css}")
 
 
+def read(page, scope, css, how=lambda e: e.text):
+    """Reads an element, finding it again if the module redrew it between the find and the read."""
+    return page.wait(lambda d: (how(find(page, scope, css)),), f"a readable {css}")[0]
+
+
 def finds(page, scope, css):
     return page.d.find_elements(By.CSS_SELECTOR, f"{scope} {css}")
 
@@ -60,21 +65,19 @@ def select(page, ids):
 
 def test_tcav_runs_on_the_selected_concept_and_matches_the_api(page):
     open_tab(page, "tcav")
-    assert "Use selection as concept" in find(page, TCAV, ".tcav-result .empty").text
-    assert find(page, TCAV, '[data-action="run"]').get_attribute("disabled") is not None
+    assert "Use selection as concept" in read(page, TCAV, ".tcav-result .empty")
+    assert read(page, TCAV, '[data-action="run"]', lambda e: e.get_attribute("disabled")) is not None
     select(page, CONCEPT)
-    use = find(page, TCAV, '[data-action="use-selection"]')
-    assert use.text == "Use selection as concept (6)"
-    use.click()
+    assert read(page, TCAV, '[data-action="use-selection"]') == "Use selection as concept (6)"
+    find(page, TCAV, '[data-action="use-selection"]').click()
     wait(page, lambda d: sorted(page.state()["params"].get("tcav.concept", "").split(",")) == sorted(CONCEPT),
               "the concept in the shared state")
-    concept = find(page, TCAV, '[data-set="concept"] details').get_attribute("data-ids").split(",")
+    concept = read(page, TCAV, '[data-set="concept"] details', lambda e: e.get_attribute("data-ids")).split(",")
     assert sorted(concept) == sorted(CONCEPT)
-    rnd = find(page, TCAV, '[data-set="random"] details')
-    random_ids = rnd.get_attribute("data-ids").split(",")
+    random_ids = read(page, TCAV, '[data-set="random"] details', lambda e: e.get_attribute("data-ids")).split(",")
     known = set(page.js("return window.loupe.data.examples.map(e => e.id)"))
     assert len(random_ids) == 6 and not set(random_ids) & set(CONCEPT) and set(random_ids) <= known
-    assert rnd.get_attribute("data-seed") == "0"
+    assert read(page, TCAV, '[data-set="random"] details', lambda e: e.get_attribute("data-seed")) == "0"
     assert Select(find(page, TCAV, '[data-control="class"]')).first_selected_option.text == "positive"
     find(page, TCAV, '[data-action="run"]').click()
     wait(page, lambda d: finds(page, TCAV, ".tcav-score"), "the TCAV result", timeout=60)
@@ -97,7 +100,7 @@ def test_tcav_runs_on_the_selected_concept_and_matches_the_api(page):
     seed.clear()
     seed.send_keys("5", Keys.TAB)
     wait(page, lambda d: find(page, TCAV, '[data-set="random"] details').get_attribute("data-seed") == "5", "the new sample")
-    assert find(page, TCAV, '[data-set="random"] details').get_attribute("data-ids").split(",") != random_ids
+    assert read(page, TCAV, '[data-set="random"] details', lambda e: e.get_attribute("data-ids")).split(",") != random_ids
     assert finds(page, TCAV, ".tcav-stale")
     assert page.state()["params"]["tcav.seed"] == "5"
     assert page.console_errors() == []
@@ -106,8 +109,8 @@ def test_tcav_runs_on_the_selected_concept_and_matches_the_api(page):
 def test_tcav_concept_comes_back_from_the_url_and_gpt2_gets_a_reason(page):
     open_tab(page, "tcav", "&p.tcav.concept=" + "%2C".join(CONCEPT))
     wait(page, lambda d: finds(page, TCAV, '[data-set="concept"] details'), "the concept from the URL")
-    assert find(page, TCAV, '[data-set="concept"] details').get_attribute("data-ids").split(",") == CONCEPT
-    assert find(page, TCAV, '[data-action="run"]').get_attribute("disabled") is None
+    assert read(page, TCAV, '[data-set="concept"] details', lambda e: e.get_attribute("data-ids")).split(",") == CONCEPT
+    assert read(page, TCAV, '[data-action="run"]', lambda e: e.get_attribute("disabled")) is None
     page.open(f"#dataset={DATASET}&models=gpt2&tab=tcav", wait_rows=False)
     section = wait(page, lambda d: d.find_elements(By.CSS_SELECTOR, 'section[data-module="tcav"][data-model="gpt2"]'), "gpt2's TCAV")[0]
     assert "unsupported" in section.get_attribute("class")
