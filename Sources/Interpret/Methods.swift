@@ -11,6 +11,9 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     case occlusion
     case attention
     case info
+    case smoothgrad
+    case vargrad
+    case gradientShap = "gradient-shap"
 
     public var description: String { rawValue }
 
@@ -37,6 +40,9 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         case .occlusion: return "the score drop when each token alone is hidden"
         case .attention: return "the readout token's attention, rolled out through the layers (Abnar & Zuidema 2020)"
         case .info: return "information-based salience of a hidden state (Guan et al. 2019)"
+        case .smoothgrad: return "a gradient method averaged over noisy copies of the input (Smilkov et al. 2017)"
+        case .vargrad: return "the variance of a gradient method over noisy copies of the input (Adebayo et al. 2018)"
+        case .gradientShap: return "expected gradients over random baselines and path points (Captum's GradientShap)"
         }
     }
 
@@ -49,6 +55,11 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         case .occlusion: return ConfigSpec([Fields.perturbation])
         case .attention: return ConfigSpec([Fields.attentionLayer])
         case .info: return ConfigSpec([Fields.infoLayer, Fields.iterations, Fields.seed])
+        case .smoothgrad, .vargrad:
+            let ig = ["steps", "rule", "baseline"].map { IntegratedGradients.spec[$0]! }
+            let type = self == .smoothgrad ? [Fields.noiseTunnelType] : []
+            return ConfigSpec([Fields.base] + type + [Fields.noiseSamples, Fields.noise(0.15), Fields.seed] + ig)
+        case .gradientShap: return ConfigSpec([Fields.noiseSamples, Fields.noise(0), Fields.shapBaseline, Fields.seed])
         }
     }
 
@@ -69,7 +80,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     /// How its scores map to colours.
     public var colourScale: ColourScale {
         switch self {
-        case .gradNorm, .attention: return .unsigned
+        case .gradNorm, .attention, .vargrad: return .unsigned
         case .info: return .inverted
         default: return .signed
         }
@@ -111,6 +122,19 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
             return InformationSalience(
                 layer: c.int("layer"), iterations: c.int("iterations")!, regularization: regularization,
                 seed: UInt64(c.int("seed")!))
+        case .smoothgrad, .vargrad:
+            let ig = IntegratedGradients(
+                steps: c.int("steps") ?? 32, rule: c.choice("rule") ?? .gaussLegendre,
+                baseline: c.choice("baseline") ?? .zeros)
+            if c.choice("base", as: MethodID.self) == .ig { try ig.validate() }
+            return SmoothGrad(
+                base: c.choice("base")!, type: self == .vargrad ? .vargrad : c.choice("nt_type")!,
+                samples: c.int("samples")!, noise: c.double("noise")!, seed: UInt64(c.int("seed")!),
+                integratedGradients: ig)
+        case .gradientShap:
+            return GradientSHAP(
+                samples: c.int("samples")!, noise: c.double("noise")!, baseline: c.choice("baseline")!,
+                seed: UInt64(c.int("seed")!))
         }
     }
 }
@@ -120,7 +144,8 @@ enum Fields {
     static let samples = ConfigField(
         "samples", .int, default: .int(256), minimum: 1, help: "LIME / KernelSHAP: perturbed samples.")
     static let seed = ConfigField(
-        "seed", .int, default: .int(0), minimum: 0, help: "Seed of LIME, KernelSHAP and the information method.")
+        "seed", .int, default: .int(0), minimum: 0,
+        help: "Seed of LIME, KernelSHAP, the information method, SmoothGrad / VarGrad and GradientSHAP.")
     static let perturbation = ConfigField(
         "perturbation", .choice, default: .string(Perturbation.mask.rawValue),
         choices: Perturbation.allCases.map(\.rawValue),
@@ -132,6 +157,24 @@ enum Fields {
         "layer", .int, defaultNote: "the last hidden state", minimum: 0,
         help: "info: the hidden state explained (0 = embeddings … L).")
     static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
+    static let base = ConfigField(
+        "base", .choice, default: .string(MethodID.gradInput.rawValue), choices: SmoothGrad.bases.map(\.rawValue),
+        help: "smoothgrad / vargrad: the gradient method run on each noisy copy.")
+    static let noiseTunnelType = ConfigField(
+        "nt_type", .choice, default: .string(NoiseTunnelType.smoothgrad.rawValue),
+        choices: NoiseTunnelType.allCases.map(\.rawValue),
+        help: "smoothgrad: combine the copies' attributions by their mean, mean square or variance (Captum's nt_type).")
+    static let noiseSamples = ConfigField(
+        "samples", .int, default: .int(16), minimum: 1, help: "smoothgrad / vargrad / gradient-shap: noisy samples.")
+    static func noise(_ value: Double) -> ConfigField {
+        ConfigField(
+            "noise", .double, default: .double(value), minimum: 0,
+            help: "smoothgrad / vargrad / gradient-shap: the input noise's σ as a fraction of the embeddings' range.")
+    }
+    static let shapBaseline = ConfigField(
+        "baseline", .choice, default: .string(SHAPBaseline.gaussian.rawValue),
+        choices: SHAPBaseline.allCases.map(\.rawValue),
+        help: "gradient-shap: Gaussian baselines (σ of the word embeddings), or one as IG's.")
 }
 
 extension IntegratedGradients {

@@ -209,6 +209,11 @@ extension LoupeServer {
         for (field, limit) in [("steps", configuration.maxSteps), ("samples", configuration.maxSamples), ("iterations", configuration.maxIterations)] {
             if case .int(let v)? = config[field] { try check(field, v, limit) }
         }
+        if ["smoothgrad", "vargrad"].contains(body.method), case .string("ig")? = config["base"] {
+            // Each noisy copy runs IG in full: bound the gradient evaluations, as LIME's samples bound its forwards.
+            func int(_ key: String, _ d: Int) -> Int { if case .int(let v)? = config[key] { v } else { d } }
+            try check("samples × steps", int("samples", 16) * int("steps", 32), configuration.maxSamples)
+        }
         try check("max_tokens", body.maxTokens, configuration.maxTokens)
         let ws = workspace
         let limits = configuration

@@ -43,6 +43,9 @@ struct Explain: ParsableCommand {
     @Option(help: ArgumentHelp(fieldHelp("perturbation"))) var perturbation: String?
     @Option(help: ArgumentHelp(fieldHelp("layer"))) var layer: Int?
     @Option(help: ArgumentHelp(fieldHelp("iterations"))) var iterations: Int?
+    @Option(help: ArgumentHelp(fieldHelp("base"))) var base: String?
+    @Option(help: ArgumentHelp(fieldHelp("nt_type"))) var ntType: String?
+    @Option(help: ArgumentHelp(fieldHelp("noise"))) var noise: Double?
     @Option(help: "info: texts (a file as --input) whose hidden states give the per-dimension std r.")
     var reference: String?
     @Flag(help: ArgumentHelp(ExplainRequest.spec["merge_words"]!.summary)) var mergeWords = false
@@ -64,6 +67,8 @@ struct Explain: ParsableCommand {
             ("seed", seed.map { .int(Int(truncatingIfNeeded: $0)) }),
             ("perturbation", perturbation.map(ConfigValue.string)),
             ("layer", layer.map(ConfigValue.int)), ("iterations", iterations.map(ConfigValue.int)),
+            ("base", base.map(ConfigValue.string)), ("nt_type", ntType.map(ConfigValue.string)),
+            ("noise", noise.map(ConfigValue.double)),
         ]
         var values = ConfigValues()
         for (name, value) in given where id.spec[name] != nil { values[name] = value }

@@ -131,6 +131,27 @@ func apiError(_ r: TestResponse) throws -> (code: String, message: String, field
             ) { r in
                 try #expect(r.status == .badRequest && apiError(r).field == "steps")
             }
+            // SmoothGrad over IG runs IG per noisy copy: the product of samples and steps is capped.
+            try await client.execute(
+                uri: "/api/explain", method: .post,
+                body: try body([
+                    "model": "tiny", "method": "smoothgrad", "config": ["base": "ig", "samples": 200, "steps": 32],
+                    "examples": [["text": "a"]],
+                ])
+            ) { r in
+                try #expect(r.status == .badRequest && apiError(r).field == "samples × steps")
+            }
+            try await client.execute(
+                uri: "/api/explain", method: .post,
+                body: try body([
+                    "model": "tiny", "method": "smoothgrad", "config": ["base": "ig", "samples": 2, "steps": 4],
+                    "examples": [["text": "a fine film"]],
+                ])
+            ) { r in
+                #expect(r.status == .ok)
+                let e = (try json(r)["explanations"] as? [[String: Any]])?.first ?? [:]
+                #expect((e["scores"] as? [Double])?.count == 5)
+            }
         }
     }
 

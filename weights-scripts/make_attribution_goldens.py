@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""Captum goldens of the noise methods for bert_tiny_cls: Tests/Fixtures/parity/captum_noise.h5 (re-runnable).
+
+    python weights-scripts/make_attribution_goldens.py [--out FILE]
+
+Rebuilds bert_tiny_cls through make_goldens.BUILDERS (same seed; checked bit-identical to the committed fixture),
+then runs Captum 0.9's NoiseTunnel (smoothgrad, smoothgrad_sq, vargrad over Saliency, InputXGradient and
+IntegratedGradients) and GradientShap on text 0 of make_parity_goldens (target "positive", score prob (softmax of the logits),
+attribution input = the word embeddings, as the other Captum goldens). Captum draws its randomness inside
+(torch.normal for the noise, np.random.choice for the baselines, np.random.uniform for GradientShap's alphas);
+this script records every draw while Captum makes it and stores the draws beside the attributions, so the Swift
+tests replay exactly the same noisy inputs, baselines and path points. Layout: Tests/Fixtures/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import make_parity_goldens as mpg  # noqa: E402
+
+OUT = mpg.PARITY_DIR / "captum_noise.h5"
+SAMPLES = 4
+NOISE = 0.15          # SmoothGrad's σ as a fraction of max − min of the input embeddings (Smilkov et al. §3)
+SHAP_NOISE = 0.05     # GradientShap's input noise, same convention
+IG_STEPS = 8          # gausslegendre points per noisy copy in NoiseTunnel(IntegratedGradients)
+IG_SAMPLES = 2
+SHAP_BASELINES = 3    # rows of GradientShap's baseline distribution
+
+
+class Recorder:
+    """Wraps torch.normal, np.random.choice and np.random.uniform; keeps what each call returned."""
+
+    def __init__(self):
+        self.normal, self.choice, self.uniform = [], [], []
+
+    def __enter__(self):
+        self._n, self._c, self._u = torch.normal, np.random.choice, np.random.uniform
+
+        def normal(*a, **k):
+            out = self._n(*a, **k)
+            self.normal.append(out.detach().clone())
+            return out
+
+        def choice(*a, **k):
+            out = self._c(*a, **k)
+            self.choice.append(np.array(out))
+            return out
+
+        def uniform(*a, **k):
+            out = self._u(*a, **k)
+            self.uniform.append(np.array(out))
+            return out
+
+        torch.normal, np.random.choice, np.random.uniform = normal, choice, uniform
+        return self
+
+    def __exit__(self, *exc):
+        torch.normal, np.random.choice, np.random.uniform = self._n, self._c, self._u
+
+
+def goldens(model, inputs: dict) -> dict:
+    from captum.attr import GradientShap, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
+
+    n = int(inputs["attention_mask"][0].sum())
+    ids, mask, tt = (inputs[k][:1, :n] for k in ("input_ids", "attention_mask", "token_type_ids"))
+    emb = mpg.word_embeddings(model)(ids).detach().clone()
+    span = float(emb.max() - emb.min())
+    sigma, shap_sigma = NOISE * span, SHAP_NOISE * span
+    std = float(mpg.word_embeddings(model).weight.std(unbiased=False))
+    g = torch.Generator().manual_seed(1)
+    baselines = torch.cat([torch.zeros_like(emb)] + [torch.randn(emb.shape, generator=g) * std
+                                                    for _ in range(SHAP_BASELINES - 1)])
+    args = (mask, tt)
+
+    def logit(e, m, t):
+        return model(inputs_embeds=e, attention_mask=m, token_type_ids=t).logits
+
+    def prob(e, m, t):
+        return torch.softmax(logit(e, m, t), dim=-1)
+
+    out = {"ids": ids, "sigma": sigma, "shap_sigma": shap_sigma, "span": span, "cases": {}}
+    target = mpg.CAPTUM_TARGET
+    for score, fwd in (("prob", prob),):  # LIT's default score (the logit path is the same code up to the softmax)
+        bases = {"grad-norm": Saliency(fwd), "grad-input": InputXGradient(fwd), "ig": IntegratedGradients(fwd)}
+        for base, method in bases.items():
+            types = ("smoothgrad", "smoothgrad_sq", "vargrad") if base == "grad-input" else ("smoothgrad",)
+            for nt in types:
+                kw = {"abs": False} if base == "grad-norm" else {}
+                samples = IG_SAMPLES if base == "ig" else SAMPLES
+                if base == "ig":
+                    kw = {"n_steps": IG_STEPS, "method": "gausslegendre", "baselines": torch.zeros_like(emb)}
+                torch.manual_seed(0)
+                with Recorder() as r:
+                    attr = NoiseTunnel(method).attribute(emb, nt_type=nt, nt_samples=samples, stdevs=sigma,
+                                                         target=target, additional_forward_args=args, **kw)
+                assert len(r.normal) == 1 and r.normal[0].shape == (samples,) + emb.shape[1:]
+                out["cases"][f"{score}/{base}/{nt}"] = {"noise": r.normal[0], "attributions": attr[0]}
+        torch.manual_seed(0)
+        np.random.seed(0)
+        with Recorder() as r:
+            attr = GradientShap(fwd).attribute(emb, baselines=baselines, n_samples=SAMPLES, stdevs=shap_sigma,
+                                               target=target, additional_forward_args=args)
+        assert len(r.normal) == 1 and len(r.choice) == 1 and len(r.uniform) == 1
+        check_shap(fwd, emb, args, baselines, r, attr)
+        out["cases"][f"{score}/gradient-shap/smoothgrad"] = {
+            "noise": r.normal[0], "baselines": baselines[torch.tensor(r.choice[0])], "alphas": r.uniform[0],
+            "attributions": attr[0]}
+    return out
+
+
+def check_shap(fwd, emb, args, baselines, r, attr) -> None:
+    """The documented formula, without captum: mean over samples of (x̃ − b)·∇F(b + α(x̃ − b))."""
+    total = torch.zeros_like(emb)
+    noisy = emb + r.normal[0]
+    for s in range(noisy.shape[0]):
+        x, b, a = noisy[s:s + 1], baselines[int(r.choice[0][s])].unsqueeze(0), float(r.uniform[0][s])
+        a32 = torch.tensor(a, dtype=torch.float32)
+        p = (a32 * x + (1 - a32) * b).requires_grad_(True)
+        (grad,) = torch.autograd.grad(fwd(p, *args)[0, mpg.CAPTUM_TARGET], p)
+        total += (x - b) * grad
+    err = float(((total / noisy.shape[0]) - attr).abs().max() / attr.abs().max())
+    assert err < 1e-5, f"captum GradientShap differs from the documented formula by {err}"
+
+
+def write(path: Path, res: dict) -> None:
+    import captum
+
+    def fill(f):
+        mpg.set_attrs(f, generated_by="weights-scripts/make_attribution_goldens.py", generated_with=mpg.versions(),
+                      captum_version=captum.__version__, text=mpg.BERT_TEXTS[0], target=mpg.CAPTUM_TARGET,
+                      target_label="positive", noise=NOISE, shap_noise=SHAP_NOISE, ig_steps=IG_STEPS,
+                      ig_method="gausslegendre", ig_baseline="zeros",
+                      cases="SCORE/BASE/NT_TYPE: noise [S, T, H] (x + noise[s] is copy s), attributions [T, H] "
+                            "(Captum's result for the batch of one); gradient-shap also baselines [S, T, H] (the "
+                            "row drawn for each sample) and alphas [S] (float32, as Captum uses them)")
+        mpg.i64(f, "input_ids", res["ids"])
+        mpg.f32(f, "sigma", np.array([res["sigma"]], dtype=np.float32))
+        mpg.f32(f, "shap_sigma", np.array([res["shap_sigma"]], dtype=np.float32))
+        for name, case in res["cases"].items():
+            g = f.require_group(name)
+            for k, v in case.items():
+                mpg.f32(g, k, v)  # alphas too: Captum casts its float64 draws to the input's float32
+
+    mpg.write_h5(path, fill)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    p.add_argument("--out", default=str(OUT))
+    args = p.parse_args(argv)
+    import make_goldens
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    with tempfile.TemporaryDirectory(prefix="loupe-attr-") as tmp:
+        fm = make_goldens.BUILDERS["bert_tiny_cls"](Path(tmp))
+        h5 = make_goldens.FIXTURES / "bert_tiny_cls.h5"
+        mpg.check_against_fixture(fm, h5)
+        model = mpg.eager_copy(fm)
+        res = goldens(model, mpg.bert_inputs(fm, h5, mpg.BERT_TEXTS))
+    write(Path(args.out), res)
+    print(f"{args.out}: {Path(args.out).stat().st_size:,} bytes, {len(res['cases'])} cases, sigma {res['sigma']:.6g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
