@@ -127,10 +127,10 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
                 steps: c.int("steps") ?? 32, rule: c.choice("rule") ?? .gaussLegendre,
                 baseline: c.choice("baseline") ?? .zeros)
             if c.choice("base", as: MethodID.self) == .ig { try ig.validate() }
-            return SmoothGrad(
-                base: c.choice("base")!, type: self == .vargrad ? .vargrad : c.choice("nt_type")!,
-                samples: c.int("samples")!, noise: c.double("noise")!, seed: UInt64(c.int("seed")!),
-                integratedGradients: ig)
+            let s = SmoothGrad(
+                base: c.choice("base")!, type: c.choice("nt_type") ?? .vargrad, samples: c.int("samples")!,
+                noise: c.double("noise")!, seed: UInt64(c.int("seed")!), integratedGradients: ig)
+            return self == .vargrad ? VarGrad(s) : s
         case .gradientShap:
             return GradientSHAP(
                 samples: c.int("samples")!, noise: c.double("noise")!, baseline: c.choice("baseline")!,

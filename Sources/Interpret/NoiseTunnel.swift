@@ -127,6 +127,25 @@ public struct SmoothGrad: SalienceMethod {
     }
 }
 
+/// VarGrad by its own name: SmoothGrad's `vargrad` combination, reported as method `vargrad`.
+public struct VarGrad: SalienceMethod {
+    public static let id = MethodID.vargrad
+    public var smoothGrad: SmoothGrad
+
+    public init(_ smoothGrad: SmoothGrad) {
+        self.smoothGrad = smoothGrad
+        self.smoothGrad.type = .vargrad
+    }
+
+    public var requirements: Capabilities { smoothGrad.requirements }
+
+    public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
+        var out = try smoothGrad.explain(model)
+        out.method = .vargrad
+        return out
+    }
+}
+
 /// A model seen at other input embeddings: what a method computes on a noisy copy. Scores of the unchanged input
 /// and its kept forward pass are not reused (they belong to the original).
 struct NoisyInput<Base: SalienceModel>: SalienceModel {

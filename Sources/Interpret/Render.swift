@@ -173,7 +173,7 @@ extension SequenceSalience {
             let token = tokens[promptLength + j]
             lines.append(
                 colouredTokens(s.tokens, scores: s.scores, scale: s.method.colourScale, colour: colour)
-                    + " → [\(token)]")
+                    + " → [\(token)]" + (s.contrast.map { " rather than [\($0)]" } ?? ""))
         }
         return lines.joined(separator: "\n")
     }

@@ -137,6 +137,8 @@ public struct Salience: Sendable {
     public var prediction: [(label: String, probability: Double)]
     /// The explained label or token.
     public var target: String
+    /// A contrastive explanation's alternative: the scores explain score(target) − score(contrast).
+    public var contrast: String?
     public var score: ScoreKind
     /// Integrated gradients: Σ attributions − (F(input) − F(baseline)).
     public var delta: Double?
@@ -198,9 +200,11 @@ extension SalienceMethod {
     /// A `Salience` for `model`'s input with this method's name, to be filled in.
     func salience(for model: some SalienceModel, scores: [Double]) -> Salience {
         let i = model.input
-        return Salience(
+        var out = Salience(
             method: Self.id, text: i.text, tokens: i.tokens, offsets: i.offsets, scores: scores,
             prediction: i.prediction, target: i.target, score: i.score)
+        out.contrast = i.contrast
+        return out
     }
 }
 

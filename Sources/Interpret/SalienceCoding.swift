@@ -9,7 +9,7 @@ extension ScoreKind: Codable {}
 private enum SalienceKey: String, CodingKey {
     case text, method, target, score, tokens, offsets, scores, seconds, prediction, delta, steps, evaluations
     case converged, inputScore = "input_score", baselineScore = "baseline_score", attentions, rollout
-    case ids, promptTokens = "prompt_tokens", targets, position, token
+    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast
 }
 
 private func encodeOffsets(_ offsets: [(start: Int, end: Int)]) -> [[Int]] { offsets.map { [$0.start, $0.end] } }
@@ -42,6 +42,7 @@ extension Salience: Codable {
         try c.encode(text, forKey: .text)
         try c.encode(method, forKey: .method)
         try c.encode(target, forKey: .target)
+        try c.encodeIfPresent(contrast, forKey: .contrast)
         try c.encode(score, forKey: .score)
         try c.encode(tokens, forKey: .tokens)
         try c.encode(encodeOffsets(offsets), forKey: .offsets)
@@ -70,6 +71,7 @@ extension Salience: Codable {
             scores: try c.decode([Double].self, forKey: .scores), prediction: try decodePrediction(c),
             target: try c.decode(String.self, forKey: .target), score: try c.decode(ScoreKind.self, forKey: .score))
         seconds = try c.decode(Double.self, forKey: .seconds)
+        contrast = try c.decodeIfPresent(String.self, forKey: .contrast)
         delta = try c.decodeIfPresent(Double.self, forKey: .delta)
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         evaluations = try c.decodeIfPresent(Int.self, forKey: .evaluations)
@@ -101,6 +103,7 @@ extension SequenceSalience: Codable {
             var t = targets.nestedContainer(keyedBy: SalienceKey.self)
             try t.encode(promptLength + j, forKey: .position)
             try t.encode(tokens[promptLength + j], forKey: .token)
+            try t.encodeIfPresent(s.contrast, forKey: .contrast)
             try t.encode(s.scores, forKey: .scores)
             try t.encode(s.score, forKey: .score)
             try t.encode(predictionObject(s.prediction), forKey: .prediction)
@@ -132,6 +135,7 @@ extension SequenceSalience: Codable {
                 method: method, text: text, tokens: Array(tokens[..<position]), offsets: Array(offsets[..<position]),
                 scores: try t.decode([Double].self, forKey: .scores), prediction: try decodePrediction(t),
                 target: try t.decode(String.self, forKey: .token), score: try t.decode(ScoreKind.self, forKey: .score))
+            s.contrast = try t.decodeIfPresent(String.self, forKey: .contrast)
             s.delta = try t.decodeIfPresent(Double.self, forKey: .delta)
             s.steps = try t.decodeIfPresent(Int.self, forKey: .steps)
             s.inputScore = try t.decodeIfPresent(Double.self, forKey: .inputScore)

@@ -19,6 +19,8 @@ public struct ExplainedInput: Sendable {
     /// The position whose representation the head reads ([CLS] for a classifier, the [MASK] for a
     /// masked LM, the last token for GPT-2): the attention method reports its row.
     public var readout: Int
+    /// Contrastive explanations: the token the target is explained against (score(target) − score(contrast)).
+    public var contrast: String?
 
     public init(
         text: String, tokens: [String], offsets: [(start: Int, end: Int)]? = nil,

@@ -22,10 +22,12 @@ public struct SequenceSalience: Sendable {
 
 extension SequenceSalience {
     /// Explains each token of `continuation` (token ids after the prompt's), or of GPT-2's greedy
-    /// continuation of `maxTokens` tokens when `continuation` is nil.
+    /// continuation of `maxTokens` tokens when `continuation` is nil. With `contrast` (one token), the one
+    /// continuation token (given, or the greedy one) is explained against it: score(target) − score(contrast),
+    /// "why this token rather than that one" (inseq's contrastive attribution).
     public static func explain(
         model: LoadedModel, prompt: String, continuation: String?, maxTokens: Int, method: any SalienceMethod,
-        score: ScoreKind = .prob
+        score: ScoreKind = .prob, contrast: String? = nil
     ) throws(InterpretError) -> SequenceSalience {
         guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
             throw .noPrediction("\(model.url.path): sequence salience needs a GPT-2 language model (causal-lm)")
@@ -34,10 +36,25 @@ extension SequenceSalience {
         var promptIDs = model.tokenizer.encode(prompt, addSpecialTokens: true).ids
         if promptIDs.isEmpty, let eos = model.eosID { promptIDs = [eos] }  // as `loupe generate`
         guard !promptIDs.isEmpty else { throw .badInput("the prompt encodes to no tokens") }
+        var contrastID: Int?
+        if let contrast {
+            let c = model.tokenizer.encode(contrast, addSpecialTokens: true).ids
+            guard c.count == 1 else {
+                throw .invalidConfig(
+                    OptionError(field: "contrast", value: contrast, problem: .invalid("one token (it encodes to \(c.count))")))
+            }
+            contrastID = c[0]
+        }
         var all: [Int]
         if let continuation {
             let more = model.tokenizer.encode(continuation, addSpecialTokens: true).ids
             guard !more.isEmpty else { throw .badInput("the target \"\(continuation)\" encodes to no tokens") }
+            if contrast != nil && more.count != 1 {
+                throw .invalidConfig(
+                    OptionError(
+                        field: "target", value: continuation,
+                        problem: .invalid("one token when a contrast is given (it encodes to \(more.count))")))
+            }
             all = promptIDs + more
         } else {
             guard maxTokens >= 1 else {
@@ -46,7 +63,8 @@ extension SequenceSalience {
             }
             all =
                 gpt2.generate(
-                    prompts: [promptIDs], config: GenerationConfig(maxNewTokens: maxTokens, eosTokenID: model.eosID),
+                    prompts: [promptIDs],
+                    config: GenerationConfig(maxNewTokens: contrast == nil ? maxTokens : 1, eosTokenID: model.eosID),
                     padID: model.padID)[0]
         }
         guard all.count <= gpt2.config.nPositions else {
@@ -67,7 +85,8 @@ extension SequenceSalience {
         for j in promptIDs.count..<all.count {
             let m = try TransformerSalienceModel(
                 model: model, ids: Array(all[..<j]), target: all[j], text: text, tokens: Array(tokens[..<j]),
-                offsets: Array(offsets[..<j]), score: score, recordInput: method.id.usesInputGradientOnly)
+                offsets: Array(offsets[..<j]), score: score, recordInput: method.id.usesInputGradientOnly,
+                contrast: contrastID)
             steps.append(try method.explain(m))
         }
         var out = SequenceSalience(

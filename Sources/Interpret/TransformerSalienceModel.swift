@@ -22,8 +22,10 @@ public struct TransformerSalienceModel: SalienceModel {
         case classIndex(Int)
         /// A masked LM (`masked-lm`): token `id` at the [MASK] `position` of the logits [B, T, V].
         case maskedToken(position: Int, id: Int)
-        /// A causal LM (`causal-lm`): token `id` after the sequence, from the last position's logits [B, 1, V].
-        case nextToken(id: Int)
+        /// A causal LM (`causal-lm`): token `id` after the sequence, from the last position's logits [B, 1, V]; with a
+        /// `contrast` token, score(id) − score(contrast) (Yin & Neubig 2022, "Interpreting Language Models with
+        /// Contrastive Explanations"; with logits or log-probabilities it is log p(id) − log p(contrast)).
+        case nextToken(id: Int, contrast: Int?)
     }
 
     public let network: Network
@@ -66,10 +68,12 @@ public struct TransformerSalienceModel: SalienceModel {
     }
 
     /// A GPT-2 language model's score for token `target` after the prefix `ids`; `tokens`/`offsets` describe
-    /// `ids` within `text` (display strings, Unicode-scalar spans).
+    /// `ids` within `text` (display strings, Unicode-scalar spans). With `contrast`, the explained number is
+    /// score(target) − score(contrast) (contrastive attribution, as inseq's `contrast_prob_diff` /
+    /// `contrast_logits_diff`).
     public init(
         model: LoadedModel, ids: [Int], target: Int, text: String, tokens: [String],
-        offsets: [(start: Int, end: Int)], score: ScoreKind = .prob, recordInput: Bool = false
+        offsets: [(start: Int, end: Int)], score: ScoreKind = .prob, recordInput: Bool = false, contrast: Int? = nil
     ) throws(InterpretError) {
         guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
             throw .noPrediction("\(model.url.path): sequence salience needs a GPT-2 language model (causal-lm)")
@@ -81,7 +85,8 @@ public struct TransformerSalienceModel: SalienceModel {
         let sequence = Tokens(
             ids: ids, typeIDs: [Int](repeating: 0, count: ids.count), text: text, tokens: tokens, offsets: offsets,
             fixed: [], words: nil)
-        try self.init(model: model, sequence, target: .id(target), score: score, recordInput: recordInput)
+        try self.init(
+            model: model, sequence, target: .id(target), score: score, recordInput: recordInput, contrast: contrast)
     }
 
     /// What to explain: the prediction, a class or token by name, or a token id.
@@ -101,7 +106,7 @@ public struct TransformerSalienceModel: SalienceModel {
 
     /// The one prediction pass, then the head the task gives and the input it explains.
     init(
-        model: LoadedModel, _ x: Tokens, target: Wanted, score: ScoreKind, recordInput: Bool
+        model: LoadedModel, _ x: Tokens, target: Wanted, score: ScoreKind, recordInput: Bool, contrast: Int? = nil
     ) throws(InterpretError) {
         let net = model.network
         network = net
@@ -173,13 +178,20 @@ public struct TransformerSalienceModel: SalienceModel {
             let row = logits!.scalars  // [V] at the last position
             let p = probabilities(row)
             let token = try Self.token(target, p, id)
-            head = .nextToken(id: token)
+            if let contrast, !p.indices.contains(contrast) {
+                throw .badInput("the contrast token id \(contrast) is outside the vocabulary (\(p.count) tokens)")
+            }
+            head = .nextToken(id: token, contrast: contrast)
             let top = p.indices.sorted { p[$0] > p[$1] }.prefix(5)
             let decode = { (id: Int) in model.tokenizer.decode([id], skipSpecialTokens: false) }
             var info = ExplainedInput(
                 text: x.text, tokens: x.tokens, offsets: x.offsets, prediction: top.map { (decode($0), p[$0]) },
                 target: decode(token), score: score, fixed: fixed, words: x.words, readout: t - 1)
             info.inputScore = score.value(logits: row, probabilities: p, index: token)
+            if let contrast {
+                info.contrast = decode(contrast)
+                info.inputScore! -= score.value(logits: row, probabilities: p, index: contrast)
+            }
             input = info
         default:
             throw .noPrediction(
@@ -229,8 +241,10 @@ public struct TransformerSalienceModel: SalienceModel {
             }
             let at = rows.count == 1 ? rows[0] : Tensor.concatenate(rows, axis: 0)  // [B, V]
             return input.score.select(at, index: id)  // [B]
-        case .nextToken(let id):
-            return input.score.select(logits.reshaped([b, logits.shape[2]]), index: id)  // [B, V] → [B]
+        case .nextToken(let id, let contrast):
+            let rows = logits.reshaped([b, logits.shape[2]])  // [B, V]
+            let s = input.score.select(rows, index: id)  // [B]
+            return contrast.map { s - input.score.select(rows, index: $0) } ?? s
         }
     }
 

@@ -36,9 +36,10 @@ struct ExplainBody: Decodable {
     var score: String?
     var mergeWords: Bool?
     var maxTokens: Int?
+    var contrast: String?
     enum CodingKeys: String, CodingKey {
         case model, method, config, dataset, ids, examples, target, score, mergeWords = "merge_words"
-        case maxTokens = "max_tokens"
+        case maxTokens = "max_tokens", contrast
     }
 }
 
@@ -230,6 +231,7 @@ extension LoupeServer {
             }
             var r = ExplainRequest(examples: list, method: method, config: config)
             r.target = body.target
+            r.contrast = body.contrast
             if let s = body.score {
                 guard let kind = ScoreKind(rawValue: s) else {
                     throw .invalidOption(OptionError(field: "score", value: s, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue))))

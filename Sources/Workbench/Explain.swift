@@ -17,6 +17,8 @@ public struct ExplainRequest: Codable, Sendable, SpecifiedOptions {
     public var mergeWords = false
     /// GPT-2 without a target: how many tokens to generate and explain.
     public var maxTokens = 10
+    /// GPT-2: one token the (single) continuation token is explained against: score(target) − score(contrast).
+    public var contrast: String?
     /// The information method: texts whose hidden states give the per-dimension scale r (default: the
     /// examples themselves when there are several).
     public var reference: [Example]?
@@ -42,6 +44,7 @@ public struct ExplainRequest: Codable, Sendable, SpecifiedOptions {
 
     enum CodingKeys: String, CodingKey {
         case examples, method, config, target, score, mergeWords = "merge_words", maxTokens = "max_tokens", reference
+        case contrast
     }
 }
 
@@ -95,11 +98,16 @@ extension Workbench {
                 let s = try interpreting { () throws(InterpretError) in
                     try SequenceSalience.explain(
                         model: model, prompt: e.text, continuation: request.target, maxTokens: request.maxTokens,
-                        method: method, score: request.score)
+                        method: method, score: request.score, contrast: request.contrast)
                 }
                 return Explanation(id: e.id, sequence: s)
             }
         case .bert:
+            if let contrast = request.contrast {
+                throw .interpret(
+                    .invalidConfig(
+                        OptionError(field: "contrast", value: contrast, problem: .invalid("GPT-2 only (a causal LM)"))))
+            }
             if let target = request.target { options.target = .label(target) }
             if request.method == .info {
                 options.regularization = try regularization(model, request, options)

@@ -33,6 +33,9 @@ struct Explain: ParsableCommand {
     @Option(help: "The label to explain (default: the predicted one); GPT-2: the continuation text.") var target:
         String?
     @Option(help: ArgumentHelp(ExplainRequest.spec["score"]!.summary)) var score = "prob"
+    @Option(
+        help: "GPT-2: explain the continuation's one token against this token: score(target) − score(contrast).")
+    var contrast: String?
     @Option(help: ArgumentHelp(fieldHelp("steps"))) var steps: Int?
     @Option(help: ArgumentHelp(fieldHelp("rule"))) var rule: String?
     @Option(help: ArgumentHelp(fieldHelp("baseline"))) var baseline: String?
@@ -90,6 +93,7 @@ struct Explain: ParsableCommand {
         let examples = format == "jsonl" ? [] : try source.all()
         var request = ExplainRequest(examples: examples, method: id, config: config(for: id))
         request.target = target
+        request.contrast = contrast
         request.maxTokens = maxTokens
         request.mergeWords = mergeWords
         if let reference { request.reference = try ExampleOptions.parse(["--input", reference]).all() }

@@ -83,7 +83,7 @@ struct NoiseGolden {
         #expect(one.scores == again.scores)
         #expect(one.scores != other.scores)
         let v = try MethodID.vargrad.make(["samples": .int(4)]).explain(a)
-        #expect(v.scores.allSatisfy { $0 >= 0 } && v.scores.contains { $0 > 0 })
+        #expect(v.scores.allSatisfy { $0 >= 0 } && v.scores.contains { $0 > 0 } && v.method == .vargrad)
         let shap = try MethodID.gradientShap.make(["samples": .int(4), "seed": .int(3)]).explain(a)
         let shapAgain = try MethodID.gradientShap.make(["samples": .int(4), "seed": .int(3)]).explain(a)
         #expect(shap.scores == shapAgain.scores && shap.steps == 4)
@@ -105,7 +105,7 @@ struct NoiseGolden {
         #expect(throws: InterpretError.self) { try MethodID.gradientShap.make(["baseline": .string("uniform")]) }
         let m = try MethodID.smoothgrad.make(["base": .string("ig"), "steps": .int(8)]) as! SmoothGrad
         #expect(m.base == .ig && m.integratedGradients.steps == 8 && m.type == .smoothgrad)
-        #expect((try MethodID.vargrad.make([:]) as! SmoothGrad).type == .vargrad)
+        #expect((try MethodID.vargrad.make([:]) as! VarGrad).smoothGrad.type == .vargrad)
         #expect(MethodID.vargrad.spec["nt_type"] == nil && MethodID.smoothgrad.spec["nt_type"] != nil)
     }
 }

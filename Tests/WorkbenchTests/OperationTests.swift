@@ -66,6 +66,21 @@ func workbenchError(_ body: () throws(WorkbenchError) -> Void) -> WorkbenchError
         #expect(e?.field == "stepz")
     }
 
+    /// A contrast token reaches GPT-2's sequence salience, survives the JSON round trip, and is refused for BERT.
+    @Test func contrastIsForGPT2() throws {
+        let bert = try Workbench.loadModel(fixture("bert_tiny_cls.h5"))
+        let gpt2 = try Workbench.loadModel(fixture("gpt2_tiny.h5"))
+        var request = ExplainRequest(examples: [Example(id: "p", text: "The dog")], method: .gradInput)
+        request.contrast = "iz"
+        let g = try Workbench.explain(request, model: gpt2)
+        #expect(g[0].sequence?.steps.count == 1 && g[0].sequence?.steps[0].contrast == "iz")
+        let back = try JSONDecoder().decode(Explanation.self, from: JSONEncoder().encode(g[0]))
+        #expect(back.sequence?.steps[0].contrast == "iz")
+        request.examples = examples
+        let e = workbenchError { () throws(WorkbenchError) in _ = try Workbench.explain(request, model: bert) }
+        #expect(e?.field == "contrast")
+    }
+
     @Test func evaluationAcceptsLabelNamesAndIndices() throws {
         let m = try Workbench.loadModel(fixture("bert_tiny_cls.h5"))
         let labelled = [
