@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Captum goldens of the noise methods for bert_tiny_cls: Tests/Fixtures/parity/captum_noise.h5 (re-runnable).
+"""Captum goldens of the noise and layer methods for bert_tiny_cls: Tests/Fixtures/parity/captum_{noise,layer}.h5.
 
-    python weights-scripts/make_attribution_goldens.py [--out FILE]
+    python weights-scripts/make_attribution_goldens.py [--out FILE] [--layer-out FILE]
 
 Rebuilds bert_tiny_cls through make_goldens.BUILDERS (same seed; checked bit-identical to the committed fixture),
 then runs Captum 0.9's NoiseTunnel (smoothgrad, smoothgrad_sq, vargrad over Saliency, InputXGradient and
@@ -9,7 +9,9 @@ IntegratedGradients) and GradientShap on text 0 of make_parity_goldens (target "
 attribution input = the word embeddings, as the other Captum goldens). Captum draws its randomness inside
 (torch.normal for the noise, np.random.choice for the baselines, np.random.uniform for GradientShap's alphas);
 this script records every draw while Captum makes it and stores the draws beside the attributions, so the Swift
-tests replay exactly the same noisy inputs, baselines and path points. Layout: Tests/Fixtures/README.md.
+tests replay exactly the same noisy inputs, baselines and path points. The layer file holds Captum's
+LayerGradientXActivation and LayerIntegratedGradients (16 gausslegendre points, zero input baseline) for every
+hidden state: the module bert.embeddings for 0, bert.encoder.layer[L − 1] for L. Layout: Tests/Fixtures/README.md.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ sys.path.insert(0, str(HERE))
 import make_parity_goldens as mpg  # noqa: E402
 
 OUT = mpg.PARITY_DIR / "captum_noise.h5"
+LAYER_OUT = mpg.PARITY_DIR / "captum_layer.h5"
+LAYER_IG_STEPS = 16
 SAMPLES = 4
 NOISE = 0.15          # SmoothGrad's σ as a fraction of max − min of the input embeddings (Smilkov et al. §3)
 SHAP_NOISE = 0.05     # GradientShap's input noise, same convention
@@ -115,6 +119,48 @@ def goldens(model, inputs: dict) -> dict:
     return out
 
 
+def layer_goldens(model, inputs: dict) -> dict:
+    from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
+
+    n = int(inputs["attention_mask"][0].sum())
+    ids, mask, tt = (inputs[k][:1, :n] for k in ("input_ids", "attention_mask", "token_type_ids"))
+    emb = mpg.word_embeddings(model)(ids).detach().clone()
+    args = (mask, tt)
+
+    def prob(e, m, t):
+        return torch.softmax(model(inputs_embeds=e, attention_mask=m, token_type_ids=t).logits, dim=-1)
+
+    out = {}
+    for layer in range(model.config.num_hidden_layers + 1):
+        module = model.bert.embeddings if layer == 0 else model.bert.encoder.layer[layer - 1]
+        gxa = LayerGradientXActivation(prob, module).attribute(emb, target=mpg.CAPTUM_TARGET,
+                                                               additional_forward_args=args)
+        lig, delta = LayerIntegratedGradients(prob, module).attribute(
+            emb, baselines=torch.zeros_like(emb), target=mpg.CAPTUM_TARGET, additional_forward_args=args,
+            n_steps=LAYER_IG_STEPS, method="gausslegendre", return_convergence_delta=True)
+        first = (lambda a: a[0] if isinstance(a, tuple) else a)
+        out[f"prob/layer_{layer}"] = {"grad_x_activation": first(gxa)[0], "integrated_gradients": first(lig)[0],
+                                      "ig_delta": delta.reshape(1)}
+    return out
+
+
+def write_layer(path: Path, cases: dict) -> None:
+    import captum
+
+    def fill(f):
+        mpg.set_attrs(f, generated_by="weights-scripts/make_attribution_goldens.py", generated_with=mpg.versions(),
+                      captum_version=captum.__version__, text=mpg.BERT_TEXTS[0], target=mpg.CAPTUM_TARGET,
+                      ig_steps=LAYER_IG_STEPS, ig_method="gausslegendre", ig_baseline="zeros (inputs_embeds)",
+                      modules="layer_0: bert.embeddings; layer_L: bert.encoder.layer[L - 1] (its output)",
+                      cases="prob/layer_L: grad_x_activation, integrated_gradients [T, H], ig_delta [1]")
+        for name, case in cases.items():
+            g = f.require_group(name)
+            for k, v in case.items():
+                mpg.f32(g, k, v)
+
+    mpg.write_h5(path, fill)
+
+
 def check_shap(fwd, emb, args, baselines, r, attr) -> None:
     """The documented formula, without captum: mean over samples of (x̃ − b)·∇F(b + α(x̃ − b))."""
     total = torch.zeros_like(emb)
@@ -154,6 +200,7 @@ def write(path: Path, res: dict) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     p.add_argument("--out", default=str(OUT))
+    p.add_argument("--layer-out", default=str(LAYER_OUT))
     args = p.parse_args(argv)
     import make_goldens
     torch.set_num_threads(1)
@@ -163,8 +210,12 @@ def main(argv=None) -> int:
         h5 = make_goldens.FIXTURES / "bert_tiny_cls.h5"
         mpg.check_against_fixture(fm, h5)
         model = mpg.eager_copy(fm)
-        res = goldens(model, mpg.bert_inputs(fm, h5, mpg.BERT_TEXTS))
+        inputs = mpg.bert_inputs(fm, h5, mpg.BERT_TEXTS)
+        res = goldens(model, inputs)
+        layers = layer_goldens(model, inputs)
     write(Path(args.out), res)
+    write_layer(Path(args.layer_out), layers)
+    print(f"{args.layer_out}: {Path(args.layer_out).stat().st_size:,} bytes, {len(layers)} layers")
     print(f"{args.out}: {Path(args.out).stat().st_size:,} bytes, {len(res['cases'])} cases, sigma {res['sigma']:.6g}")
     return 0
 

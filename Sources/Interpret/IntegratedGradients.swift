@@ -34,6 +34,8 @@ public struct IntegratedGradients: SalienceMethod {
     public var maxSteps: Int
     /// Interpolation points per forward/backward pass; nil = the model's `batchSize`.
     public var batchSize: Int?
+    /// The baseline itself [T, H] (replaces `baseline`): layer IG's activations of the baseline input.
+    var explicitBaseline: Tensor?
 
     public init(
         steps: Int = 32, rule: QuadratureRule = .gaussLegendre, baseline: Baseline = .zeros,
@@ -73,6 +75,7 @@ public struct IntegratedGradients: SalienceMethod {
 
     /// The baseline x′ [T, H].
     func baselineEmbeddings(_ model: some SalienceModel) throws(InterpretError) -> Tensor {
+        if let explicitBaseline { return explicitBaseline }
         let (t, h) = (model.length, model.hiddenSize)
         guard baseline != .zeros else { return Tensor.zeros([t, h]) }
         let token: SpecialToken = baseline == .pad ? .pad : .mask

@@ -49,8 +49,9 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     /// The method's options (LIT's `config_spec`); `make` validates against it.
     public var spec: ConfigSpec {
         switch self {
-        case .gradNorm, .gradInput: return ConfigSpec([])
-        case .ig: return IntegratedGradients.spec
+        case .gradNorm: return ConfigSpec([])
+        case .gradInput: return ConfigSpec([Fields.hiddenLayer])
+        case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer])
         case .lime, .kernelShap: return ConfigSpec([Fields.samples, Fields.seed, Fields.perturbation])
         case .occlusion: return ConfigSpec([Fields.perturbation])
         case .attention: return ConfigSpec([Fields.attentionLayer])
@@ -99,7 +100,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         do { c = try spec.validate(values) } catch { throw .invalidConfig(error) }
         switch self {
         case .gradNorm: return GradientNorm()
-        case .gradInput: return GradientTimesInput()
+        case .gradInput: return c.int("layer").map { LayerGradientXActivation(layer: $0) } ?? GradientTimesInput()
         case .ig:
             let tolerance = c.double("tolerance")
             let ig = IntegratedGradients(
@@ -107,7 +108,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
                 rule: c.choice("rule") ?? .gaussLegendre, baseline: c.choice("baseline") ?? .zeros,
                 tolerance: tolerance, batchSize: c.int("batch_size"))
             try ig.validate()
-            return ig
+            return c.int("layer").map { LayerIntegratedGradients(layer: $0, ig) } ?? ig
         case .lime:
             return LIME(
                 samples: c.int("samples")!, seed: UInt64(c.int("seed")!), perturbation: c.choice("perturbation")!,
@@ -156,6 +157,9 @@ enum Fields {
     static let infoLayer = ConfigField(
         "layer", .int, defaultNote: "the last hidden state", minimum: 0,
         help: "info: the hidden state explained (0 = embeddings … L).")
+    static let hiddenLayer = ConfigField(
+        "layer", .int, defaultNote: "the input embeddings", minimum: 0,
+        help: "grad-input / ig: attribute to hidden state l (0 = the embedding output … L), as Captum's Layer* methods.")
     static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
     static let base = ConfigField(
         "base", .choice, default: .string(MethodID.gradInput.rawValue), choices: SmoothGrad.bases.map(\.rawValue),

@@ -139,6 +139,8 @@ public struct Salience: Sendable {
     public var target: String
     /// A contrastive explanation's alternative: the scores explain score(target) − score(contrast).
     public var contrast: String?
+    /// Layer attributions: the hidden state attributed to (0 = the embedding output … L); nil for the input embeddings.
+    public var layer: Int?
     public var score: ScoreKind
     /// Integrated gradients: Σ attributions − (F(input) − F(baseline)).
     public var delta: Double?

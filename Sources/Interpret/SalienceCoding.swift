@@ -9,7 +9,7 @@ extension ScoreKind: Codable {}
 private enum SalienceKey: String, CodingKey {
     case text, method, target, score, tokens, offsets, scores, seconds, prediction, delta, steps, evaluations
     case converged, inputScore = "input_score", baselineScore = "baseline_score", attentions, rollout
-    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast
+    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast, layer
 }
 
 private func encodeOffsets(_ offsets: [(start: Int, end: Int)]) -> [[Int]] { offsets.map { [$0.start, $0.end] } }
@@ -43,6 +43,7 @@ extension Salience: Codable {
         try c.encode(method, forKey: .method)
         try c.encode(target, forKey: .target)
         try c.encodeIfPresent(contrast, forKey: .contrast)
+        try c.encodeIfPresent(layer, forKey: .layer)
         try c.encode(score, forKey: .score)
         try c.encode(tokens, forKey: .tokens)
         try c.encode(encodeOffsets(offsets), forKey: .offsets)
@@ -72,6 +73,7 @@ extension Salience: Codable {
             target: try c.decode(String.self, forKey: .target), score: try c.decode(ScoreKind.self, forKey: .score))
         seconds = try c.decode(Double.self, forKey: .seconds)
         contrast = try c.decodeIfPresent(String.self, forKey: .contrast)
+        layer = try c.decodeIfPresent(Int.self, forKey: .layer)
         delta = try c.decodeIfPresent(Double.self, forKey: .delta)
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         evaluations = try c.decodeIfPresent(Int.self, forKey: .evaluations)

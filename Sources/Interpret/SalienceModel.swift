@@ -70,6 +70,9 @@ public protocol SalienceModel {
     var hiddenStateCount: Int { get }
     /// Hidden state `layer` [B, T, H'] (or any shape [B, …]) of a batch of embeddings; differentiable.
     func hiddenState(layer: Int, _ embeddings: Tensor) throws(InterpretError) -> Tensor
+    /// Target scores [B] with hidden state `layer` given [B, T, H'] instead of computed: the rest of the network
+    /// as a function of that layer's activations (requires `.hiddenStates`); differentiable.
+    func scores(fromHiddenState layer: Int, _ hidden: Tensor) throws(InterpretError) -> Tensor
     /// Standard deviation of the word-embedding matrix (the information method's default scale).
     var wordEmbeddingStd: Double { get }
     /// The target score and its gradient at the input embeddings, [1, T, H], if the adapter kept the
@@ -97,6 +100,9 @@ extension SalienceModel {
         return (s[0], g)
     }
     public func hiddenState(layer: Int, _ embeddings: Tensor) throws(InterpretError) -> Tensor {
+        throw .unsupported(method: "hidden states", missing: .hiddenStates)
+    }
+    public func scores(fromHiddenState layer: Int, _ hidden: Tensor) throws(InterpretError) -> Tensor {
         throw .unsupported(method: "hidden states", missing: .hiddenStates)
     }
 

@@ -316,6 +316,14 @@ public struct TransformerSalienceModel: SalienceModel {
             options: ForwardOptions(outputHiddenStates: true))
         return out.hiddenStates[layer]
     }
+
+    public func scores(fromHiddenState layer: Int, _ hidden: Tensor) throws(InterpretError) -> Tensor {
+        guard layer >= 0 && layer < hiddenStateCount else {
+            throw .layerOutOfRange(layer, 0...(hiddenStateCount - 1), of: "the model's hidden states")
+        }
+        let b = hidden.shape[0]
+        return pick(network.headForward(batch(rows: b), resume: (layer, hidden)).logits!)
+    }
 }
 
 /// What the adapter needs from BERT and GPT-2 alike.
@@ -339,15 +347,17 @@ extension Network {
     /// layer for [CLS] only (logits [B, C]; a masked LM's [B, T, V] are whole), GPT-2's last position
     /// (logits [B, 1, V]). Hidden states and attentions, when asked for, cover every position.
     func headForward(
-        _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init()
+        _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
+        resume: (layer: Int, hidden: Tensor)? = nil
     ) -> ModelOutput {
         switch self {
         case .bert(let bert):
-            return bert(batch, inputEmbeddings: inputEmbeddings, options: options, pooledOnly: true)
+            return bert(batch, inputEmbeddings: inputEmbeddings, options: options, pooledOnly: true, resume: resume)
         case .gpt2(let gpt2):
             var cache: KVCache? = nil
             return gpt2(
-                batch, inputEmbeddings: inputEmbeddings, cache: &cache, options: options, lastPositionOnly: true)
+                batch, inputEmbeddings: inputEmbeddings, cache: &cache, options: options, lastPositionOnly: true,
+                resume: resume)
         }
     }
 

@@ -96,18 +96,24 @@ public struct Bert: Sendable {
     /// `lastHiddenState` is [B, 1, H]: the same logits for less work (the idea of transformers' `logits_to_keep`
     /// for causal LMs, applied to the pooler). Ignored when hidden states or attentions are requested or the
     /// model has no pooler or has an MLM head.
+    ///
+    /// `resume`: start from hidden state `layer` (0 = the embedding output … L), given, instead of the embeddings:
+    /// the rest of the network as a function of that layer's activations (Captum's layer attributions). The
+    /// output's `inputEmbeddings` is then empty and its hidden states start at that layer.
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
-        dropout: Dropout? = nil, pooledOnly: Bool = false
+        dropout: Dropout? = nil, pooledOnly: Bool = false, resume: (layer: Int, hidden: Tensor)? = nil
     ) -> ModelOutput {
         let prune =
             pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
-        let words = inputEmbeddings ?? wordEmbeddings(batch)  // [B, T, H]
-        var x = embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
+        let start = resume?.layer ?? 0
+        precondition((0...layers.count).contains(start), "Bert: resume at hidden state \(start) of 0…\(layers.count)")
+        let words = resume == nil ? inputEmbeddings ?? wordEmbeddings(batch) : Tensor.zeros([0])  // [B, T, H]
+        var x = resume?.hidden ?? embeddings(batch, words: words, dropout: dropout)  // [B, T, H]
         let mask = batch.keyMask  // [B, T]; nil: nothing to mask
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
-        for (i, layer) in layers.enumerated() {
+        for (i, layer) in layers.enumerated() where i >= start {
             let probs: Tensor?
             (x, probs) = layer(
                 x, mask: mask, dropout: dropout, probabilities: options.outputAttentions,

@@ -53,10 +53,14 @@ public struct GPT2: Sendable {
     /// Forward over new tokens `batch` ([B, T]) after `cache` (updated in place when given).
     /// Position ids count real tokens only, so left-padded rows start at position 0, as
     /// transformers' generate does (attention_mask.cumsum(-1) − 1).
+    ///
+    /// `resume`: start from hidden state `layer` (0 = wte + wpe … L, the last one after ln_f), given, as BERT's.
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, cache: inout KVCache?, options: ForwardOptions = .init(),
-        dropout: Dropout? = nil, lastPositionOnly: Bool = false
+        dropout: Dropout? = nil, lastPositionOnly: Bool = false, resume: (layer: Int, hidden: Tensor)? = nil
     ) -> ModelOutput {
+        let start = resume?.layer ?? 0
+        precondition((0...blocks.count).contains(start), "GPT2: resume at hidden state \(start) of 0…\(blocks.count)")
         let (b, t) = (batch.batchSize, batch.length)
         let p = cache?.length ?? 0  // P cached positions
         let fullMask =
@@ -71,9 +75,9 @@ public struct GPT2: Sendable {
                 if j >= p { positions[r * t + j - p] = max(seen - 1, 0) }
             }
         }
-        let words = inputEmbeddings ?? embedding(wte, indices: batch.ids, shape: [b, t])  // [B, T, H]
-        var x = embeddingSum([words, wpe], indices: [nil, positions], shape: [b, t])  // [B, T, H]
-        if let dropout { x = dropout(x) }
+        let words = resume == nil ? inputEmbeddings ?? embedding(wte, indices: batch.ids, shape: [b, t]) : .zeros([0])
+        var x = resume?.hidden ?? embeddingSum([words, wpe], indices: [nil, positions], shape: [b, t])  // [B, T, H]
+        if let dropout, resume == nil { x = dropout(x) }
         // Additive [B, T, S]; nil when no entry is masked (one new token, no padding).
         let mask: AttentionMask? =
             t > 1 || fullMask.contains(0)
@@ -85,7 +89,7 @@ public struct GPT2: Sendable {
         }
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
-        for (i, block) in blocks.enumerated() {
+        for (i, block) in blocks.enumerated() where i >= start {
             let probs: Tensor?
             (x, probs) = block(
                 x, mask: mask, cache: &cache, layer: i, dropout: dropout, probabilities: options.outputAttentions)
@@ -96,7 +100,7 @@ public struct GPT2: Sendable {
             cache!.length = s
             cache!.attentionMask = fullMask
         }
-        x = lnF(x)  // [B, T, H]
+        if resume == nil || start < blocks.count { x = lnF(x) }  // [B, T, H] (hidden state L is after ln_f already)
         // transformers' last hidden state is after ln_f, and so is its last `hidden_states` entry.
         let head = lmHead ?? wte
         let last = lastPositionOnly ? x.slice(axis: 1, (t - 1)..<t) : x  // [B, T or 1, H]

@@ -1,0 +1,62 @@
+// Layer gradient × activation and layer integrated gradients against Captum 0.9 at every hidden state of the classifier.
+import Foundation
+import Interpret
+import Tensor
+import Testing
+import Transformer
+
+@Suite struct LayerAttributionTests {
+    let golden: HDF5Reader
+    let adapter: TransformerSalienceModel
+
+    init() throws {
+        golden = try HDF5Reader(fixture("parity/captum_layer.h5"))
+        adapter = try CaptumCase().adapter(.prob)
+    }
+
+    func values(_ path: String) throws -> [Double] { try golden.tensor(path).scalars.map(Double.init) }
+
+    @Test(arguments: [0, 1, 2])
+    func gradientTimesActivationMatchesCaptum(layer: Int) throws {
+        let s = try LayerGradientXActivation(layer: layer).explain(adapter)
+        let want = try values("/prob/layer_\(layer)/grad_x_activation")
+        #expect(s.layer == layer && s.method == .gradInput)
+        #expect(relativeError(s.vectors!.scalars.map(Double.init), want) <= 1e-4, "layer \(layer)")
+        let tokens = reduceTokens(try golden.tensor("/prob/layer_\(layer)/grad_x_activation"), .sum)
+        #expect(relativeError(s.scores, tokens) <= 1e-4)
+    }
+
+    /// Captum interpolates the layer's activations between those of the zero input and of the input; its delta is
+    /// Σ attributions − (F(x) − F(0)), the same as input IG's.
+    @Test(arguments: [0, 1, 2])
+    func layerIntegratedGradientsMatchesCaptum(layer: Int) throws {
+        let s = try LayerIntegratedGradients(layer: layer, IntegratedGradients(steps: 16)).explain(adapter)
+        let want = try values("/prob/layer_\(layer)/integrated_gradients")
+        #expect(relativeError(s.vectors!.scalars.map(Double.init), want) <= 1e-4, "layer \(layer)")
+        let gap = abs(s.inputScore! - s.baselineScore!)
+        #expect(gap > 0.01)
+        #expect(abs(s.delta! - (try values("/prob/layer_\(layer)/ig_delta"))[0]) <= 1e-4 * gap)
+        // The endpoints are the input's: F at the layer activations of x and of the zero input.
+        let plain = try IntegratedGradients(steps: 16).explain(adapter)
+        #expect(abs(s.baselineScore! - plain.baselineScore!) <= 1e-5 && abs(s.inputScore! - plain.inputScore!) <= 1e-5)
+    }
+
+    /// `layer` in grad-input's and IG's config picks the layer methods; out of range it names the field.
+    @Test func layerOptionSelectsTheLayerMethods() throws {
+        #expect(try MethodID.gradInput.make(["layer": .int(1)]) is LayerGradientXActivation)
+        #expect(try MethodID.gradInput.make([:]) is GradientTimesInput)
+        let ig = try MethodID.ig.make(["layer": .int(2), "steps": .int(8)])
+        #expect((ig as? LayerIntegratedGradients)?.integratedGradients.steps == 8)
+        do {
+            _ = try LayerGradientXActivation(layer: 3).explain(adapter)
+            Issue.record("layer 3 of a 2-layer model was accepted")
+        } catch {
+            guard case .invalidConfig(let o) = error else { Issue.record("\(error)"); return }
+            #expect(o.field == "layer")
+        }
+        // Attributions to the input embeddings and to hidden state 0 (after embedding sum and LayerNorm) differ.
+        let input = try GradientTimesInput().explain(adapter).scores
+        let zero = try LayerGradientXActivation(layer: 0).explain(adapter).scores
+        #expect(relativeError(zero, input) > 0.01)
+    }
+}
