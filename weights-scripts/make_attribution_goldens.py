@@ -10,7 +10,8 @@ attribution input = the word embeddings, as the other Captum goldens). Captum dr
 (torch.normal for the noise, np.random.choice for the baselines, np.random.uniform for GradientShap's alphas);
 this script records every draw while Captum makes it and stores the draws beside the attributions, so the Swift
 tests replay exactly the same noisy inputs, baselines and path points. The layer file holds Captum's
-LayerGradientXActivation and LayerIntegratedGradients (16 gausslegendre points, zero input baseline) for every
+LayerGradientXActivation, LayerIntegratedGradients, LayerConductance and NeuronIntegratedGradients (unit 5 at
+[CLS]; 16 gausslegendre points, zero input baseline) for every
 hidden state: the module bert.embeddings for 0, bert.encoder.layer[L − 1] for L. Layout: Tests/Fixtures/README.md.
 """
 from __future__ import annotations
@@ -30,6 +31,7 @@ import make_parity_goldens as mpg  # noqa: E402
 OUT = mpg.PARITY_DIR / "captum_noise.h5"
 LAYER_OUT = mpg.PARITY_DIR / "captum_layer.h5"
 LAYER_IG_STEPS = 16
+NEURON = 5            # NeuronIntegratedGradients: unit 5 of the layer's output at token 0 ([CLS])
 SAMPLES = 4
 NOISE = 0.15          # SmoothGrad's σ as a fraction of max − min of the input embeddings (Smilkov et al. §3)
 SHAP_NOISE = 0.05     # GradientShap's input noise, same convention
@@ -120,7 +122,8 @@ def goldens(model, inputs: dict) -> dict:
 
 
 def layer_goldens(model, inputs: dict) -> dict:
-    from captum.attr import LayerGradientXActivation, LayerIntegratedGradients
+    from captum.attr import (LayerConductance, LayerGradientXActivation, LayerIntegratedGradients,
+                             NeuronIntegratedGradients)
 
     n = int(inputs["attention_mask"][0].sum())
     ids, mask, tt = (inputs[k][:1, :n] for k in ("input_ids", "attention_mask", "token_type_ids"))
@@ -138,9 +141,16 @@ def layer_goldens(model, inputs: dict) -> dict:
         lig, delta = LayerIntegratedGradients(prob, module).attribute(
             emb, baselines=torch.zeros_like(emb), target=mpg.CAPTUM_TARGET, additional_forward_args=args,
             n_steps=LAYER_IG_STEPS, method="gausslegendre", return_convergence_delta=True)
+        cond = LayerConductance(prob, module).attribute(
+            emb, baselines=torch.zeros_like(emb), target=mpg.CAPTUM_TARGET, additional_forward_args=args,
+            n_steps=LAYER_IG_STEPS, method="gausslegendre")
+        neuron = NeuronIntegratedGradients(prob, module).attribute(
+            emb, neuron_selector=(0, NEURON), baselines=torch.zeros_like(emb), additional_forward_args=args,
+            n_steps=LAYER_IG_STEPS, method="gausslegendre")
         first = (lambda a: a[0] if isinstance(a, tuple) else a)
         out[f"prob/layer_{layer}"] = {"grad_x_activation": first(gxa)[0], "integrated_gradients": first(lig)[0],
-                                      "ig_delta": delta.reshape(1)}
+                                      "ig_delta": delta.reshape(1), "conductance": first(cond)[0],
+                                      f"neuron_{NEURON}_integrated_gradients": neuron[0]}
     return out
 
 
@@ -152,7 +162,10 @@ def write_layer(path: Path, cases: dict) -> None:
                       captum_version=captum.__version__, text=mpg.BERT_TEXTS[0], target=mpg.CAPTUM_TARGET,
                       ig_steps=LAYER_IG_STEPS, ig_method="gausslegendre", ig_baseline="zeros (inputs_embeds)",
                       modules="layer_0: bert.embeddings; layer_L: bert.encoder.layer[L - 1] (its output)",
-                      cases="prob/layer_L: grad_x_activation, integrated_gradients [T, H], ig_delta [1]")
+                      neuron_selector=f"(0, {NEURON}): token 0 ([CLS]), unit {NEURON}",
+                      cases="prob/layer_L: grad_x_activation, integrated_gradients, conductance [T, H] (to the layer), "
+                            f"ig_delta [1], neuron_{NEURON}_integrated_gradients [T, H] (to the input embeddings); "
+                            "conductance and neuron IG with the same 16 gausslegendre points and zero baseline")
         for name, case in cases.items():
             g = f.require_group(name)
             for k, v in case.items():

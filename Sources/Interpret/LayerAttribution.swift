@@ -74,3 +74,132 @@ struct LayerView<Base: SalienceModel>: SalienceModel {
         }
     }
 }
+
+/// Conductance of hidden state `layer` (Dhamdhere et al. 2019, "How important is a neuron?", eq. 3), as Captum's
+/// `LayerConductance`: along the input path x′ + α(x − x′) at the rule's `steps + 1` nodes α₀ < … < αₙ, the sum
+/// Σₖ ∂F/∂a(αₖ) · (a(αₖ₊₁) − a(αₖ)) of the layer's gradient times the change of its activations a = h(·); per token
+/// summed. Its total is input IG's total up to the quadrature (both tend to F(x) − F(x′)).
+public struct LayerConductance: SalienceMethod {
+    public static let id = MethodID.conductance
+    public var layer: Int?
+    public var steps: Int
+    public var rule: QuadratureRule
+    public var baseline: Baseline
+
+    public init(layer: Int? = nil, steps: Int = 32, rule: QuadratureRule = .gaussLegendre, baseline: Baseline = .zeros) {
+        (self.layer, self.steps, self.rule, self.baseline) = (layer, steps, rule, baseline)
+    }
+
+    public var requirements: Capabilities {
+        IntegratedGradients(baseline: baseline).requirements.union(.hiddenStates)
+    }
+
+    public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
+        try checkCompatible(with: model)
+        let layer = self.layer ?? model.hiddenStateCount - 1
+        let x = model.inputEmbeddings  // [T, H]
+        let x0 = try IntegratedGradients(baseline: baseline).baselineEmbeddings(model)
+        let alphas = Quadrature(rule, points: steps + 1).nodes.sorted()
+        let (xs, diff) = (x0.scalars, (x - x0).scalars)
+        var activations: [[Float]] = [], gradients: [[Float]] = []  // per node, [T·H']
+        var shape: [Int] = []
+        var start = 0
+        while start < alphas.count {
+            let chunk = alphas[start..<min(alphas.count, start + max(1, model.batchSize))]
+            var points = [Float]()
+            for a in chunk { points += zip(xs, diff).map { $0 + Float(a) * $1 } }
+            let p = Tensor(shape: [chunk.count] + x.shape, scalars: points)  // [n, T, H]
+            let h = try model.hiddenState(layer: layer, p).detached  // [n, T, H']
+            let tape = GradientTape()
+            var failure: InterpretError?
+            let (hw, total) = tape.record { () -> (Tensor, Tensor) in
+                let hw = tape.watch(h)
+                do throws(InterpretError) { return (hw, try model.scores(fromHiddenState: layer, hw).sum()) } catch {
+                    failure = error
+                    return (hw, Tensor.zeros([]))
+                }
+            }
+            if let failure { throw failure }
+            let g = tape.gradients(of: total, wrt: [hw])[0].scalars, hv = h.scalars
+            let size = h.count / chunk.count
+            shape = Array(h.shape.dropFirst())
+            for r in 0..<chunk.count {
+                activations.append(Array(hv[(r * size)..<((r + 1) * size)]))
+                gradients.append(Array(g[(r * size)..<((r + 1) * size)]))
+            }
+            start += chunk.count
+        }
+        var sum = [Double](repeating: 0, count: activations[0].count)
+        for k in 0..<steps {
+            for i in sum.indices {
+                sum[i] += Double(gradients[k][i]) * Double(activations[k + 1][i] - activations[k][i])
+            }
+        }
+        let vectors = Tensor(shape: shape, scalars: sum.map(Float.init))
+        var out = salience(for: model, scores: reduceTokens(vectors, .sum))
+        out.vectors = vectors
+        out.layer = layer
+        out.steps = steps
+        return out
+    }
+}
+
+/// Integrated gradients of one hidden unit instead of the model's score, as Captum's `NeuronIntegratedGradients`:
+/// unit `unit` of hidden state `layer` at the position the head reads ([CLS], a masked LM's [MASK], GPT-2's last
+/// token); attributions to the input embeddings, completeness against h(x) − h(x′).
+public struct NeuronIntegratedGradients: SalienceMethod {
+    public static let id = MethodID.ig
+    public var layer: Int
+    public var unit: Int
+    public var integratedGradients: IntegratedGradients
+    public var requirements: Capabilities { integratedGradients.requirements.union(.hiddenStates) }
+
+    public init(layer: Int, unit: Int, _ integratedGradients: IntegratedGradients) {
+        (self.layer, self.unit, self.integratedGradients) = (layer, unit, integratedGradients)
+    }
+
+    public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
+        try checkCompatible(with: model)
+        var out = try integratedGradients.explain(try NeuronView(model, layer: layer, unit: unit))
+        out.layer = layer
+        out.neuron = unit
+        return out
+    }
+}
+
+/// The model seen as one hidden unit at the readout position, a function of the input embeddings.
+struct NeuronView<Base: SalienceModel>: SalienceModel {
+    let model: Base
+    let layer: Int, unit: Int
+
+    init(_ model: Base, layer: Int, unit: Int) throws(InterpretError) {
+        let x = model.inputEmbeddings
+        let h = try model.hiddenState(layer: layer, x.reshaped([1] + x.shape))  // [1, T, H']
+        guard h.rank == 3, (0..<h.shape[2]).contains(unit) else {
+            throw .invalidConfig(
+                OptionError(field: "neuron", value: "\(layer):\(unit)", problem: .invalid("a unit in 0…\(h.shape.last! - 1)")))
+        }
+        (self.model, self.layer, self.unit) = (model, layer, unit)
+    }
+
+    var input: ExplainedInput {
+        var i = model.input
+        i.inputScore = nil
+        i.target = "neuron \(layer):\(unit)"
+        return i
+    }
+    var inputEmbeddings: Tensor { model.inputEmbeddings }
+    var capabilities: Capabilities { model.capabilities }
+    var batchSize: Int { model.batchSize }
+    func tokenEmbedding(_ token: SpecialToken) -> Tensor? { model.tokenEmbedding(token) }
+
+    func scores(_ embeddings: Tensor) -> Tensor {
+        let b = embeddings.shape[0], p = model.input.readout
+        do {
+            let h = try model.hiddenState(layer: layer, embeddings)  // [B, T, H']
+            return h.slice(axis: 1, p..<(p + 1)).slice(axis: 2, unit..<(unit + 1)).reshaped([b])  // [B]
+        } catch {
+            preconditionFailure("hiddenState(layer: \(layer)) failed after succeeding in init: \(error)")  // as LayerView
+        }
+    }
+}

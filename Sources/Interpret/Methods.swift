@@ -14,6 +14,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     case smoothgrad
     case vargrad
     case gradientShap = "gradient-shap"
+    case conductance
 
     public var description: String { rawValue }
 
@@ -43,6 +44,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         case .smoothgrad: return "a gradient method averaged over noisy copies of the input (Smilkov et al. 2017)"
         case .vargrad: return "the variance of a gradient method over noisy copies of the input (Adebayo et al. 2018)"
         case .gradientShap: return "expected gradients over random baselines and path points (Captum's GradientShap)"
+        case .conductance: return "a hidden state's share of the input-path integral (Captum's LayerConductance)"
         }
     }
 
@@ -51,7 +53,10 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         switch self {
         case .gradNorm: return ConfigSpec([])
         case .gradInput: return ConfigSpec([Fields.hiddenLayer])
-        case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer])
+        case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer, Fields.neuron])
+        case .conductance:
+            let ig = ["steps", "rule", "baseline"].map { IntegratedGradients.spec[$0]! }
+            return ConfigSpec([Fields.conductanceLayer] + ig)
         case .lime, .kernelShap: return ConfigSpec([Fields.samples, Fields.seed, Fields.perturbation])
         case .occlusion: return ConfigSpec([Fields.perturbation])
         case .attention: return ConfigSpec([Fields.attentionLayer])
@@ -108,7 +113,20 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
                 rule: c.choice("rule") ?? .gaussLegendre, baseline: c.choice("baseline") ?? .zeros,
                 tolerance: tolerance, batchSize: c.int("batch_size"))
             try ig.validate()
+            if let neuron = c.string("neuron") {
+                let parts = neuron.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+                guard parts.count == 2, let l = parts[0], let u = parts[1], l >= 0, u >= 0 else {
+                    throw .invalidConfig(OptionError(field: "neuron", value: neuron, problem: .invalid("LAYER:UNIT")))
+                }
+                return NeuronIntegratedGradients(layer: l, unit: u, ig)
+            }
             return c.int("layer").map { LayerIntegratedGradients(layer: $0, ig) } ?? ig
+        case .conductance:
+            let m = LayerConductance(
+                layer: c.int("layer"), steps: c.int("steps") ?? 32, rule: c.choice("rule") ?? .gaussLegendre,
+                baseline: c.choice("baseline") ?? .zeros)
+            try IntegratedGradients(steps: m.steps + 1, rule: m.rule, baseline: m.baseline).validate()
+            return m
         case .lime:
             return LIME(
                 samples: c.int("samples")!, seed: UInt64(c.int("seed")!), perturbation: c.choice("perturbation")!,
@@ -160,6 +178,12 @@ enum Fields {
     static let hiddenLayer = ConfigField(
         "layer", .int, defaultNote: "the input embeddings", minimum: 0,
         help: "grad-input / ig: attribute to hidden state l (0 = the embedding output … L), as Captum's Layer* methods.")
+    static let conductanceLayer = ConfigField(
+        "layer", .int, defaultNote: "the last hidden state", minimum: 0,
+        help: "conductance: the hidden state l (0 = the embedding output … L).")
+    static let neuron = ConfigField(
+        "neuron", .text, defaultNote: "none: the model's score",
+        help: "ig: explain unit I of hidden state L at the readout token instead (L:I; NeuronIntegratedGradients).")
     static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
     static let base = ConfigField(
         "base", .choice, default: .string(MethodID.gradInput.rawValue), choices: SmoothGrad.bases.map(\.rawValue),

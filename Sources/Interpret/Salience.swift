@@ -141,6 +141,8 @@ public struct Salience: Sendable {
     public var contrast: String?
     /// Layer attributions: the hidden state attributed to (0 = the embedding output … L); nil for the input embeddings.
     public var layer: Int?
+    /// Neuron attributions: the unit of hidden state `layer` explained (at the readout position).
+    public var neuron: Int?
     public var score: ScoreKind
     /// Integrated gradients: Σ attributions − (F(input) − F(baseline)).
     public var delta: Double?

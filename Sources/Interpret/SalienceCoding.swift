@@ -9,7 +9,7 @@ extension ScoreKind: Codable {}
 private enum SalienceKey: String, CodingKey {
     case text, method, target, score, tokens, offsets, scores, seconds, prediction, delta, steps, evaluations
     case converged, inputScore = "input_score", baselineScore = "baseline_score", attentions, rollout
-    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast, layer
+    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast, layer, neuron
 }
 
 private func encodeOffsets(_ offsets: [(start: Int, end: Int)]) -> [[Int]] { offsets.map { [$0.start, $0.end] } }
@@ -44,6 +44,7 @@ extension Salience: Codable {
         try c.encode(target, forKey: .target)
         try c.encodeIfPresent(contrast, forKey: .contrast)
         try c.encodeIfPresent(layer, forKey: .layer)
+        try c.encodeIfPresent(neuron, forKey: .neuron)
         try c.encode(score, forKey: .score)
         try c.encode(tokens, forKey: .tokens)
         try c.encode(encodeOffsets(offsets), forKey: .offsets)
@@ -74,6 +75,7 @@ extension Salience: Codable {
         seconds = try c.decode(Double.self, forKey: .seconds)
         contrast = try c.decodeIfPresent(String.self, forKey: .contrast)
         layer = try c.decodeIfPresent(Int.self, forKey: .layer)
+        neuron = try c.decodeIfPresent(Int.self, forKey: .neuron)
         delta = try c.decodeIfPresent(Double.self, forKey: .delta)
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         evaluations = try c.decodeIfPresent(Int.self, forKey: .evaluations)

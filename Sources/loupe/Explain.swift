@@ -49,6 +49,7 @@ struct Explain: ParsableCommand {
     @Option(help: ArgumentHelp(fieldHelp("base"))) var base: String?
     @Option(help: ArgumentHelp(fieldHelp("nt_type"))) var ntType: String?
     @Option(help: ArgumentHelp(fieldHelp("noise"))) var noise: Double?
+    @Option(help: ArgumentHelp(fieldHelp("neuron"))) var neuron: String?
     @Option(help: "info: texts (a file as --input) whose hidden states give the per-dimension std r.")
     var reference: String?
     @Flag(help: ArgumentHelp(ExplainRequest.spec["merge_words"]!.summary)) var mergeWords = false
@@ -71,7 +72,7 @@ struct Explain: ParsableCommand {
             ("perturbation", perturbation.map(ConfigValue.string)),
             ("layer", layer.map(ConfigValue.int)), ("iterations", iterations.map(ConfigValue.int)),
             ("base", base.map(ConfigValue.string)), ("nt_type", ntType.map(ConfigValue.string)),
-            ("noise", noise.map(ConfigValue.double)),
+            ("noise", noise.map(ConfigValue.double)), ("neuron", neuron.map(ConfigValue.string)),
         ]
         var values = ConfigValues()
         for (name, value) in given where id.spec[name] != nil { values[name] = value }

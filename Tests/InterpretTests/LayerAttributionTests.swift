@@ -41,12 +41,43 @@ import Transformer
         #expect(abs(s.baselineScore! - plain.baselineScore!) <= 1e-5 && abs(s.inputScore! - plain.inputScore!) <= 1e-5)
     }
 
+    /// Captum's LayerConductance with 16 + 1 Gauss–Legendre nodes: the layer's gradient at each node times the
+    /// change of its activations to the next.
+    @Test(arguments: [0, 1, 2])
+    func conductanceMatchesCaptum(layer: Int) throws {
+        let s = try LayerConductance(layer: layer, steps: 16).explain(adapter)
+        let want = try values("/prob/layer_\(layer)/conductance")
+        #expect(s.layer == layer && s.method == .conductance)
+        #expect(relativeError(s.vectors!.scalars.map(Double.init), want) <= 1e-4, "layer \(layer)")
+    }
+
+    /// Captum's NeuronIntegratedGradients of unit 5 at [CLS]; completeness holds for the unit's own values.
+    @Test(arguments: [0, 1, 2])
+    func neuronIntegratedGradientsMatchesCaptum(layer: Int) throws {
+        let s = try NeuronIntegratedGradients(layer: layer, unit: 5, IntegratedGradients(steps: 16)).explain(adapter)
+        let want = try values("/prob/layer_\(layer)/neuron_5_integrated_gradients")
+        #expect(s.layer == layer && s.neuron == 5 && s.target == "neuron \(layer):5")
+        #expect(relativeError(s.vectors!.scalars.map(Double.init), want) <= 1e-4, "layer \(layer)")
+        let x = adapter.inputEmbeddings
+        let h = try adapter.hiddenState(layer: layer, x.reshaped([1] + x.shape)).scalars
+        #expect(abs(s.inputScore! - Double(h[5])) <= 1e-5)  // row 0 ([CLS]), unit 5
+    }
+
     /// `layer` in grad-input's and IG's config picks the layer methods; out of range it names the field.
     @Test func layerOptionSelectsTheLayerMethods() throws {
         #expect(try MethodID.gradInput.make(["layer": .int(1)]) is LayerGradientXActivation)
         #expect(try MethodID.gradInput.make([:]) is GradientTimesInput)
         let ig = try MethodID.ig.make(["layer": .int(2), "steps": .int(8)])
         #expect((ig as? LayerIntegratedGradients)?.integratedGradients.steps == 8)
+        let neuron = try MethodID.ig.make(["neuron": .string("1:7")]) as? NeuronIntegratedGradients
+        #expect(neuron?.layer == 1 && neuron?.unit == 7)
+        for bad in ["1", "a:b", "1:-2", "1:2:3"] {
+            #expect(throws: InterpretError.self) { try MethodID.ig.make(["neuron": .string(bad)]) }
+        }
+        #expect(throws: InterpretError.self) {
+            try NeuronIntegratedGradients(layer: 1, unit: 128, IntegratedGradients(steps: 4)).explain(adapter)
+        }
+        #expect((try MethodID.conductance.make([:]) as? LayerConductance)?.layer == nil)
         do {
             _ = try LayerGradientXActivation(layer: 3).explain(adapter)
             Issue.record("layer 3 of a 2-layer model was accepted")

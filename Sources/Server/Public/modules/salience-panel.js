@@ -9,14 +9,14 @@ import {visibleToken} from './predictions.js';
 /** @typedef {import('./salience.js').SalienceMaps} SalienceMaps */
 
 /** Methods whose scores have a sign (their colour scale is diverging); any negative score also makes it signed. */
-const SIGNED = new Set(['grad-input', 'ig', 'lime', 'kernel-shap', 'occlusion', 'smoothgrad', 'gradient-shap']);
+const SIGNED = new Set(['grad-input', 'ig', 'lime', 'kernel-shap', 'occlusion', 'smoothgrad', 'gradient-shap', 'conductance']);
 /** Methods run as soon as an example is selected (LIT's autorun: the cheap gradient ones). */
 export const AUTO = new Set(['grad-norm', 'grad-input']);
 const SPECIAL = /^\[(CLS|SEP|PAD|UNK|MASK)\]$|^<\|endoftext\|>$/;
 const NAMES = /** @type {Record<string, string>} */ ({
   'grad-norm': 'Gradient norm', 'grad-input': 'Gradient × input', 'ig': 'Integrated gradients', 'lime': 'LIME',
   'kernel-shap': 'KernelSHAP', 'occlusion': 'Occlusion', 'attention': 'Attention', 'info': 'Information',
-  'smoothgrad': 'SmoothGrad', 'vargrad': 'VarGrad', 'gradient-shap': 'GradientSHAP',
+  'smoothgrad': 'SmoothGrad', 'vargrad': 'VarGrad', 'gradient-shap': 'GradientSHAP', 'conductance': 'Conductance',
 });
 
 /** Open/auto choices per model+method, kept across re-mounts (models toggled) for the page's life. */
