@@ -15,6 +15,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     case vargrad
     case gradientShap = "gradient-shap"
     case conductance
+    case inputReduction = "input-reduction"
 
     public var description: String { rawValue }
 
@@ -45,13 +46,14 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         case .vargrad: return "the variance of a gradient method over noisy copies of the input (Adebayo et al. 2018)"
         case .gradientShap: return "expected gradients over random baselines and path points (Captum's GradientShap)"
         case .conductance: return "a hidden state's share of the input-path integral (Captum's LayerConductance)"
+        case .inputReduction: return "remove the least important token while the prediction holds (Feng et al. 2018)"
         }
     }
 
     /// The method's options (LIT's `config_spec`); `make` validates against it.
     public var spec: ConfigSpec {
         switch self {
-        case .gradNorm: return ConfigSpec([])
+        case .gradNorm, .inputReduction: return ConfigSpec([])
         case .gradInput: return ConfigSpec([Fields.hiddenLayer])
         case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer, Fields.neuron])
         case .conductance:
@@ -78,7 +80,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     public var wordMerge: WordMerge {
         switch self {
         case .gradNorm: return .l2
-        case .info: return .mean
+        case .info, .inputReduction: return .mean
         default: return .sum
         }
     }
@@ -86,7 +88,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     /// How its scores map to colours.
     public var colourScale: ColourScale {
         switch self {
-        case .gradNorm, .attention, .vargrad: return .unsigned
+        case .gradNorm, .attention, .vargrad, .inputReduction: return .unsigned
         case .info: return .inverted
         default: return .signed
         }
@@ -150,6 +152,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
                 base: c.choice("base")!, type: c.choice("nt_type") ?? .vargrad, samples: c.int("samples")!,
                 noise: c.double("noise")!, seed: UInt64(c.int("seed")!), integratedGradients: ig)
             return self == .vargrad ? VarGrad(s) : s
+        case .inputReduction: return InputReduction()
         case .gradientShap:
             return GradientSHAP(
                 samples: c.int("samples")!, noise: c.double("noise")!, baseline: c.choice("baseline")!,

@@ -143,6 +143,9 @@ public struct Salience: Sendable {
     public var layer: Int?
     /// Neuron attributions: the unit of hidden state `layer` explained (at the readout position).
     public var neuron: Int?
+    /// Input reduction: the positions that remain, and the removed ones in the order they went.
+    public var kept: [Int]?
+    public var removalOrder: [Int]?
     public var score: ScoreKind
     /// Integrated gradients: Σ attributions − (F(input) − F(baseline)).
     public var delta: Double?

@@ -9,7 +9,7 @@ extension ScoreKind: Codable {}
 private enum SalienceKey: String, CodingKey {
     case text, method, target, score, tokens, offsets, scores, seconds, prediction, delta, steps, evaluations
     case converged, inputScore = "input_score", baselineScore = "baseline_score", attentions, rollout
-    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast, layer, neuron
+    case ids, promptTokens = "prompt_tokens", targets, position, token, contrast, layer, neuron, kept, removalOrder = "removal_order"
 }
 
 private func encodeOffsets(_ offsets: [(start: Int, end: Int)]) -> [[Int]] { offsets.map { [$0.start, $0.end] } }
@@ -45,6 +45,8 @@ extension Salience: Codable {
         try c.encodeIfPresent(contrast, forKey: .contrast)
         try c.encodeIfPresent(layer, forKey: .layer)
         try c.encodeIfPresent(neuron, forKey: .neuron)
+        try c.encodeIfPresent(kept, forKey: .kept)
+        try c.encodeIfPresent(removalOrder, forKey: .removalOrder)
         try c.encode(score, forKey: .score)
         try c.encode(tokens, forKey: .tokens)
         try c.encode(encodeOffsets(offsets), forKey: .offsets)
@@ -76,6 +78,8 @@ extension Salience: Codable {
         contrast = try c.decodeIfPresent(String.self, forKey: .contrast)
         layer = try c.decodeIfPresent(Int.self, forKey: .layer)
         neuron = try c.decodeIfPresent(Int.self, forKey: .neuron)
+        kept = try c.decodeIfPresent([Int].self, forKey: .kept)
+        removalOrder = try c.decodeIfPresent([Int].self, forKey: .removalOrder)
         delta = try c.decodeIfPresent(Double.self, forKey: .delta)
         steps = try c.decodeIfPresent(Int.self, forKey: .steps)
         evaluations = try c.decodeIfPresent(Int.self, forKey: .evaluations)

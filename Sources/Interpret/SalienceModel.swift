@@ -64,6 +64,9 @@ public protocol SalienceModel {
     /// Scores of the input with tokens deleted: one row per sample, `keep[t]` false deletes token t
     /// (requires `.removal`).
     func scores(keeping keep: [[Bool]]) throws(InterpretError) -> [Double]
+    /// With tokens deleted (`keep[t]` false): the gradient of the target score at the kept tokens' embeddings
+    /// [T', H] and the index the head predicts (class, or token) for that shorter input (requires `.removal`).
+    func reducedGradient(keeping keep: [Bool]) throws(InterpretError) -> (gradient: Tensor, predicted: Int)
     /// Each layer's attention probabilities [NH, T, T] on the input (requires `.attention`).
     func attentions() throws(InterpretError) -> [Tensor]
     /// Number of hidden-state indices: 0 = embedding output … L = last layer (requires `.hiddenStates`).
@@ -88,6 +91,9 @@ extension SalienceModel {
     }
     public func attentions() throws(InterpretError) -> [Tensor] {
         throw .unsupported(method: "attention", missing: .attention)
+    }
+    public func reducedGradient(keeping keep: [Bool]) throws(InterpretError) -> (gradient: Tensor, predicted: Int) {
+        throw .unsupported(method: "token removal", missing: .removal)
     }
     public var hiddenStateCount: Int { 0 }
     public func inputGradient() -> (score: Double, gradient: Tensor)? { nil }

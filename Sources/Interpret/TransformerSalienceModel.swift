@@ -295,6 +295,31 @@ public struct TransformerSalienceModel: SalienceModel {
         return pick(network.headForward(batch).logits!, positions: positions).scalars.map(Double.init)
     }
 
+    public func reducedGradient(keeping keep: [Bool]) throws(InterpretError) -> (gradient: Tensor, predicted: Int) {
+        let kept = ids.indices.filter { keep[$0] }
+        guard !kept.isEmpty else { throw .badInput("input reduction: every token was removed") }
+        let batch = TokenBatch(
+            ids: kept.map { ids[$0] }, typeIDs: kept.map { typeIDs[$0] }, batchSize: 1, length: kept.count)  // [1, T']
+        let x = embedding(network.wordEmbeddingTable, indices: batch.ids, shape: [1, kept.count])  // [1, T', H]
+        var position: Int?
+        if case .maskedToken(let p, _) = head { position = kept.firstIndex(of: p) ?? 0 }
+        let tape = GradientTape()
+        let (xw, logits, s) = tape.record { () -> (Tensor, Tensor, Tensor) in
+            let xw = tape.watch(x)
+            let logits = network.headForward(batch, inputEmbeddings: xw).logits!
+            return (xw, logits, pick(logits, positions: position.map { [$0] }).sum())
+        }
+        let g = tape.gradients(of: s, wrt: [xw])[0].reshaped([kept.count, hiddenSize])  // [T', H]
+        let row: [Float]  // the head's distribution for the shorter input
+        if let position {
+            let v = logits.shape[2]
+            row = Array(logits.scalars[(position * v)..<((position + 1) * v)])
+        } else {
+            row = logits.scalars  // [1, C] or [1, 1, V]
+        }
+        return (g, row.indices.max { row[$0] < row[$1] }!)
+    }
+
     public func attentions() throws(InterpretError) -> [Tensor] {
         let t = ids.count
         let out = network.headForward(batch(rows: 1), options: ForwardOptions(outputAttentions: true))
