@@ -81,12 +81,12 @@ struct LayerView<Base: SalienceModel>: SalienceModel {
 /// summed. Its total is input IG's total up to the quadrature (both tend to F(x) − F(x′)).
 public struct LayerConductance: SalienceMethod {
     public static let id = MethodID.conductance
-    public var layer: Int?
+    public var layer: Int
     public var steps: Int
     public var rule: QuadratureRule
     public var baseline: Baseline
 
-    public init(layer: Int? = nil, steps: Int = 32, rule: QuadratureRule = .gaussLegendre, baseline: Baseline = .zeros) {
+    public init(layer: Int = 0, steps: Int = 32, rule: QuadratureRule = .gaussLegendre, baseline: Baseline = .zeros) {
         (self.layer, self.steps, self.rule, self.baseline) = (layer, steps, rule, baseline)
     }
 
@@ -96,7 +96,6 @@ public struct LayerConductance: SalienceMethod {
 
     public func explain(_ model: some SalienceModel) throws(InterpretError) -> Salience {
         try checkCompatible(with: model)
-        let layer = self.layer ?? model.hiddenStateCount - 1
         let x = model.inputEmbeddings  // [T, H]
         let x0 = try IntegratedGradients(baseline: baseline).baselineEmbeddings(model)
         let alphas = Quadrature(rule, points: steps + 1).nodes.sorted()

@@ -125,7 +125,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
             return c.int("layer").map { LayerIntegratedGradients(layer: $0, ig) } ?? ig
         case .conductance:
             let m = LayerConductance(
-                layer: c.int("layer"), steps: c.int("steps") ?? 32, rule: c.choice("rule") ?? .gaussLegendre,
+                layer: c.int("layer")!, steps: c.int("steps") ?? 32, rule: c.choice("rule") ?? .gaussLegendre,
                 baseline: c.choice("baseline") ?? .zeros)
             try IntegratedGradients(steps: m.steps + 1, rule: m.rule, baseline: m.baseline).validate()
             return m
@@ -182,15 +182,15 @@ enum Fields {
         "layer", .int, defaultNote: "the input embeddings", minimum: 0,
         help: "grad-input / ig: attribute to hidden state l (0 = the embedding output … L), as Captum's Layer* methods.")
     static let conductanceLayer = ConfigField(
-        "layer", .int, defaultNote: "the last hidden state", minimum: 0,
-        help: "conductance: the hidden state l (0 = the embedding output … L).")
+        "layer", .int, default: .int(0), minimum: 0,
+        help: "conductance: the hidden state l (0 = the embedding output … L; a classifier's last one is [CLS] alone).")
     static let neuron = ConfigField(
         "neuron", .text, defaultNote: "none: the model's score",
         help: "ig: explain unit I of hidden state L at the readout token instead (L:I; NeuronIntegratedGradients).")
     static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
     static let base = ConfigField(
-        "base", .choice, default: .string(MethodID.gradInput.rawValue), choices: SmoothGrad.bases.map(\.rawValue),
-        help: "smoothgrad / vargrad: the gradient method run on each noisy copy.")
+        "base", .choice, default: .string(MethodID.gradNorm.rawValue), choices: SmoothGrad.bases.map(\.rawValue),
+        help: "smoothgrad / vargrad: the gradient method run on each noisy copy (grad-norm: Smilkov et al.'s).")
     static let noiseTunnelType = ConfigField(
         "nt_type", .choice, default: .string(NoiseTunnelType.smoothgrad.rawValue),
         choices: NoiseTunnelType.allCases.map(\.rawValue),

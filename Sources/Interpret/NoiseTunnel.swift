@@ -35,7 +35,7 @@ public struct SmoothGrad: SalienceMethod {
     public static let bases: [MethodID] = [.gradNorm, .gradInput, .ig]
 
     public init(
-        base: MethodID = .gradInput, type: NoiseTunnelType = .smoothgrad, samples: Int = 16, noise: Double = 0.15,
+        base: MethodID = .gradNorm, type: NoiseTunnelType = .smoothgrad, samples: Int = 16, noise: Double = 0.15,
         seed: UInt64 = 0, integratedGradients: IntegratedGradients = IntegratedGradients(), draws: [[Float]]? = nil
     ) {
         (self.base, self.type, self.samples, self.noise, self.seed) = (base, type, samples, noise, seed)

@@ -30,6 +30,10 @@ struct EvalSaliency: ParsableCommand {
     @Option(help: ArgumentHelp(fieldHelp("samples"))) var samples: Int?
     @Option(help: "Seed of the sampling methods and of the random row.") var seed: UInt64 = 0
     @Option(help: ArgumentHelp(fieldHelp("iterations"))) var iterations: Int?
+    @Option(help: ArgumentHelp(fieldHelp("base"))) var base: String?
+    @Option(help: ArgumentHelp(fieldHelp("nt_type"))) var ntType: String?
+    @Option(help: ArgumentHelp(fieldHelp("noise"))) var noise: Double?
+    @Option(help: ArgumentHelp(fieldHelp("layer"))) var layer: Int?
     @Option(help: "text (a table) or json.") var format = "text"
 
     struct Report: Encodable {
@@ -57,6 +61,8 @@ struct EvalSaliency: ParsableCommand {
             ("steps", steps.map(ConfigValue.int)), ("rule", rule.map(ConfigValue.string)),
             ("tolerance", tolerance.map(ConfigValue.double)), ("samples", samples.map(ConfigValue.int)),
             ("seed", .int(Int(truncatingIfNeeded: seed))), ("iterations", iterations.map(ConfigValue.int)),
+            ("base", base.map(ConfigValue.string)), ("nt_type", ntType.map(ConfigValue.string)),
+            ("noise", noise.map(ConfigValue.double)), ("layer", layer.map(ConfigValue.int)),
         ]
         for (name, value) in given where ids.contains(where: { $0.spec[name] != nil }) { request.config[name] = value }
         request.seed = seed
@@ -77,11 +83,11 @@ struct EvalSaliency: ParsableCommand {
         }
         if format == "json" { return try printJSON(Report(model: model.model, data: data, result: result)) }
         print("\(result.examples) texts, \(model.model)")
-        print("method        comprehensiveness ↑  sufficiency ↓  mean |delta|  time (s)")
+        print("method          comprehensiveness ↑  sufficiency ↓  mean |delta|  time (s)")
         for row in result.methods {
             let delta = row.meanAbsDelta.map { String(format: "%.3g", $0) } ?? "-"
             print(
-                row.method.padding(toLength: 14, withPad: " ", startingAt: 0)
+                row.method.padding(toLength: 16, withPad: " ", startingAt: 0)
                     + String(format: "%17.4f  %13.4f  ", row.comprehensiveness, row.sufficiency)
                     + delta.padding(toLength: 12, withPad: " ", startingAt: 0)
                     + String(format: "  %8.2f", row.seconds))

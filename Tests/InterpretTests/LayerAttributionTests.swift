@@ -77,7 +77,7 @@ import Transformer
         #expect(throws: InterpretError.self) {
             try NeuronIntegratedGradients(layer: 1, unit: 128, IntegratedGradients(steps: 4)).explain(adapter)
         }
-        #expect((try MethodID.conductance.make([:]) as? LayerConductance)?.layer == nil)
+        #expect((try MethodID.conductance.make([:]) as? LayerConductance)?.layer == 0)
         do {
             _ = try LayerGradientXActivation(layer: 3).explain(adapter)
             Issue.record("layer 3 of a 2-layer model was accepted")

@@ -9,7 +9,7 @@ import {visibleToken} from './predictions.js';
 /** @typedef {import('./salience.js').SalienceMaps} SalienceMaps */
 
 /** Methods whose scores have a sign (their colour scale is diverging); any negative score also makes it signed. */
-const SIGNED = new Set(['grad-input', 'ig', 'lime', 'kernel-shap', 'occlusion', 'smoothgrad', 'gradient-shap', 'conductance']);
+const SIGNED = new Set(['grad-input', 'ig', 'lime', 'kernel-shap', 'occlusion', 'gradient-shap', 'conductance']);
 /** Methods run as soon as an example is selected (LIT's autorun: the cheap gradient ones). */
 export const AUTO = new Set(['grad-norm', 'grad-input']);
 const SPECIAL = /^\[(CLS|SEP|PAD|UNK|MASK)\]$|^<\|endoftext\|>$/;
