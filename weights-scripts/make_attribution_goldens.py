@@ -154,6 +154,60 @@ def layer_goldens(model, inputs: dict) -> dict:
     return out
 
 
+def deeplift_goldens(model, inputs: dict) -> dict:
+    """Captum's DeepLift through a module that returns the probabilities; checked against the rescale rule by hand:
+    the gradient with the pooler tanh's derivative replaced by its secant between baseline and input."""
+    from captum.attr import DeepLift
+
+    n = int(inputs["attention_mask"][0].sum())
+    ids, mask, tt = (inputs[k][:1, :n] for k in ("input_ids", "attention_mask", "token_type_ids"))
+    emb = mpg.word_embeddings(model)(ids).detach().clone()
+
+    class Prob(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, e, m, t):
+            return torch.softmax(self.m(inputs_embeds=e, attention_mask=m, token_type_ids=t).logits, dim=-1)
+
+    wrapped = Prob(model)
+    attr, delta = DeepLift(wrapped).attribute(emb, baselines=torch.zeros_like(emb), target=mpg.CAPTUM_TARGET,
+                                              additional_forward_args=(mask, tt), return_convergence_delta=True)
+    # By hand: z′ = the pooler's pre-activation on the baseline; tanh passes back (tanh z − tanh z′)/(z − z′).
+    pooler = model.bert.pooler
+    seen = {}
+    hook = pooler.dense.register_forward_hook(lambda mod, i, o: seen.__setitem__("z", o.detach()))
+    with torch.no_grad():
+        wrapped(torch.zeros_like(emb), mask, tt)
+    hook.remove()
+    z0 = seen["z"]
+
+    class Secant(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, z):
+            ctx.save_for_backward(z)
+            return torch.tanh(z)
+
+        @staticmethod
+        def backward(ctx, g):
+            (z,) = ctx.saved_tensors
+            d = z - z0
+            slope = torch.where(d.abs() < 1e-10, 1 - torch.tanh(z) ** 2, (torch.tanh(z) - torch.tanh(z0)) / d)
+            return g * slope
+
+    activation = pooler.activation
+    pooler.activation = type("SecantTanh", (torch.nn.Module,), {"forward": lambda self, z: Secant.apply(z)})()
+    try:
+        x = emb.clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(wrapped(x, mask, tt)[0, mpg.CAPTUM_TARGET], x)
+    finally:
+        pooler.activation = activation
+    err = float((g * emb - attr).abs().max() / attr.abs().max())
+    assert err < 1e-5, f"captum DeepLift differs from the rescaled gradient by {err}"
+    return {"prob/deeplift": {"attributions": attr[0], "delta": delta.reshape(1)}}
+
+
 def write_layer(path: Path, cases: dict) -> None:
     import captum
 
@@ -163,6 +217,8 @@ def write_layer(path: Path, cases: dict) -> None:
                       ig_steps=LAYER_IG_STEPS, ig_method="gausslegendre", ig_baseline="zeros (inputs_embeds)",
                       modules="layer_0: bert.embeddings; layer_L: bert.encoder.layer[L - 1] (its output)",
                       neuron_selector=f"(0, {NEURON}): token 0 ([CLS]), unit {NEURON}",
+                      deeplift="prob/deeplift: Captum DeepLift of softmax(logits) through an nn.Module wrapper, "
+                               "baseline zeros: attributions [T, H], delta [1]",
                       cases="prob/layer_L: grad_x_activation, integrated_gradients, conductance [T, H] (to the layer), "
                             f"ig_delta [1], neuron_{NEURON}_integrated_gradients [T, H] (to the input embeddings); "
                             "conductance and neuron IG with the same 16 gausslegendre points and zero baseline")
@@ -226,9 +282,10 @@ def main(argv=None) -> int:
         inputs = mpg.bert_inputs(fm, h5, mpg.BERT_TEXTS)
         res = goldens(model, inputs)
         layers = layer_goldens(model, inputs)
+        layers.update(deeplift_goldens(model, inputs))
     write(Path(args.out), res)
     write_layer(Path(args.layer_out), layers)
-    print(f"{args.layer_out}: {Path(args.layer_out).stat().st_size:,} bytes, {len(layers)} layers")
+    print(f"{args.layer_out}: {Path(args.layer_out).stat().st_size:,} bytes, {len(layers)} groups")
     print(f"{args.out}: {Path(args.out).stat().st_size:,} bytes, {len(res['cases'])} cases, sigma {res['sigma']:.6g}")
     return 0
 

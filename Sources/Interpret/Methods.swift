@@ -16,6 +16,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     case gradientShap = "gradient-shap"
     case conductance
     case inputReduction = "input-reduction"
+    case deeplift
 
     public var description: String { rawValue }
 
@@ -47,6 +48,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         case .gradientShap: return "expected gradients over random baselines and path points (Captum's GradientShap)"
         case .conductance: return "a hidden state's share of the input-path integral (Captum's LayerConductance)"
         case .inputReduction: return "remove the least important token while the prediction holds (Feng et al. 2018)"
+        case .deeplift: return "DeepLIFT's rescale rule where Captum applies it (Shrikumar et al. 2017)"
         }
     }
 
@@ -54,6 +56,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     public var spec: ConfigSpec {
         switch self {
         case .gradNorm, .inputReduction: return ConfigSpec([])
+        case .deeplift: return ConfigSpec([IntegratedGradients.spec["baseline"]!])
         case .gradInput: return ConfigSpec([Fields.hiddenLayer])
         case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer, Fields.neuron])
         case .conductance:
@@ -153,6 +156,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
                 noise: c.double("noise")!, seed: UInt64(c.int("seed")!), integratedGradients: ig)
             return self == .vargrad ? VarGrad(s) : s
         case .inputReduction: return InputReduction()
+        case .deeplift: return DeepLift(baseline: c.choice("baseline")!)
         case .gradientShap:
             return GradientSHAP(
                 samples: c.int("samples")!, noise: c.double("noise")!, baseline: c.choice("baseline")!,

@@ -67,6 +67,10 @@ public protocol SalienceModel {
     /// With tokens deleted (`keep[t]` false): the gradient of the target score at the kept tokens' embeddings
     /// [T', H] and the index the head predicts (class, or token) for that shorter input (requires `.removal`).
     func reducedGradient(keeping keep: [Bool]) throws(InterpretError) -> (gradient: Tensor, predicted: Int)
+    /// Target scores and DeepLIFT's gradients at a batch [B, T, H] against the baseline [T, H]: the gradient with every
+    /// rescaled non-linearity's derivative replaced by its secant between baseline and input (requires `.gradients`).
+    /// The default is the plain gradient: a model with no such non-linearity.
+    func deepLiftGradients(at embeddings: Tensor, baseline: Tensor) -> (scores: [Double], gradients: Tensor)
     /// Each layer's attention probabilities [NH, T, T] on the input (requires `.attention`).
     func attentions() throws(InterpretError) -> [Tensor]
     /// Number of hidden-state indices: 0 = embedding output … L = last layer (requires `.hiddenStates`).
@@ -94,6 +98,9 @@ extension SalienceModel {
     }
     public func reducedGradient(keeping keep: [Bool]) throws(InterpretError) -> (gradient: Tensor, predicted: Int) {
         throw .unsupported(method: "token removal", missing: .removal)
+    }
+    public func deepLiftGradients(at embeddings: Tensor, baseline: Tensor) -> (scores: [Double], gradients: Tensor) {
+        gradients(at: embeddings)
     }
     public var hiddenStateCount: Int { 0 }
     public func inputGradient() -> (score: Double, gradient: Tensor)? { nil }

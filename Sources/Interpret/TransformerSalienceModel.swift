@@ -320,6 +320,24 @@ public struct TransformerSalienceModel: SalienceModel {
         return (g, row.indices.max { row[$0] < row[$1] }!)
     }
 
+    /// BERT: Captum's DeepLift rescales only `nn.Tanh` among BERT's modules (GELU is a module it does not know, the
+    /// softmaxes are functions), which is the pooler's; GPT-2 has no such module, so its DeepLIFT is the gradient.
+    public func deepLiftGradients(at embeddings: Tensor, baseline: Tensor) -> (scores: [Double], gradients: Tensor) {
+        guard case .bert(let bert) = network, let pooler = bert.pooler else { return gradients(at: embeddings) }
+        let b = embeddings.shape[0]
+        let reference = bert(batch(rows: 1), inputEmbeddings: baseline.reshaped([1] + baseline.shape), pooledOnly: true)
+        let z0 = pooler(reference.lastHiddenState.slice(axis: 1, 0..<1).squeezed(axis: 1))  // [1, H] at the baseline
+        let z0b = Tensor.concatenate([Tensor](repeating: z0, count: b), axis: 0)  // [B, H]
+        let tape = GradientTape()
+        let (x, s, total) = tape.record { () -> (Tensor, Tensor, Tensor) in
+            let x = tape.watch(embeddings.detached)
+            let logits = bert(batch(rows: b), inputEmbeddings: x, pooledOnly: true, poolerReference: z0b).logits!
+            let s = pick(logits)  // [B]
+            return (x, s, s.sum())
+        }
+        return (s.scalars.map(Double.init), tape.gradients(of: total, wrt: [x])[0])
+    }
+
     public func attentions() throws(InterpretError) -> [Tensor] {
         let t = ids.count
         let out = network.headForward(batch(rows: 1), options: ForwardOptions(outputAttentions: true))

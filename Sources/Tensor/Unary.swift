@@ -67,6 +67,22 @@ public func tanh(_ x: Tensor) -> Tensor {
     return y.recorded(from: x) { g in g.zipScalars(y, Kernel.TanhBackward()) }
 }
 
+/// tanh whose VJP is DeepLIFT's rescale multiplier against `reference` (the same op's input on the baseline, same
+/// shape): g·(tanh x − tanh r)/(x − r), or tanh's own derivative where |x − r| < 1e-10, as Captum's `nonlinear`
+/// hook (Shrikumar et al. 2017, "Learning Important Features Through Propagating Activation Differences", §3.5.1).
+public func tanh(_ x: Tensor, rescaledAgainst reference: Tensor) -> Tensor {
+    check(reference.shape == x.shape, "tanh: reference \(reference.shape) for input \(x.shape)")
+    let (y, xd, r) = (x.mapScalars(Kernel.Tanh()), x.detached, reference.detached)
+    let yr = r.mapScalars(Kernel.Tanh())
+    return y.recorded(from: x) { g in  // a pooler's [B, H]: small, so plain arrays
+        let (gv, xv, rv, yv, yrv) = (g.scalars, xd.scalars, r.scalars, y.scalars, yr.scalars)
+        return Tensor(shape: g.shape, scalars: gv.indices.map { i in
+            let d = xv[i] - rv[i]
+            return gv[i] * (abs(d) < 1e-10 ? 1 - yv[i] * yv[i] : (yv[i] - yrv[i]) / d)
+        })
+    }
+}
+
 /// Logistic sigmoid. VJP: g·y·(1 − y).
 public func sigmoid(_ x: Tensor) -> Tensor {
     let y = x.mapScalars(Kernel.Sigmoid())

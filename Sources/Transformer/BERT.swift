@@ -100,9 +100,13 @@ public struct Bert: Sendable {
     /// `resume`: start from hidden state `layer` (0 = the embedding output … L), given, instead of the embeddings:
     /// the rest of the network as a function of that layer's activations (Captum's layer attributions). The
     /// output's `inputEmbeddings` is then empty and its hidden states start at that layer.
+    ///
+    /// `poolerReference`: the pooler's pre-activation [B, H] on a baseline input; the pooler's tanh then passes
+    /// DeepLIFT's rescale multiplier back instead of its derivative (`tanh(_:rescaledAgainst:)`).
     public func callAsFunction(
         _ batch: TokenBatch, inputEmbeddings: Tensor? = nil, options: ForwardOptions = .init(),
-        dropout: Dropout? = nil, pooledOnly: Bool = false, resume: (layer: Int, hidden: Tensor)? = nil
+        dropout: Dropout? = nil, pooledOnly: Bool = false, resume: (layer: Int, hidden: Tensor)? = nil,
+        poolerReference: Tensor? = nil
     ) -> ModelOutput {
         let prune =
             pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
@@ -126,7 +130,8 @@ public struct Bert: Sendable {
             pooled: nil)
         if let pooler {
             let cls = x.slice(axis: 1, 0..<1).squeezed(axis: 1)  // [B, H]
-            out.pooled = tanh(pooler(cls))  // [B, H]
+            let z = pooler(cls)  // [B, H]
+            out.pooled = poolerReference.map { tanh(z, rescaledAgainst: $0) } ?? tanh(z)  // [B, H]
         }
         if let classifier, var pooled = out.pooled {
             if let dropout { pooled = dropout(pooled) }

@@ -9,7 +9,7 @@ import {visibleToken} from './predictions.js';
 /** @typedef {import('./salience.js').SalienceMaps} SalienceMaps */
 
 /** Methods whose scores have a sign (their colour scale is diverging); any negative score also makes it signed. */
-const SIGNED = new Set(['grad-input', 'ig', 'lime', 'kernel-shap', 'occlusion', 'gradient-shap', 'conductance']);
+const SIGNED = new Set(['grad-input', 'ig', 'lime', 'kernel-shap', 'occlusion', 'gradient-shap', 'conductance', 'deeplift']);
 /** Methods run as soon as an example is selected (LIT's autorun: the cheap gradient ones). */
 export const AUTO = new Set(['grad-norm', 'grad-input']);
 const SPECIAL = /^\[(CLS|SEP|PAD|UNK|MASK)\]$|^<\|endoftext\|>$/;
@@ -17,7 +17,7 @@ const NAMES = /** @type {Record<string, string>} */ ({
   'grad-norm': 'Gradient norm', 'grad-input': 'Gradient × input', 'ig': 'Integrated gradients', 'lime': 'LIME',
   'kernel-shap': 'KernelSHAP', 'occlusion': 'Occlusion', 'attention': 'Attention', 'info': 'Information',
   'smoothgrad': 'SmoothGrad', 'vargrad': 'VarGrad', 'gradient-shap': 'GradientSHAP', 'conductance': 'Conductance',
-  'input-reduction': 'Input reduction',
+  'input-reduction': 'Input reduction', 'deeplift': 'DeepLIFT',
 });
 
 /** Open/auto choices per model+method, kept across re-mounts (models toggled) for the page's life. */
