@@ -165,9 +165,13 @@ public final class Trainer {
         var lossSinceLog = 0.0, stepsSinceLog = 0
         let clock = ContinuousClock()
         runLoop: while state.epoch < o.epochs && state.globalStep < totalSteps {
+            // The plan of this epoch only: when the epoch ends the outer loop draws the next epoch's, as a run
+            // resumed there does (the plan once served every epoch of an uninterrupted run, so a resume in a
+            // later epoch diverged from it).
+            let epoch = state.epoch
             let plan = BatchPlan.batches(
-                lengths: trainSet.ids.map(\.count), batchSize: o.batchSize, seed: o.seed, epoch: state.epoch)
-            while state.batchInEpoch < plan.count && state.globalStep < totalSteps {
+                lengths: trainSet.ids.map(\.count), batchSize: o.batchSize, seed: o.seed, epoch: epoch)
+            while state.epoch == epoch && state.batchInEpoch < plan.count && state.globalStep < totalSteps {
                 let rows = plan[state.batchInEpoch]
                 let lr = schedule.learningRate(at: state.globalStep)
                 let started = clock.now
