@@ -115,10 +115,23 @@ public enum LoupeFileWriter {
         return code == 0 ? nil : "no room for \(bytes) bytes: \(String(cString: strerror(code)))"
     }
 
+    /// Marks libhdf5's descriptor of the file close-on-exec (libhdf5 opens without O_CLOEXEC), so a process
+    /// started meanwhile does not keep the file, and libhdf5's lock on it, open after the write.
+    private static func closeOnExec(_ fid: hid_t) {
+        var handle: UnsafeMutableRawPointer?
+        guard H5Fget_vfd_handle(fid, h5Default, &handle) >= 0, let fd = handle?.load(as: Int32.self) else { return }
+        _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+    }
+
     /// Cuts the file back from its reservation to the end of what libhdf5 allocated (the superblock's EOF
     /// address), so the bytes are those an unreserved write gives.
     private static func trimToEndOfAllocation(_ path: String) throws(CheckpointWriteError) {
-        let fid = H5Fopen(path, loupe_H5F_ACC_RDONLY(), h5Default)
+        // Without libhdf5's flock: a child process forked while the file was being written may still hold the
+        // writer's descriptor, and its lock, though nothing writes the file any more.
+        let fapl = H5Pcreate(loupe_H5P_FILE_ACCESS())
+        defer { H5Pclose(fapl) }
+        H5Pset_file_locking(fapl, false, true)
+        let fid = H5Fopen(path, loupe_H5F_ACC_RDONLY(), fapl)
         if fid < 0 { throw .io(file: path, detail: "reopening: \(hdf5ErrorDetail())") }
         var eoa: haddr_t = 0
         let status = H5Fget_eoa(fid, &eoa)
@@ -143,6 +156,7 @@ public enum LoupeFileWriter {
         H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V110)
         let fid = H5Fcreate(path, loupe_H5F_ACC_TRUNC(), h5Default, fapl)
         if fid < 0 { throw .io(file: path, detail: hdf5ErrorDetail()) }
+        closeOnExec(fid)
         if let noRoom = reserve(bytes, at: path) {
             H5Fclose(fid)  // nothing but the superblock and root group to write, within the first kilobytes
             throw .io(file: path, detail: noRoom)
