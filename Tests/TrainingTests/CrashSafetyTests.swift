@@ -5,9 +5,10 @@ import Training
 import Transformer
 
 @Suite(.serialized) struct CrashSafetyTests {
-    /// Ten kills at seeded moments: five at random times over a run's length, five at the start of the k-th
-    /// write of best.h5 or last.h5 (seen by its temporary file, so the kill lands while the checkpoint is being
-    /// written). After each: the files that exist load, metrics.jsonl has only whole records, nothing claims a
+    /// Ten kills at seeded moments: five at random times over a run's length, three as soon as an evaluation that
+    /// improved is logged (the line says "saved best.h5"; last.h5 is written next), two 0–4 ms after the log
+    /// line of step k (last.h5 is written then, for 10 ms or more). The moments are found from the output, not
+    /// from the files, so they do not depend on how the files are written. After each: the files that exist load, metrics.jsonl has only whole records, nothing claims a
     /// best.h5 that is not on disk; then `--resume` (a new run when no last.h5 was written yet) ends with best.h5
     /// and last.h5 bit-identical to an uninterrupted run's and the same evaluations in metrics.jsonl.
     @Test func killNineAtTenMomentsThenResumeEndsAsAnUninterruptedRun() throws {
@@ -22,7 +23,7 @@ import Transformer
         let duration = Date().timeIntervalSince(started)
         let expected = metricsRows(straight)
         #expect(expected.map { Int($0[0]) } == [4, 6, 8, 12])
-        let bestWrites = expected.filter { $0[4] == 1 }.count
+        let bestSteps = expected.filter { $0[4] == 1 }.map { Int($0[0]) }
 
         var moments = SeededMoments(state: 17)
         var killedWhileWriting = 0
@@ -34,11 +35,15 @@ import Transformer
                 let delay = duration * (0.1 + 0.9 * moments.unit())
                 moment = String(format: "kill %d after %.3f s", i, delay)
                 usleep(UInt32(delay * 1e6))
-            } else {
-                let best = i % 4 == 1  // i = 1, 5, 9: best.h5; 3, 7: last.h5 (written after each of 12 steps)
-                let k = 1 + Int(moments.next() % UInt64(best ? bestWrites : 12))
-                moment = "kill \(i) at write \(k) of \(best ? "best.h5" : "last.h5")"
-                waitForTemporary(of: best ? "best.h5" : "last.h5", count: k, in: out, while: child)
+            } else if i % 4 == 1 {  // i = 1, 5, 9
+                let step = bestSteps[Int(moments.next() % UInt64(bestSteps.count))]
+                moment = "kill \(i) at the log line of step \(step)'s evaluation"
+                waitForLine("eval step \(step) (", of: child)
+            } else {  // i = 3, 7: last.h5 is written after each of the 12 steps
+                let step = 1 + Int(moments.next() % 12), delay = UInt32(moments.next() % 4000)
+                moment = "kill \(i) \(delay) µs after the log line of step \(step)"
+                waitForLine(" step \(step)/12 ", of: child)
+                usleep(delay)
             }
             child.kill()
             _ = child.wait()
@@ -59,7 +64,7 @@ import Transformer
             #expect(equalRows(metricsRows(out), expected), "\(moment): metrics.jsonl differs after the resume")
             #expect(temporaries(in: out).isEmpty, "\(moment): temporary files left after the resume")
         }
-        // At least one kill landed inside a checkpoint write (the write-watching moments aim for all five).
+        // At least one kill landed inside a checkpoint write (the moments after log lines aim for all five).
         #expect(killedWhileWriting >= 1, "no kill landed while a checkpoint was being written")
     }
 
@@ -75,7 +80,7 @@ import Transformer
             holder.kill()
             _ = holder.wait()
         }
-        waitForTemporary(of: "last.h5", count: 1, in: out, while: holder)  // training has started
+        waitForLine(" step 2/", of: holder)  // training has started
         let rowsBefore = metricsRows(out)
         for arguments in [data.newRun(out) + ["--overwrite"], data.resume(out)] {
             let second = try LoupeProcess(arguments, in: dir)
@@ -140,13 +145,11 @@ func temporaries(in dir: URL) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.contains(".tmp-") }
 }
 
-/// Returns once the `count`-th temporary file of `file` has appeared in `dir` (each write uses a new name), or
-/// when `child` has exited.
-func waitForTemporary(of file: String, count: Int, in dir: URL, while child: LoupeProcess) {
-    var seen = Set<String>()
-    while child.process.isRunning {
-        for name in temporaries(in: dir) where name.hasPrefix(".\(file).tmp-") { seen.insert(name) }
-        if seen.count >= count { return }
+/// Returns once `child` has written a line containing `text` to stdout, or has exited (or after 60 s).
+func waitForLine(_ text: String, of child: LoupeProcess) {
+    let deadline = Date().addingTimeInterval(60)
+    while child.process.isRunning && Date() < deadline {
+        if child.output.contains(text) { return }
         usleep(200)
     }
 }
