@@ -122,6 +122,19 @@ public struct RunDirectory: Sendable {
         return partial
     }
 
+    /// Before a resume from step `step`: metrics.jsonl cut back to that step, and an unfinished last line or
+    /// TensorBoard record the interrupted run left dropped; returns a note for each repair.
+    func repairForResume(at step: Int) throws(TrainingError) -> [String] {
+        var notes: [String] = []
+        let torn = try truncateMetrics(after: step)
+        if torn > 0 { notes.append("note: dropped an unfinished last line (\(torn) bytes) from \(metrics.path)") }
+        for file in eventFiles {
+            let cut = try TensorBoardWriter.dropPartialLastRecord(file)
+            if cut > 0 { notes.append("note: dropped an unfinished last record (\(cut) bytes) from \(file.path)") }
+        }
+        return notes
+    }
+
     // MARK: checkpoints
 
     /// Writes `bert` as a sequence-classification checkpoint with `template`'s config, labels and tokenizer.

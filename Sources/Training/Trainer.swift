@@ -162,14 +162,7 @@ public final class Trainer {
             return summary(final: nil, wallStart: wallStart)
         }
         if let from = resumedFrom {
-            let torn = try run.truncateMetrics(after: from)
-            if torn > 0 {
-                say("note: dropped an unfinished last line (\(torn) bytes) from \(run.metrics.path), left by the interrupted run")
-            }
-            for file in run.eventFiles {
-                let cut = try TensorBoardWriter.dropPartialLastRecord(file)
-                if cut > 0 { say("note: dropped an unfinished last record (\(cut) bytes) from \(file.path)") }
-            }
+            for note in try run.repairForResume(at: from) { say(note) }
             say(
                 "resuming at step \(from) (epoch \(state.epoch + 1), batch \(state.batchInEpoch + 1)) from \(run.last.path)"
             )
