@@ -9,24 +9,35 @@ public struct RunDirectory: Sendable {
     public var best: URL { url.appendingPathComponent("best.h5") }
     public var last: URL { url.appendingPathComponent("last.h5") }
     public var metrics: URL { url.appendingPathComponent("metrics.jsonl") }
+    /// The TensorBoard event files, by name.
+    var eventFiles: [URL] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []).filter {
+            $0.hasPrefix("events.out.tfevents.")
+        }.sorted().map { url.appendingPathComponent($0) }
+    }
 
     public init(_ url: URL) { self.url = url.standardizedFileURL }
 
-    /// Creates the directory if needed and proves it writable by creating and removing a file, so an
-    /// unwritable RUN_DIR fails before training. A directory that already holds a run (last.h5) is refused
-    /// unless `overwrite`, which removes the previous run's files (and only those).
-    public func prepareNew(overwrite: Bool) throws(TrainingError) {
+    /// Creates the directory if needed, takes its lock (`RunLock`: a second trainer on the directory fails here)
+    /// and proves it writable, so an unwritable or busy RUN_DIR fails before training. A directory that already
+    /// holds a run (last.h5, or best.h5 / metrics.jsonl of a run killed before its first last.h5) is refused unless
+    /// `overwrite`, which removes the previous run's files (and only those). The lock is held until the returned
+    /// `RunLock` is released or freed; pass it to the `Trainer`.
+    @discardableResult
+    public func prepareNew(overwrite: Bool) throws(TrainingError) -> RunLock {
         let fm = FileManager.default
         var isDir: ObjCBool = false
+        let lock: RunLock
         if fm.fileExists(atPath: url.path, isDirectory: &isDir) {
             guard isDir.boolValue else { throw .runDirectory(path: url.path, detail: "exists and is not a directory") }
-            if fm.fileExists(atPath: last.path) {
+            lock = try RunLock(url)
+            if let held = [last, best, metrics].first(where: { fm.fileExists(atPath: $0.path) }) {
                 guard overwrite else {
-                    throw .runDirectory(
-                        path: url.path,
-                        detail:
-                            "already holds a run (last.h5); continue it with \(field: "resume") \(url.path), or pass \(field: "overwrite")"
-                    )
+                    let what: FieldText =
+                        held == last
+                        ? "already holds a run (last.h5); continue it with \(field: "resume") \(url.path), or pass \(field: "overwrite")"
+                        : "holds \(held.lastPathComponent) of a run stopped before its first last.h5 (it cannot be resumed); pass \(field: "overwrite") to replace it"
+                    throw .runDirectory(path: url.path, detail: what)
                 }
                 for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? []
                 where ["best.h5", "last.h5", "metrics.jsonl"].contains(name) || name.hasPrefix("events.out.tfevents.") {
@@ -36,8 +47,10 @@ public struct RunDirectory: Sendable {
             removeStaleTemporaries()
         } else {
             try createDirectories()
+            lock = try RunLock(url)
         }
         try checkWritable()
+        return lock
     }
 
     /// `mkdir -p` with the failing component and errno in the error.
@@ -59,11 +72,12 @@ public struct RunDirectory: Sendable {
         }
     }
 
-    /// Removes the temporary files of checkpoint writes that a killed process left (`.last.h5.tmp-…`); the
-    /// checkpoints themselves are never partial (LoupeFileWriter renames only complete files).
+    /// Removes the temporary files of writes that a killed process left (`.last.h5.tmp-…`,
+    /// `.metrics.jsonl.tmp-…`); the files themselves are never partial (only complete files are renamed).
+    /// Called with the run's lock held, so no live writer's temporary file is taken away.
     func removeStaleTemporaries() {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
-        where name.hasPrefix(".") && name.contains(".h5.tmp-") {
+        where name.hasPrefix(".") && name.contains(".tmp-") {
             try? FileManager.default.removeItem(at: url.appendingPathComponent(name))
         }
     }
@@ -82,38 +96,43 @@ public struct RunDirectory: Sendable {
 
     // MARK: metrics.jsonl
 
-    /// Appends one record as a line of JSON (keys sorted) and flushes it to the file.
+    /// Appends one record as a line of JSON (keys sorted) with one write(2), and fsyncs it: a reader never sees
+    /// part of a line, except after a kill that stops the write between pages, which the next resume repairs.
     func appendMetrics(_ record: EvaluationRecord) throws(TrainingError) {
         guard let data = record.json else { throw .write("\(metrics.path): cannot encode \(record)") }
-        if !FileManager.default.fileExists(atPath: metrics.path)
-            && !FileManager.default.createFile(atPath: metrics.path, contents: nil)
-        {
-            throw .write("\(metrics.path): cannot create the file")
-        }
-        do {
-            let h = try FileHandle(forWritingTo: metrics)
-            defer { try? h.close() }
-            try h.seekToEnd()
-            try h.write(contentsOf: data + Data("\n".utf8))
-        } catch {
-            throw .write("\(metrics.path): \(error.localizedDescription)")
-        }
+        try DurableFile.appendLine(data + Data("\n".utf8), to: metrics)
     }
 
-    /// After a resume: drops the lines an interrupted run wrote after step `step` (atomically), so every
-    /// evaluation appears once.
-    func truncateMetrics(after step: Int) throws(TrainingError) {
-        guard let data = FileManager.default.contents(atPath: metrics.path) else { return }
+    /// After a resume: drops the lines an interrupted run wrote after step `step`, and a partial last line a
+    /// killed write left, so every evaluation appears once; the file is replaced atomically. Returns the number
+    /// of bytes of a partial last line dropped (0 if none), for the trainer to mention.
+    func truncateMetrics(after step: Int) throws(TrainingError) -> Int {
+        guard let data = FileManager.default.contents(atPath: metrics.path) else { return 0 }
+        var lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let partial = lines.removeLast().count  // empty after a final "\n"
         // Only `step` is read, so lines of older runs with other keys are kept or dropped by step alike.
         struct Step: Decodable { var step: Int }
-        let kept = String(decoding: data, as: UTF8.self).split(separator: "\n").filter { line in
-            guard let s = try? JSONDecoder().decode(Step.self, from: Data(line.utf8)) else { return false }
+        let kept = lines.filter { line in
+            guard let s = try? JSONDecoder().decode(Step.self, from: Data(line)) else { return false }
             return s.step <= step
         }
-        let text = kept.map { $0 + "\n" }.joined()
-        do { try Data(text.utf8).write(to: metrics, options: .atomic) } catch {
-            throw .write("\(metrics.path): \(error.localizedDescription)")
+        var text = Data()
+        for line in kept { text += line + [UInt8(ascii: "\n")] }
+        if text != data { try DurableFile.replace(metrics, with: text) }
+        return partial
+    }
+
+    /// Before a resume from step `step`: metrics.jsonl cut back to that step, and an unfinished last line or
+    /// TensorBoard record the interrupted run left dropped; returns a note for each repair.
+    func repairForResume(at step: Int) throws(TrainingError) -> [String] {
+        var notes: [String] = []
+        let torn = try truncateMetrics(after: step)
+        if torn > 0 { notes.append("note: dropped an unfinished last line (\(torn) bytes) from \(metrics.path)") }
+        for file in eventFiles {
+            let cut = try TensorBoardWriter.dropPartialLastRecord(file)
+            if cut > 0 { notes.append("note: dropped an unfinished last record (\(cut) bytes) from \(file.path)") }
         }
+        return notes
     }
 
     // MARK: checkpoints

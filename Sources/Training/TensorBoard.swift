@@ -229,6 +229,28 @@ public final class TensorBoardWriter {
         try write(TensorBoardEvent(wallTime: Date().timeIntervalSince1970, step: Int64(step), scalars: values))
     }
 
+    /// Cuts an event file back to its last complete record (a record is written with one write(2), which a kill
+    /// or a full disk can still leave unfinished); returns the number of bytes dropped. Only the framing (lengths
+    /// and their CRCs) is read: a damaged record inside the file is left for `read` to report.
+    public static func dropPartialLastRecord(_ url: URL) throws(TrainingError) -> Int {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return 0 }
+        let bytes = [UInt8](data)
+        var end = 0
+        while bytes.count - end >= 16 {
+            let lengthBytes = Array(bytes[end..<end + 8])
+            let stored = (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[end + 8 + $1]) << (8 * $1) }
+            guard stored == CRC32C.masked(lengthBytes) else { return 0 }  // damage, not an unfinished write
+            let length = (0..<8).reduce(UInt64(0)) { $0 | UInt64(lengthBytes[$1]) << (8 * $1) }
+            guard length <= UInt64(bytes.count - end - 16) else { break }
+            end += 16 + Int(length)
+        }
+        guard end < bytes.count else { return 0 }
+        if truncate(url.path, off_t(end)) != 0 {
+            throw .write("\(url.path): cannot truncate: \(String(cString: strerror(errno)))")
+        }
+        return bytes.count - end
+    }
+
     /// Reads an event file back: every record's CRCs checked, every record parsed as an Event.
     public static func read(_ url: URL) throws(TrainingError) -> [TensorBoardEvent] {
         guard let data = FileManager.default.contents(atPath: url.path) else {

@@ -58,17 +58,21 @@ public final class Trainer {
     public var interruptAfterStep: Int?
     private var lastCheckpoint: String?
     private var lastCheckpointStep: Int?
+    /// The run directory's lock, held until `train()` returns (or the trainer is freed).
+    private let lock: RunLock
 
     /// A new run from `model` (see `ModelSetup.prepare`) in `run`, which must already be prepared
-    /// (`RunDirectory.prepareNew`).
+    /// (`RunDirectory.prepareNew`); `lock` is the lock that returned, or nil to take the directory's lock here.
     public convenience init(
         model: Checkpoint, modelName: String, train: [LabeledExample], dev: [LabeledExample], options: TrainingOptions,
-        run: RunDirectory
+        run: RunDirectory, lock: RunLock? = nil
     ) throws(TrainingError) {
         try options.validate()
         let used = Array(train.prefix(options.trainLimit ?? train.count))
         let state = TrainingState(options: options, model: modelName, dataDigest: dataDigest(used))
-        try self.init(template: model, state: state, optimizer: nil, train: used, dev: dev, run: run)
+        let held: RunLock
+        if let lock { held = lock } else { held = try RunLock(run.url) }
+        try self.init(template: model, state: state, optimizer: nil, train: used, dev: dev, run: run, lock: held)
     }
 
     /// Continues the run in `run` from its last.h5: same options, data order, dropout stream and optimiser
@@ -77,17 +81,22 @@ public final class Trainer {
     public convenience init(resume run: RunDirectory, train: [LabeledExample], dev: [LabeledExample])
         throws(TrainingError)
     {
+        guard FileManager.default.fileExists(atPath: run.url.path) else {
+            throw .resume(path: run.url.path, detail: "no such directory")
+        }
+        let lock = try RunLock(run.url)  // before anything is read: another trainer may be writing last.h5
         let (checkpoint, state, optimizer) = try run.loadForResume()
         let used = Array(train.prefix(state.options.trainLimit ?? train.count))
         guard dataDigest(used) == state.dataDigest else {
             throw .resume(path: run.url.path, detail: "the training data differ from the data this run started with")
         }
-        try self.init(template: checkpoint, state: state, optimizer: optimizer, train: used, dev: dev, run: run)
+        try self.init(
+            template: checkpoint, state: state, optimizer: optimizer, train: used, dev: dev, run: run, lock: lock)
     }
 
     private init(
         template: Checkpoint, state: TrainingState, optimizer: OptimizerState?, train: [LabeledExample],
-        dev: [LabeledExample], run: RunDirectory
+        dev: [LabeledExample], run: RunDirectory, lock: RunLock
     ) throws(TrainingError) {
         guard template.task == .sequenceClassification, let labels = template.labels else {
             throw .model("\(template.url.path): not a sequence-classification model")
@@ -102,6 +111,7 @@ public final class Trainer {
         }
         let o = state.options
         self.run = run
+        self.lock = lock
         self.template = template
         self.bert = bert
         self.state = state
@@ -146,12 +156,13 @@ public final class Trainer {
     public func train() throws(TrainingError) -> TrainingSummary {
         let wallStart = Date()
         let o = options
+        defer { lock.release() }
         if state.finished {
             say("the run in \(run.url.path) has already finished (step \(state.globalStep)); nothing to do")
             return summary(final: nil, wallStart: wallStart)
         }
         if let from = resumedFrom {
-            try run.truncateMetrics(after: from)
+            for note in try run.repairForResume(at: from) { say(note) }
             say(
                 "resuming at step \(from) (epoch \(state.epoch + 1), batch \(state.batchInEpoch + 1)) from \(run.last.path)"
             )
@@ -165,9 +176,13 @@ public final class Trainer {
         var lossSinceLog = 0.0, stepsSinceLog = 0
         let clock = ContinuousClock()
         runLoop: while state.epoch < o.epochs && state.globalStep < totalSteps {
+            // The plan of this epoch only: when the epoch ends the outer loop draws the next epoch's, as a run
+            // resumed there does (the plan once served every epoch of an uninterrupted run, so a resume in a
+            // later epoch diverged from it).
+            let epoch = state.epoch
             let plan = BatchPlan.batches(
-                lengths: trainSet.ids.map(\.count), batchSize: o.batchSize, seed: o.seed, epoch: state.epoch)
-            while state.batchInEpoch < plan.count && state.globalStep < totalSteps {
+                lengths: trainSet.ids.map(\.count), batchSize: o.batchSize, seed: o.seed, epoch: epoch)
+            while state.epoch == epoch && state.batchInEpoch < plan.count && state.globalStep < totalSteps {
                 let rows = plan[state.batchInEpoch]
                 let lr = schedule.learningRate(at: state.globalStep)
                 let started = clock.now
@@ -336,6 +351,12 @@ public final class Trainer {
             trainSeconds: (state.trainSeconds * 1000).rounded() / 1000,
             examplesPerSecond: (Double(state.examplesSeen) / max(state.trainSeconds, 1e-9)).rounded(),
             best: improved, loss: m.loss.flatMap { $0.isFinite ? $0 : nil })
+        // best.h5 is durable before anything says it was saved (the metrics row's `best`, the log line), and the
+        // row before last.h5: a run killed in between resumes from an earlier last.h5, drops the row and redoes
+        // this evaluation (identically), rewriting best.h5.
+        if improved {
+            try run.save(bert, template: template, to: run.best, state: nil, optimizer: nil, metrics: record)
+        }
         try run.appendMetrics(record)
         try tensorBoard?.scalars(
             [("eval/accuracy", Float(m.accuracy)), ("eval/f1", Float(m.f1)), ("eval/loss", Float(m.loss ?? .nan))],
@@ -347,9 +368,6 @@ public final class Trainer {
                 + (improved ? "  (best so far, saved best.h5)" : "")
                 + (state.stoppedEarly
                     ? "  — no improvement in \(state.evaluationsWithoutImprovement) evaluations, stopping early" : ""))
-        if improved {
-            try run.save(bert, template: template, to: run.best, state: nil, optimizer: nil, metrics: record)
-        }
         try saveLast()
         return m
     }

@@ -188,10 +188,10 @@ extension Workbench {
         let o = request.options(over: defaults)
         try o.validate()
         let run = RunDirectory(URL(fileURLWithPath: request.out!))
-        try run.prepareNew(overwrite: request.overwrite)
+        let lock = try run.prepareNew(overwrite: request.overwrite)
         let vocabulary = request.vocab.map { URL(fileURLWithPath: $0) } ?? GLUEData.defaultVocabulary()
         let checkpoint = try ModelSetup.prepare(model: model, vocabulary: vocabulary, seed: o.seed)
-        return try Trainer(model: checkpoint, modelName: model, train: train, dev: dev, options: o, run: run)
+        return try Trainer(model: checkpoint, modelName: model, train: train, dev: dev, options: o, run: run, lock: lock)
     }
 
     /// A trainer continuing the run in `request.resume`, which must be given no options other than its own.

@@ -13,7 +13,9 @@ struct Finetune: ParsableCommand {
             it has none). DIR holds GLUE train.tsv and dev.tsv (header `sentence<TAB>label`); without --data, \
             $LOUPE_DATA_DIR/sst2 then ../shared/data/sst2 are used. RUN_DIR receives best.h5 and last.h5 (Loupe weight \
             files with labels and tokenizer, for `loupe predict` / `loupe explain`), metrics.jsonl and TensorBoard \
-            event files. `--resume RUN_DIR` continues an interrupted run exactly where last.h5 left it.
+            event files. `--resume RUN_DIR` continues an interrupted run exactly where last.h5 left it. Every file \
+            is written whole (a kill or a full disk leaves the previous version), and RUN_DIR is locked while a run \
+            uses it: a second `loupe finetune` on it fails at once.
             """)
 
     @Option(help: "A preset name, a Loupe .h5 file or a Hugging Face model directory.") var model: String?

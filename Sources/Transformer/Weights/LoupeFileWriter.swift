@@ -67,7 +67,10 @@ public struct LoupeFileExtras: Sendable {
 public enum LoupeFileWriter {
     /// Writes `checkpoint` (with `extras`) to `url`. The file is built as a temporary file in the same
     /// directory, flushed to disk (fsync), then renamed over `url`, and the directory is fsynced: a reader, or
-    /// a process killed at any moment, sees either the previous file or the complete new one. As convert.py:
+    /// a process killed at any moment, sees either the previous file or the complete new one. Room for the
+    /// whole file is reserved (posix_fallocate) before libhdf5 writes any data, so a full disk or a file-size
+    /// limit is a one-line error naming `url`, not a failed write inside libhdf5 (whose H5Fclose then leaves a
+    /// half-closed file that crashes the process at exit, libhdf5 1.10). As convert.py:
     /// HDF5 format bounds (earliest, v1.10), contiguous float32 datasets, vlen UTF-8 strings, no timestamps,
     /// so the same checkpoint gives the same bytes.
     public static func write(_ checkpoint: Checkpoint, to url: URL, extras: LoupeFileExtras = .init())
@@ -78,7 +81,7 @@ public enum LoupeFileWriter {
         let temp = dir.appendingPathComponent(
             ".\(target.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do throws(CheckpointWriteError) {
-            try writeHDF5(checkpoint, extras: extras, path: temp.path)
+            try writeHDF5(checkpoint, extras: extras, path: temp.path, reserve: sizeBound(checkpoint, extras))
             try fsyncPath(temp.path, directory: false)
             if rename(temp.path, target.path) != 0 {
                 throw CheckpointWriteError.io(file: target.path, detail: "rename: \(String(cString: strerror(errno)))")
@@ -86,8 +89,55 @@ public enum LoupeFileWriter {
             try fsyncPath(dir.path, directory: true)
         } catch {
             unlink(temp.path)
-            throw error
+            // The file the caller named, on one line (libhdf5's messages hold newlines).
+            guard case .io(_, let detail) = error else { throw error }
+            throw .io(file: target.path, detail: detail.split(whereSeparator: \.isNewline).joined(separator: " "))
         }
+    }
+
+    /// More than the file can take: the data, each string with the global heap's per-object overhead, and a
+    /// margin for every object header and the superblock. The file is cut back to its real end afterwards.
+    static func sizeBound(_ c: Checkpoint, _ extras: LoupeFileExtras) -> Int {
+        var n = 1 << 20
+        for (key, t) in c.tensors { n += 4 * (t.count + (c.int8Scales[key]?.count ?? 0)) + 4096 }
+        for s in c.tokenizer.vocab + c.tokenizer.merges { n += s.utf8.count + 48 }
+        for (_, t) in extras.tensors { n += 4 * t.count + 4096 }
+        for (_, _, value) in extras.strings { n += value.utf8.count + 4096 }
+        return n
+    }
+
+    /// Reserves `bytes` for the file at `path`: nil, or why there is no room (ENOSPC, EFBIG, EDQUOT).
+    private static func reserve(_ bytes: Int, at path: String) -> String? {
+        let fd = open(path, O_WRONLY | O_CLOEXEC)
+        if fd < 0 { return "open: \(String(cString: strerror(errno)))" }
+        defer { close(fd) }
+        let code = posix_fallocate(fd, 0, off_t(bytes))
+        return code == 0 ? nil : "no room for \(bytes) bytes: \(String(cString: strerror(code)))"
+    }
+
+    /// Marks libhdf5's descriptor of the file close-on-exec (libhdf5 opens without O_CLOEXEC), so a process
+    /// started meanwhile does not keep the file, and libhdf5's lock on it, open after the write.
+    private static func closeOnExec(_ fid: hid_t) {
+        var handle: UnsafeMutableRawPointer?
+        guard H5Fget_vfd_handle(fid, h5Default, &handle) >= 0, let fd = handle?.load(as: Int32.self) else { return }
+        _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+    }
+
+    /// Cuts the file back from its reservation to the end of what libhdf5 allocated (the superblock's EOF
+    /// address), so the bytes are those an unreserved write gives.
+    private static func trimToEndOfAllocation(_ path: String) throws(CheckpointWriteError) {
+        // Without libhdf5's flock: a child process forked while the file was being written may still hold the
+        // writer's descriptor, and its lock, though nothing writes the file any more.
+        let fapl = H5Pcreate(loupe_H5P_FILE_ACCESS())
+        defer { H5Pclose(fapl) }
+        H5Pset_file_locking(fapl, false, true)
+        let fid = H5Fopen(path, loupe_H5F_ACC_RDONLY(), fapl)
+        if fid < 0 { throw .io(file: path, detail: "reopening: \(hdf5ErrorDetail())") }
+        var eoa: haddr_t = 0
+        let status = H5Fget_eoa(fid, &eoa)
+        H5Fclose(fid)
+        if status < 0 { throw .io(file: path, detail: "reading the end of allocation: \(hdf5ErrorDetail())") }
+        if truncate(path, off_t(eoa)) != 0 { throw .io(file: path, detail: "truncate: \(String(cString: strerror(errno)))") }
     }
 
     private static func fsyncPath(_ path: String, directory: Bool) throws(CheckpointWriteError) {
@@ -97,13 +147,20 @@ public enum LoupeFileWriter {
         if fsync(fd) != 0 { throw .io(file: path, detail: "fsync: \(String(cString: strerror(errno)))") }
     }
 
-    private static func writeHDF5(_ c: Checkpoint, extras: LoupeFileExtras, path: String) throws(CheckpointWriteError) {
+    private static func writeHDF5(
+        _ c: Checkpoint, extras: LoupeFileExtras, path: String, reserve bytes: Int
+    ) throws(CheckpointWriteError) {
         H5Eset_auto2(h5ErrorStack, nil, nil)
         let fapl = H5Pcreate(loupe_H5P_FILE_ACCESS())
         defer { H5Pclose(fapl) }
         H5Pset_libver_bounds(fapl, H5F_LIBVER_EARLIEST, H5F_LIBVER_V110)
         let fid = H5Fcreate(path, loupe_H5F_ACC_TRUNC(), h5Default, fapl)
         if fid < 0 { throw .io(file: path, detail: hdf5ErrorDetail()) }
+        closeOnExec(fid)
+        if let noRoom = reserve(bytes, at: path) {
+            H5Fclose(fid)  // nothing but the superblock and root group to write, within the first kilobytes
+            throw .io(file: path, detail: noRoom)
+        }
         let w = Writer(fid: fid, path: path)
         do throws(CheckpointWriteError) {
             try w.rootAttributes(c)
@@ -129,6 +186,7 @@ public enum LoupeFileWriter {
             throw error
         }
         if H5Fclose(fid) < 0 { throw .io(file: path, detail: hdf5ErrorDetail()) }
+        try trimToEndOfAllocation(path)
     }
 }
 
