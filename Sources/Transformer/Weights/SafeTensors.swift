@@ -2,6 +2,7 @@
 
 import Foundation
 import Tensor
+import Tokenizers
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +25,11 @@ final class MappedFile {
 
     init(path: String) throws(WeightError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // stat before open: open(2) on a FIFO blocks until a writer comes, which may be never.
+        let kind = FileKind(path: path)
+        if kind == .missing { throw .fileNotFound(file: path) }
+        if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT { throw .fileNotFound(file: path) }
@@ -114,6 +119,9 @@ final class SafeTensorsFile {
         let dataLength = map.count - dataStart
         let headerBytes = Data(bytes: base + 8, count: Int(n))
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
+        // JSONDecoder keeps one value for a repeated key, and which one is not the Python reader's concern: a
+        // file whose header names a tensor twice means two different things to two readers, so it is refused.
+        if let name = firstRepeatedTopLevelKey(headerBytes) { throw fail("the header names this tensor twice", name) }
         let raw: RawHeader
         do {
             raw = try decodeJSON(RawHeader.self, from: headerBytes)
@@ -234,6 +242,50 @@ final class SafeTensorsFile {
     }
 }
 
+/// The first key that appears twice in the top-level object of a JSON text (escapes decoded, so "a" and "\u0061"
+/// are the same key), or nil. A scan of the bytes: values are skipped by tracking strings and nesting depth.
+/// Malformed JSON yields nil or a best guess; the decoder that runs next reports it.
+func firstRepeatedTopLevelKey(_ json: Data) -> String? {
+    var seen = Set<String>()
+    var depth = 0, inString = false, escaped = false, expectKey = false, keyStart = 0, hasEscape = false
+    for (i, b) in json.enumerated() {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if b == 0x5C {
+                escaped = true
+                hasEscape = true
+            } else if b == 0x22 {
+                inString = false
+                if depth == 1 && expectKey {
+                    expectKey = false
+                    let raw = json[(json.startIndex + keyStart)..<(json.startIndex + i)]
+                    let key =
+                        hasEscape
+                        ? (try? JSONDecoder().decode(String.self, from: Data([0x22]) + raw + Data([0x22])))
+                        : String(decoding: raw, as: UTF8.self)
+                    guard let key else { return nil }
+                    if !seen.insert(key).inserted { return key }
+                }
+            }
+            continue
+        }
+        switch b {
+        case 0x22:
+            inString = true
+            keyStart = i + 1
+            hasEscape = false
+        case 0x7B, 0x5B:
+            depth += 1
+            if depth == 1 && b == 0x7B { expectKey = true }
+        case 0x7D, 0x5D: depth -= 1
+        case 0x2C where depth == 1: expectKey = true
+        default: break
+        }
+    }
+    return nil
+}
+
 /// The header as JSON: `{"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets"}, ...}`.
 private struct RawHeader: Decodable {
     struct Entry: Decodable {
@@ -329,6 +381,12 @@ func readJSONObject(
 func readJSON(
     _ path: String, error makeError: (String, String) -> WeightError = { .badConfig(file: $0, detail: $1) }
 ) throws(WeightError) -> JSONValue {
+    let kind = FileKind(path: path)
+    if kind == .missing { throw .fileNotFound(file: path) }
+    if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }  // never open a FIFO
+    if let n = kind.bytes, n > TokenizerLimits.maxFileBytes {
+        throw makeError(path, "the file is \(n) bytes, over the limit of \(TokenizerLimits.maxFileBytes) for a JSON file")
+    }
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
