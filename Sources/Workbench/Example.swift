@@ -294,7 +294,7 @@ struct LineReader {
                 var end = buffer.count
                 if buffer[end - 1] == 0x0D { end -= 1 }
                 let out = Array(buffer[start..<end])
-                start = buffer.count
+                (start, scanned) = (buffer.count, 0)
                 lineNumber += 1
                 return (out, lineNumber)
             }

@@ -58,5 +58,10 @@ import Workbench
         let last = datasetError { () throws(DatasetError) in _ = try reader.next() }
         #expect(last == .lineTooLong(path: p, line: 4, limit: limit))
         #expect(try reader.next() == nil)
+
+        // A last line without "\n", then the end (the bookkeeping of the newline search must not outlive it).
+        var short = try ExampleReader(path: try temporaryFile("short.txt", "one\ntwo"), format: .text)
+        #expect(try short.readAll().map(\.text) == ["one", "two"])
+        #expect(try short.next() == nil)
     }
 }
