@@ -94,13 +94,25 @@ public enum TextFile {
         if let n = kind.bytes, n > maxBytes {
             throw .unreadableFile(path: path, reason: "the file is \(n) bytes, over the limit of \(maxBytes)")
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDir: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            throw .unreadableFile(
-                path: path, reason: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "permission denied")
+        // Read straight into the array (no Data copy beside it), so a file's peak cost is its size once.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw .unreadableFile(path: path, reason: errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
         }
-        return [UInt8](data)
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(kind.bytes ?? 0, maxBytes))
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = block.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: block[0..<n])
+            if bytes.count > maxBytes {  // grown since stat
+                throw .unreadableFile(path: path, reason: "the file is over the limit of \(maxBytes) bytes")
+            }
+        }
     }
 
     /// Splits bytes into lines as `readLines` does, validating UTF-8 line by line.
