@@ -79,6 +79,24 @@ struct HostileInputTests {
             mentions: ["\(lines) lines, over the limit of \(TokenizerLimits.maxVocabulary)"])
     }
 
+    /// A tokenizer.json whose vocabulary object is over the entry limit is refused from a byte scan, before the
+    /// JSON is parsed (JSONDecoder's time on one object grows faster than its size: 3·10⁶ entries took 87 s).
+    @Test func oversizedJSONContainersAreRefusedBeforeParsing() throws {
+        let hf = try copyOfMicroHF()
+        defer { removeTemporary(hf) }
+        try FileManager.default.removeItem(at: hf.appendingPathComponent("vocab.txt"))
+        let n = TokenizerLimits.maxVocabulary + 1
+        var text = #"{"model": {"type": "WordPiece", "vocab": {"#
+        text.reserveCapacity(n * 16)
+        for i in 0..<n { text += (i == 0 ? "" : ",") + "\"t\(i)\":\(i)" }
+        text += "}}}"
+        let tokenizer = hf.appendingPathComponent("tokenizer.json")
+        try Data(text.utf8).write(to: tokenizer)
+        expectFailure(
+            hf, file: tokenizer.path,
+            mentions: ["a JSON object or array with \(n) entries, over the limit of \(TokenizerLimits.maxVocabulary)"])
+    }
+
     /// A FIFO where a regular file belongs is refused from `stat`, never opened (open would wait for a writer).
     /// If a regression opens it, a writer arrives after 30 s so that the test fails rather than hangs.
     @Test func specialFilesAreNeverOpened() throws {

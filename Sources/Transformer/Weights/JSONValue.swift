@@ -140,3 +140,36 @@ extension JSONValue {
         }
     }
 }
+
+/// The most entries any one object or array of a JSON text holds, found by a byte scan (strings skipped, commas
+/// counted per nesting level). JSONDecoder's time on an object grows faster than its size and a parsed
+/// `JSONValue` costs ~100 bytes an entry, so a file whose largest container is over a limit is refused from
+/// this count, before it is parsed. Malformed JSON gives some count; the parser that runs next reports it.
+func largestJSONContainer(_ data: Data) -> Int {
+    var counts: [Int] = []  // entries so far in each open container, innermost last
+    var largest = 0, inString = false, escaped = false
+    data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+        for b in bytes {
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            switch b {
+            case 0x22:
+                inString = true
+                if let last = counts.last, last == 0 { counts[counts.count - 1] = 1 }
+            case 0x5B, 0x7B:
+                if let last = counts.last, last == 0 { counts[counts.count - 1] = 1 }
+                counts.append(0)
+            case 0x5D, 0x7D:
+                if let n = counts.popLast() { largest = max(largest, n) }
+            case 0x2C:
+                if !counts.isEmpty { counts[counts.count - 1] += 1 }
+            case 0x20, 0x0A, 0x0D, 0x09, 0x3A: break
+            default:  // a number or literal starts (or goes on): the container has at least one entry
+                if let last = counts.last, last == 0 { counts[counts.count - 1] = 1 }
+            }
+        }
+    }
+    return max(largest, counts.max() ?? 0)
+}

@@ -394,6 +394,12 @@ func readJSON(
         if !FileManager.default.fileExists(atPath: path) { throw .fileNotFound(file: path) }
         throw .unreadable(file: path, detail: oneLine(error.localizedDescription))
     }
+    // Vocabularies and merges lists are the largest containers of a model's JSON files.
+    let limit = max(TokenizerLimits.maxVocabulary, TokenizerLimits.maxMerges)
+    let largest = largestJSONContainer(data)
+    if largest > limit {
+        throw makeError(path, "a JSON object or array with \(largest) entries, over the limit of \(limit)")
+    }
     do {
         return try JSONValue(parsing: data)
     } catch {
