@@ -242,50 +242,6 @@ final class SafeTensorsFile {
     }
 }
 
-/// The first key that appears twice in the top-level object of a JSON text (escapes decoded, so "a" and "\u0061"
-/// are the same key), or nil. A scan of the bytes: values are skipped by tracking strings and nesting depth.
-/// Malformed JSON yields nil or a best guess; the decoder that runs next reports it.
-func firstRepeatedTopLevelKey(_ json: Data) -> String? {
-    var seen = Set<String>()
-    var depth = 0, inString = false, escaped = false, expectKey = false, keyStart = 0, hasEscape = false
-    for (i, b) in json.enumerated() {
-        if inString {
-            if escaped {
-                escaped = false
-            } else if b == 0x5C {
-                escaped = true
-                hasEscape = true
-            } else if b == 0x22 {
-                inString = false
-                if depth == 1 && expectKey {
-                    expectKey = false
-                    let raw = json[(json.startIndex + keyStart)..<(json.startIndex + i)]
-                    let key =
-                        hasEscape
-                        ? (try? JSONDecoder().decode(String.self, from: Data([0x22]) + raw + Data([0x22])))
-                        : String(decoding: raw, as: UTF8.self)
-                    guard let key else { return nil }
-                    if !seen.insert(key).inserted { return key }
-                }
-            }
-            continue
-        }
-        switch b {
-        case 0x22:
-            inString = true
-            keyStart = i + 1
-            hasEscape = false
-        case 0x7B, 0x5B:
-            depth += 1
-            if depth == 1 && b == 0x7B { expectKey = true }
-        case 0x7D, 0x5D: depth -= 1
-        case 0x2C where depth == 1: expectKey = true
-        default: break
-        }
-    }
-    return nil
-}
-
 /// The header as JSON: `{"__metadata__": {str: str}, name: {"dtype", "shape", "data_offsets"}, ...}`.
 private struct RawHeader: Decodable {
     struct Entry: Decodable {
