@@ -63,7 +63,8 @@ public final class BertTokenizer: Tokenizer {
     /// Loads a `vocab.txt` (one token per line; the line number minus one is the id), reading it with
     /// `TextFile.readLines`, so invalid UTF-8 is reported with its line.
     public convenience init(vocabularyFile path: String, options: Options = Options()) throws(TokenizerError) {
-        try self.init(vocabulary: TextFile.readLines(path), options: options, source: path)
+        try self.init(vocabulary: TextFile.readLines(
+                path, maxBytes: TokenizerLimits.maxFileBytes, maxLines: TokenizerLimits.maxVocabulary), options: options, source: path)
     }
 
     /// Builds the tokenizer from the vocabulary in id order (e.g. read from a weight file).

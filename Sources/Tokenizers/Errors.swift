@@ -70,19 +70,49 @@ public enum TextFile {
     /// same); a final line without "\n" is kept and a trailing "\n" does not make an extra empty line.
     /// Throws `TokenizerError.invalidUTF8` naming the file and the 1-based line of the first invalid byte
     /// sequence, or `.unreadableFile`.
-    public static func readLines(_ path: String) throws(TokenizerError) -> [String] {
-        try lines(of: try readBytes(path), path: path)
+    /// A file of more than `maxLines` lines or `maxBytes` bytes is refused before any line is made a String.
+    public static func readLines(_ path: String, maxBytes: Int = .max, maxLines: Int = .max) throws(TokenizerError)
+        -> [String]
+    {
+        let bytes = try readBytes(path, maxBytes: maxBytes)
+        if maxLines < .max {
+            var count = 0
+            for b in bytes where b == 0x0A { count += 1 }
+            if let last = bytes.last, last != 0x0A { count += 1 }
+            if count > maxLines {
+                throw .unreadableFile(path: path, reason: "\(count) lines, over the limit of \(maxLines)")
+            }
+        }
+        return try lines(of: bytes, path: path)
     }
 
-    /// Reads a whole file's bytes.
-    public static func readBytes(_ path: String) throws(TokenizerError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            var isDir: ObjCBool = false
-            let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDir)
-            throw .unreadableFile(
-                path: path, reason: !exists ? "no such file" : isDir.boolValue ? "is a directory" : "permission denied")
+    /// Reads a whole file's bytes. Only a regular file is opened (a FIFO would block `open` forever), and one
+    /// larger than `maxBytes` is refused before it is read.
+    public static func readBytes(_ path: String, maxBytes: Int = .max) throws(TokenizerError) -> [UInt8] {
+        let kind = FileKind(path: path)
+        if let why = kind.notRegularReason { throw .unreadableFile(path: path, reason: why) }
+        if let n = kind.bytes, n > maxBytes {
+            throw .unreadableFile(path: path, reason: "the file is \(n) bytes, over the limit of \(maxBytes)")
         }
-        return [UInt8](data)
+        // Read straight into the array (no Data copy beside it), so a file's peak cost is its size once.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw .unreadableFile(path: path, reason: errno == EACCES ? "permission denied" : String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(min(kind.bytes ?? 0, maxBytes))
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = block.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw .unreadableFile(path: path, reason: String(cString: strerror(errno))) }
+            if n == 0 { return bytes }
+            bytes.append(contentsOf: block[0..<n])
+            if bytes.count > maxBytes {  // grown since stat
+                throw .unreadableFile(path: path, reason: "the file is over the limit of \(maxBytes) bytes")
+            }
+        }
     }
 
     /// Splits bytes into lines as `readLines` does, validating UTF-8 line by line.

@@ -48,7 +48,8 @@ public final class GPT2Tokenizer: Tokenizer {
         throws(TokenizerError)
     {
         try self.init(
-            vocabulary: JSONVocab.read(vocabularyFile), merges: TextFile.readLines(mergesFile),
+            vocabulary: JSONVocab.read(vocabularyFile), merges: TextFile.readLines(
+                mergesFile, maxBytes: TokenizerLimits.maxFileBytes, maxLines: TokenizerLimits.maxMerges + 1),
             options: options, vocabularySource: vocabularyFile, mergesSource: mergesFile)
     }
 

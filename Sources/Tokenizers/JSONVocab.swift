@@ -6,7 +6,7 @@
 enum JSONVocab {
     /// Parses `{"token": id, ...}` and returns the tokens in id order. Ids must be exactly 0..<count.
     static func read(_ path: String) throws(TokenizerError) -> [String] {
-        let bytes = try TextFile.readBytes(path)
+        let bytes = try TextFile.readBytes(path, maxBytes: TokenizerLimits.maxFileBytes)
         var parser = Parser(bytes: bytes, path: path)
         let pairs = try parser.parseObject()
         var tokens = [String?](repeating: nil, count: pairs.count)

@@ -154,6 +154,7 @@ public struct BertConfig: Codable, Sendable, Equatable {
         if let pad = padTokenId, !(0..<vocabSize).contains(pad) {
             throw ConfigError("pad_token_id \(pad) is outside the vocabulary 0..<\(vocabSize)")
         }
+        try checkedParameterCount()
         if modelType != "bert" { throw ConfigError("model_type is \"\(modelType)\", expected \"bert\"") }
         if positionEmbeddingType != "absolute" {
             throw ConfigError(
@@ -289,17 +290,83 @@ public struct GPT2Config: Codable, Sendable, Equatable {
     public func validate() throws(ConfigError) {
         try positive([
             ("vocab_size", vocabSize), ("n_positions", nPositions), ("n_embd", nEmbd), ("n_layer", nLayer),
-            ("n_head", nHead), ("n_inner", innerSize),
+            ("n_head", nHead),
         ])
+        // innerSize is 4 · n_embd when n_inner is null: a product that must not overflow before it is checked.
+        if nInner == nil, nEmbd > Int.max / 4 { throw ConfigError("n_embd \(nEmbd) is too large (4 · n_embd overflows)") }
+        try positive([("n_inner", innerSize)])
         if nEmbd % nHead != 0 {
             throw ConfigError("n_embd \(nEmbd) is not a multiple of n_head \(nHead)")
         }
         if !(layerNormEpsilon > 0 && layerNormEpsilon.isFinite) {
             throw ConfigError("layer_norm_epsilon must be a positive number, not \(layerNormEpsilon)")
         }
+        // transformers does not check these ids, but an id outside the embedding table would index past it (the
+        // end-of-text id starts an empty prompt and stops generation).
+        for (name, id) in [("bos_token_id", bosTokenId), ("eos_token_id", eosTokenId), ("pad_token_id", padTokenId)] {
+            if let id, !(0..<vocabSize).contains(id) {
+                throw ConfigError("\(name) \(id) is outside the vocabulary 0..<\(vocabSize)")
+            }
+        }
+        try checkedParameterCount()
         if modelType != "gpt2" { throw ConfigError("model_type is \"\(modelType)\", expected \"gpt2\"") }
         if addCrossAttention { throw ConfigError("add_cross_attention GPT-2 models are not supported") }
     }
+}
+
+extension BertConfig {
+    /// The number of weights the config implies (embeddings and encoder blocks; heads are smaller than the
+    /// embeddings and left out), computed without overflow: a checkpoint must hold at least this many values,
+    /// which bounds what a config can make a loader expect or allocate (`Checkpoint.validate`).
+    @discardableResult
+    public func checkedParameterCount() throws(ConfigError) -> Int {
+        let h = hiddenSize, i = intermediateSize
+        // Per block: Q, K, V, output (4·H² + 4·H), two layer norms (4·H), feed-forward (2·H·I + I + H).
+        let block = try sizeSum(
+            "hidden_size", [try sizeProduct("hidden_size", [4, h, h]), try sizeProduct("intermediate_size", [2, h, i]),
+            try sizeProduct("hidden_size", [9, h]), i])
+        let embeddings = try sizeProduct(
+            "vocab_size + max_position_embeddings + type_vocab_size",
+            [try sizeSum("vocab_size", [vocabSize, maxPositionEmbeddings, typeVocabSize]), h])
+        return try sizeSum("num_hidden_layers", [embeddings, try sizeProduct("num_hidden_layers", [numHiddenLayers, block])])
+    }
+}
+
+extension GPT2Config {
+    /// The number of weights the config implies (embeddings and blocks), computed without overflow; see
+    /// `BertConfig.checkedParameterCount`.
+    @discardableResult
+    public func checkedParameterCount() throws(ConfigError) -> Int {
+        let h = nEmbd, i = innerSize
+        // Per block: c_attn (3·H² + 3·H), c_proj (H² + H), two layer norms (4·H), c_fc and mlp.c_proj (2·H·I + I + H).
+        let block = try sizeSum(
+            "n_embd", [try sizeProduct("n_embd", [4, h, h]), try sizeProduct("n_inner", [2, h, i]),
+            try sizeProduct("n_embd", [9, h]), i])
+        let embeddings = try sizeProduct("vocab_size + n_positions", [try sizeSum("vocab_size", [vocabSize, nPositions]), h])
+        return try sizeSum("n_layer", [embeddings, try sizeProduct("n_layer", [nLayer, block])])
+    }
+}
+
+/// The product of non-negative sizes, or an error naming `field` when it does not fit in an Int.
+private func sizeProduct(_ field: String, _ factors: [Int]) throws(ConfigError) -> Int {
+    var p = 1
+    for f in factors {
+        let (r, o) = p.multipliedReportingOverflow(by: f)
+        if o { throw ConfigError("\(field) is too large: the model's size overflows a 64-bit integer") }
+        p = r
+    }
+    return p
+}
+
+/// The sum of non-negative sizes, or an error naming `field` when it does not fit in an Int.
+private func sizeSum(_ field: String, _ terms: [Int]) throws(ConfigError) -> Int {
+    var s = 0
+    for t in terms {
+        let (r, o) = s.addingReportingOverflow(t)
+        if o { throw ConfigError("\(field) is too large: the model's size overflows a 64-bit integer") }
+        s = r
+    }
+    return s
 }
 
 /// Throws naming the first non-positive size.

@@ -77,17 +77,20 @@ func pickToken(_ logits: [Float], config: GenerationConfig, generator: inout Ran
         for i in 1..<logits.count where logits[i] > logits[best] { best = i }
         return best
     }
-    var scores = logits
-    if let temperature = config.temperature, temperature != 1 {
-        for i in scores.indices { scores[i] /= temperature }
-    }
+    // A NaN logit (from NaN weights) is never sampled; it must not poison the maximum or the total below.
+    var scores = logits.map { $0.isNaN ? -Float.infinity : $0 }
+    let maxScore = scores.max()!
+    guard maxScore > -.infinity else { return 0 }  // nothing to sample: the first id, as greedy would pick
     if let k = config.topK, k > 0, k < scores.count {
-        // TopKLogitsWarper: drop scores below the k-th largest.
+        // TopKLogitsWarper: drop scores below the k-th largest. transformers applies the temperature first; a
+        // positive temperature keeps the order, so the kept set is the same.
         let kth = scores.sorted(by: >)[k - 1]
         for i in scores.indices where scores[i] < kth { scores[i] = -.infinity }
     }
-    let maxScore = scores.max()!
-    var probs = scores.map { fastExp($0 - maxScore) }
+    // softmax(s / T) as exp((s − max) / T): the same values, but dividing the differences (all ≤ 0) rather than
+    // the logits never overflows, so a tiny temperature (1e-38) tends to greedy instead of making inf − inf = NaN.
+    let temperature = config.temperature ?? 1
+    var probs = scores.map { fastExp(($0 - maxScore) / temperature) }
     let total = probs.reduce(0, +)
     for i in probs.indices { probs[i] /= total }
     if let p = config.topP, p < 1 {
@@ -107,5 +110,5 @@ func pickToken(_ logits: [Float], config: GenerationConfig, generator: inout Ran
         if u < q { return i }
         u -= q
     }
-    return probs.lastIndex { $0 > 0 }!
+    return probs.lastIndex { $0 > 0 } ?? probs.indices.max { probs[$0] < probs[$1] }!
 }

@@ -23,6 +23,7 @@ public struct Embedding: Codable, Sendable, Equatable {
 
 extension Workbench {
     public static func embed(_ request: EmbedRequest, model: LoadedModel) throws(WorkbenchError) -> [Embedding] {
+        try Limits.standard.check(request.examples)
         guard case .bert = model.network else {
             throw .wrongModel(
                 file: model.url.relativePath, operation: "embed", needs: "a BERT model", found: model.kindDescription)

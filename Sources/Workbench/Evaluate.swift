@@ -133,6 +133,7 @@ extension Workbench {
         _ request: EvalSaliencyRequest, model: LoadedModel, progress: (Int) -> Void = { _ in }
     ) throws(WorkbenchError) -> SaliencyEvaluation {
         try request.validateOptions()
+        try Limits.standard.check(request.config)
         _ = try classifier(model, operation: "eval-saliency")
         guard !request.methods.isEmpty else {
             throw .invalidOption(OptionError(field: "methods", value: "", problem: .invalid("at least one method")))

@@ -70,6 +70,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
     case missingField(path: String, line: Int, field: String, detail: String)
     case badJSON(path: String, line: Int, detail: String)
     case badLabel(path: String, line: Int, label: String, known: String)
+    /// A line longer than `Limits.textBytes`: refused (and skipped) without holding it in memory.
+    case lineTooLong(path: String, line: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -82,6 +84,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
         case .badJSON(let path, let line, let detail): return "\(path):\(line): \(detail)"
         case .badLabel(let path, let line, let label, let known):
             return "\(path):\(line): label \(String(reflecting: label)) is not one of \(known)"
+        case .lineTooLong(let path, let line, let limit):
+            return "\(path):\(line): the line is longer than the limit of \(limit) bytes"
         }
     }
 }
@@ -129,7 +133,15 @@ public struct ExampleReader {
     /// are blank lines at the end); a blank line inside a JSON Lines file is skipped.
     public mutating func next() throws(DatasetError) -> Example? {
         while true {
-            guard let (bytes, number) = try take() else { return nil }
+            let taken: (bytes: [UInt8], number: Int)?
+            do { taken = try take() } catch {
+                if case .lineTooLong(_, let number, _) = error {  // a refused line is still a row, as below
+                    (line, lastRow) = (number, row)
+                    row += 1
+                }
+                throw error
+            }
+            guard let (bytes, number) = taken else { return nil }
             line = number
             if bytes.isEmpty, try isAtEnd() { return nil }
             if format == .jsonl && bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }  // blank: not a row
@@ -215,34 +227,50 @@ public struct ExampleReader {
     }
 }
 
-/// Lines of a file read in 64 KB blocks.
+/// Lines of a file read in 64 KB blocks, each at most `maxLineBytes` long.
 struct LineReader {
     private let handle: FileHandle
+    private let path: String
+    private let maxLineBytes: Int
     private var buffer: [UInt8] = []
     private var start = 0
     private var eof = false
     private var lineNumber = 0
+    /// Where the newline search resumes: bytes before it (from `start`) are known to hold none.
+    private var scanned = 0
 
-    init(path: String) throws(DatasetError) {
+    /// Opens a regular file, or a pipe (`-` for stdin, `<(…)`, a FIFO): a pipe is opened without waiting for a
+    /// writer, so a FIFO nobody writes to reads as empty instead of blocking `open` forever.
+    init(path: String, maxLineBytes: Int = Limits.standard.textBytes) throws(DatasetError) {
+        self.path = path
+        self.maxLineBytes = maxLineBytes
         if path == "-" {
             handle = FileHandle.standardInput
             return
         }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw .unreadable(path: path, reason: "no such file")
+        switch FileKind(path: path) {
+        case .missing: throw .unreadable(path: path, reason: "no such file")
+        case .directory: throw .unreadable(path: path, reason: "is a directory")
+        case .regular, .other: break
         }
-        if isDir.boolValue { throw .unreadable(path: path, reason: "is a directory") }
-        guard let h = FileHandle(forReadingAtPath: path) else {
-            throw .unreadable(path: path, reason: "permission denied")
-        }
-        handle = h
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path: path, reason: String(cString: strerror(errno))) }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)  // reads wait for data as usual
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
-    /// The next line's bytes without its "\n" (and "\r") and its 1-based number, or nil at the end.
+    /// The next line's bytes without its "\n" (and "\r") and its 1-based number, or nil at the end. A line over
+    /// `maxLineBytes` is read past (never held whole) and reported as `.lineTooLong`; the next call goes on after it.
     mutating func next() throws(DatasetError) -> (bytes: [UInt8], number: Int)? {
+        var overlong = false
         while true {
-            if let nl = buffer[start...].firstIndex(of: 0x0A) {
+            if let nl = buffer[(start + scanned)...].firstIndex(of: 0x0A) {
+                scanned = 0
+                if overlong {
+                    start = nl + 1
+                    lineNumber += 1
+                    throw .lineTooLong(path: path, line: lineNumber, limit: maxLineBytes)
+                }
                 var end = nl
                 if end > start && buffer[end - 1] == 0x0D { end -= 1 }
                 let out = Array(buffer[start..<end])
@@ -250,12 +278,23 @@ struct LineReader {
                 lineNumber += 1
                 return (out, lineNumber)
             }
+            scanned = buffer.count - start
+            if overlong || scanned > maxLineBytes {
+                // Too long already: drop what is held and look for the end of the line in the next blocks.
+                overlong = true
+                buffer.removeAll(keepingCapacity: true)
+                (start, scanned) = (0, 0)
+                if eof {
+                    lineNumber += 1
+                    throw .lineTooLong(path: path, line: lineNumber, limit: maxLineBytes)
+                }
+            }
             if eof {
                 guard start < buffer.count else { return nil }
                 var end = buffer.count
                 if buffer[end - 1] == 0x0D { end -= 1 }
                 let out = Array(buffer[start..<end])
-                start = buffer.count
+                (start, scanned) = (buffer.count, 0)
                 lineNumber += 1
                 return (out, lineNumber)
             }
@@ -265,7 +304,7 @@ struct LineReader {
             }
             let chunk: Data?
             do { chunk = try handle.read(upToCount: 1 << 16) } catch {
-                throw .unreadable(path: "input", reason: error.localizedDescription)
+                throw .unreadable(path: path, reason: error.localizedDescription)
             }
             if let chunk, !chunk.isEmpty { buffer.append(contentsOf: chunk) } else { eof = true }
         }
@@ -303,7 +342,7 @@ extension Example {
     /// restarted job skips them. A line that does not decode (the last one of a killed job) counts as not done.
     public static func completedIDs(in path: String) throws(DatasetError) -> Set<String> {
         guard FileManager.default.fileExists(atPath: path) else { return [] }
-        var lines = try LineReader(path: path)
+        var lines = try LineReader(path: path, maxLineBytes: .max)  // this tool's own output, not an input
         var done = Set<String>()
         struct Line: Decodable { let id: String }
         while let (bytes, _) = try lines.next() {

@@ -86,6 +86,8 @@ extension Workbench {
     /// GPT-2 continuation over the prompt (the example's text) and the tokens before it.
     public static func explain(_ request: ExplainRequest, model: LoadedModel) throws(WorkbenchError) -> [Explanation] {
         try request.validateOptions()
+        try Limits.standard.check(request.config)
+        try Limits.standard.check(request.examples)
         // Perturbation methods run at the model's precision; gradient methods (and attention) in float32 throughout.
         let model = request.method.isPerturbation ? model : model.float32
         var options = ExplainOptions(method: request.method, config: request.config)

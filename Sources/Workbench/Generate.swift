@@ -56,6 +56,7 @@ extension Workbench {
         _ request: GenerateRequest, model: LoadedModel, onText: (Int, String) -> Void = { _, _ in }
     ) throws(WorkbenchError) -> [Generation] {
         try request.validateOptions()
+        try Limits.standard.check(request.examples)
         guard case .gpt2(let gpt2) = model.network, model.task == .causalLM else {
             throw .wrongModel(
                 file: model.url.relativePath, operation: "generate", needs: "a GPT-2 language model",

@@ -41,6 +41,7 @@ public enum Workbench {
     static func encode(
         _ model: LoadedModel, _ examples: [Example], truncate: Bool
     ) throws(WorkbenchError) -> (batch: TokenBatch, encodings: [Encoding], truncated: [Bool]) {
+        try Limits.standard.check(examples)  // before tokenizing: a 100 MB text would cost gigabytes
         if !truncate {
             for e in examples {
                 let n = model.tokenizer.encode(e.text, addSpecialTokens: true).count

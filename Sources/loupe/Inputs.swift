@@ -99,10 +99,22 @@ enum Format: String, ExpressibleByArgument, CaseIterable {
 
 /// Prints one JSON object per line (JSON Lines), keys sorted so output is stable.
 func printJSON(_ value: some Encodable, pretty: Bool = false) throws {
+    print(String(decoding: try jsonData(value, pretty: pretty), as: UTF8.self))
+}
+
+/// `value` as JSON. JSON has no NaN or infinity, and writing `null` or a string in place of a number would hand
+/// the reader a wrong answer, so a non-finite number (a model with NaN weights, an overflow) is an error that
+/// names the field holding it.
+func jsonData(_ value: some Encodable, pretty: Bool = false) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting =
         pretty ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    do { return try encoder.encode(value) } catch EncodingError.invalidValue(let bad, let context) {
+        let field = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        throw CLIError(
+            "the result has \(bad) in `\(field.isEmpty ? "(top level)" : field)`, which JSON cannot hold: the model "
+                + "computed a non-finite number (are its weights finite?)")
+    }
 }
 
 /// A warning on stderr, so that stdout stays machine-readable.

@@ -51,14 +51,19 @@ func runWorker(
     let shard = try options.shard.map(options.parsedShard)
     let done = try options.resume.map { p in try dataset { () throws(DatasetError) in try Example.completedIDs(in: p) } } ?? []
     var reader = try dataset { () throws(DatasetError) in try ExampleReader(path: path, format: input.inputFormat) }
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     var failed = 0
     /// The records of the current batch, in order: an example to compute or an error already known.
     var pending: [Result<Example, RecordError>] = []
 
-    func emit(_ value: some Encodable) {
-        if let data = try? encoder.encode(value) { FileHandle.standardOutput.write(data + Data([0x0A])) }
+    /// One line per record whatever happens: a result JSON cannot hold (a NaN) becomes the record's error line.
+    func emit(_ value: some Encodable, id: String) {
+        let data: Data
+        do { data = try jsonData(value) } catch {
+            failed += 1
+            let line = failure(id, "non_finite", "\(error)")
+            data = (try? jsonData(line)) ?? Data(#"{"error":{"code":"non_finite"}}"#.utf8)
+        }
+        FileHandle.standardOutput.write(data + Data([0x0A]))
     }
     func failure(_ id: String, _ code: String, _ message: String, line: Int? = nil) -> RecordError {
         RecordError(id: id, error: .init(code: code, message: message, line: line))
@@ -84,14 +89,14 @@ func runWorker(
         for item in pending {
             switch item {
             case .success(let e):
-                if let r = results[k] { emit(AnyEncodable(value: r)) } else {
+                if let r = results[k] { emit(AnyEncodable(value: r), id: e.id) } else {
                     failed += 1
-                    emit(errors[k] ?? failure(e.id, "no_result", "the operation returned no result"))
+                    emit(errors[k] ?? failure(e.id, "no_result", "the operation returned no result"), id: e.id)
                 }
                 k += 1
             case .failure(let f):
                 failed += 1
-                emit(f)
+                emit(f, id: f.id)
             }
         }
         pending.removeAll()

@@ -2,6 +2,11 @@
 
 import Foundation
 import Tensor
+import Tokenizers
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The config of a checkpoint, by architecture.
 public enum ModelConfig: Sendable, Equatable {
@@ -188,6 +193,7 @@ public struct Checkpoint: Sendable {
             )
         default: break
         }
+        try checkSizes(p, file: file, configFile: configFile)
         let prefix = CheckpointNames.prefixInUse(p.found.map(\.name), architecture: arch)
         try ExpectedTensors(config: p.config, task: p.task, prefix: prefix).check(p.found, file: file)
         if let labels = p.labels, let bert = p.config.bert, labels.count != bert.numLabels {
@@ -201,6 +207,65 @@ public struct Checkpoint: Sendable {
                 file: file, key: embeddings, tokens: p.tokenizer.vocab.count, embeddingRows: p.config.vocabSize)
         }
         return prefix
+    }
+
+    /// Bounds what the untrusted sizes of a file can make a load do, before the expected tensor set is built or
+    /// any tensor allocated: the config's weights must fit in the values the file holds (a config with 10⁷ layers
+    /// next to a small file is refused here, not after listing 10⁸ expected names), the tokenizer's vocabulary
+    /// within `TokenizerLimits.maxVocabulary`, and the Float32 copies of all tensors within this machine's memory.
+    static func checkSizes(_ p: Parts, file: String, configFile: String) throws(WeightError) {
+        let needed: Int
+        do {
+            switch p.config {
+            case .bert(let c): needed = try c.checkedParameterCount()
+            case .gpt2(let c): needed = try c.checkedParameterCount()
+            }
+        } catch {
+            throw .badConfig(file: configFile, detail: error.detail)
+        }
+        var stored = 0
+        for (name, shape) in p.found {
+            let (n, o1) = shape.reduce((1, false)) { acc, d in
+                let (r, o) = acc.0.multipliedReportingOverflow(by: d)
+                return (r, acc.1 || o)
+            }
+            let (sum, o2) = stored.addingReportingOverflow(n)
+            if o1 || o2 { throw .unsupportedFile(file: file, detail: "tensor \(name): sizes overflow a 64-bit integer") }
+            stored = sum
+        }
+        if needed > stored {
+            throw .badConfig(
+                file: configFile,
+                detail: "the config implies at least \(needed) weights but the checkpoint holds \(stored) values")
+        }
+        if p.tokenizer.vocab.count > TokenizerLimits.maxVocabulary {
+            throw .badTokenizer(
+                file: file,
+                detail: "\(p.tokenizer.vocab.count) vocabulary entries, over the limit of \(TokenizerLimits.maxVocabulary)")
+        }
+        // BERT inputs are [CLS] text [SEP]: a length limit below 3 leaves no room for a single token of text, and
+        // every input would be cut to nothing and scored as if empty.
+        if p.config.architecture == .bert {
+            let (name, limit) =
+                p.tokenizer.maxSeqLength.map { ("max_seq_length", $0) } ?? ("model_max_length", p.tokenizer.modelMaxLength)
+            if limit < 3 {
+                let source =
+                    p.source == .loupeHDF5
+                    ? file
+                    : p.url.appendingPathComponent(
+                        p.tokenizer.maxSeqLength == nil ? "tokenizer_config.json" : "sentence_bert_config.json").path
+                throw .badTokenizer(
+                    file: source,
+                    detail: "\(name) \(limit) leaves no room for text ([CLS] and [SEP] take 2 of the tokens; at least 3 needed)")
+            }
+        }
+        let memory = physicalMemoryBytes()
+        if stored > memory / 4 {
+            throw .unsupportedFile(
+                file: file,
+                detail: "its \(stored) values need \(stored / (1 << 20) * 4) MiB as float32, more than this machine's "
+                    + "\(memory >> 20) MiB of memory")
+        }
     }
 
     init(_ p: Parts, prefix: String, tensors: [String: Tensor], int8Scales: [String: Tensor] = [:]) {
@@ -218,4 +283,12 @@ public struct Checkpoint: Sendable {
         storedPrefix = prefix
         notes = p.notes
     }
+}
+
+/// Installed memory in bytes (sysconf), the ceiling for what one load may allocate.
+func physicalMemoryBytes() -> Int {
+    let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
+    guard pages > 0, size > 0 else { return .max }
+    let (bytes, o) = pages.multipliedReportingOverflow(by: size)
+    return o ? .max : bytes
 }

@@ -2,6 +2,7 @@
 
 import CHDF5
 import Tensor
+import Tokenizers
 
 // Swift imports these `(hid_t)0` macros as Int32; the ids themselves are hid_t.
 private let h5Default = hid_t(H5P_DEFAULT)  // default property list
@@ -28,9 +29,13 @@ final class HDF5File {
     let path: String
     private let fid: hid_t
 
-    private init(path: String, fid: hid_t) {
+    /// The file's size when opened: no dataset of a Loupe file (contiguous, uncompressed) can hold more.
+    let bytes: Int
+
+    private init(path: String, fid: hid_t, bytes: Int) {
         self.path = path
         self.fid = fid
+        self.bytes = bytes
     }
 
     deinit { H5Fclose(fid) }
@@ -38,6 +43,10 @@ final class HDF5File {
     /// Opens `path` read-only: `.notHDF5` without the HDF5 signature, `.truncated` when the signature is
     /// there but the file cannot be opened (cut short: "truncated file: eof = ...").
     static func open(_ path: String) throws(WeightError) -> HDF5File {
+        let kind = FileKind(path: path)
+        if kind == .missing { throw .fileNotFound(file: path) }
+        if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }  // never open a FIFO
+        let fileBytes = kind.bytes ?? 0
         H5Eset_auto2(h5ErrorStack, nil, nil)
         let isHDF5 = H5Fis_hdf5(path)
         if isHDF5 == 0 { throw .notHDF5(file: path) }
@@ -50,7 +59,7 @@ final class HDF5File {
         H5Pset_file_locking(fapl, true, true)
         let fid = H5Fopen(path, loupe_H5F_ACC_RDONLY(), fapl)
         if fid < 0 { throw .truncated(file: path, detail: hdf5ErrorDetail()) }
-        return HDF5File(path: path, fid: fid)
+        return HDF5File(path: path, fid: fid, bytes: fileBytes)
     }
 
     /// Whether `objectPath` names a group (true) or something else / nothing (false).
@@ -293,6 +302,13 @@ final class HDF5File {
             }
             let n = info.shape[0]
             if n == 0 { return [] }
+            // Each entry is a 16-byte heap reference in the file; a claimed count beyond that, or beyond the
+            // vocabulary limit, is refused before the pointer array is allocated.
+            guard n <= TokenizerLimits.maxVocabulary, n <= bytes / 16 else {
+                throw .badAttribute(
+                    file: path, name: label,
+                    detail: "\(n) entries, over the limit of \(min(TokenizerLimits.maxVocabulary, bytes / 16))")
+            }
             let mtype = vlenStringType()
             defer { H5Tclose(mtype) }
             var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)

@@ -2,6 +2,7 @@
 
 import Foundation
 import Tensor
+import Tokenizers
 
 extension Checkpoint {
     /// config.json `architectures` entry → task (convert.py ARCHITECTURE_TASKS; docs/weights-format.md, "Task").
@@ -31,7 +32,7 @@ extension Checkpoint {
             }
         }
         let configPath = modelDir.appendingPathComponent("config.json").path
-        guard FileManager.default.fileExists(atPath: configPath) else {
+        guard FileKind(path: configPath) != .missing else {
             throw .unsupportedFile(
                 file: modelDir.path, detail: "no config.json: not a Hugging Face model directory")
         }
@@ -44,7 +45,7 @@ extension Checkpoint {
         }
         let configData: Data
         do {
-            configData = try Data(contentsOf: URL(fileURLWithPath: configPath))
+            configData = try Data(contentsOf: URL(fileURLWithPath: configPath))  // a regular file: readJSON checked
         } catch {
             throw .unreadable(file: configPath, detail: oneLine(error.localizedDescription))
         }

@@ -1,4 +1,4 @@
-// A typed JSON value for the open-ended JSON files of a checkpoint (tokenizer.json, loosely read config keys).
+// A typed JSON value for a checkpoint's open-ended JSON files, and byte scans that bound a JSON text before parsing.
 
 import Foundation
 
@@ -139,4 +139,81 @@ extension JSONValue {
             throw JSONSyntaxError(data, error)
         }
     }
+}
+
+/// The most entries any one object or array of a JSON text holds, found by a byte scan (strings skipped, commas
+/// counted per nesting level). JSONDecoder's time on an object grows faster than its size and a parsed
+/// `JSONValue` costs ~100 bytes an entry, so a file whose largest container is over a limit is refused from
+/// this count, before it is parsed. Malformed JSON gives some count; the parser that runs next reports it.
+func largestJSONContainer(_ data: Data) -> Int {
+    var counts: [Int] = []  // entries so far in each open container, innermost last
+    var largest = 0, inString = false, escaped = false
+    data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+        for b in bytes {
+            if inString {
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { inString = false }
+                continue
+            }
+            switch b {
+            case 0x22:
+                inString = true
+                if let last = counts.last, last == 0 { counts[counts.count - 1] = 1 }
+            case 0x5B, 0x7B:
+                if let last = counts.last, last == 0 { counts[counts.count - 1] = 1 }
+                counts.append(0)
+            case 0x5D, 0x7D:
+                if let n = counts.popLast() { largest = max(largest, n) }
+            case 0x2C:
+                if !counts.isEmpty { counts[counts.count - 1] += 1 }
+            case 0x20, 0x0A, 0x0D, 0x09, 0x3A: break
+            default:  // a number or literal starts (or goes on): the container has at least one entry
+                if let last = counts.last, last == 0 { counts[counts.count - 1] = 1 }
+            }
+        }
+    }
+    return max(largest, counts.max() ?? 0)
+}
+
+/// The first key that appears twice in the top-level object of a JSON text (escapes decoded, so "a" and "\u0061"
+/// are the same key), or nil. A scan of the bytes: values are skipped by tracking strings and nesting depth.
+/// Malformed JSON yields nil or a best guess; the decoder that runs next reports it.
+func firstRepeatedTopLevelKey(_ json: Data) -> String? {
+    var seen = Set<String>()
+    var depth = 0, inString = false, escaped = false, expectKey = false, keyStart = 0, hasEscape = false
+    for (i, b) in json.enumerated() {
+        if inString {
+            if escaped {
+                escaped = false
+            } else if b == 0x5C {
+                escaped = true
+                hasEscape = true
+            } else if b == 0x22 {
+                inString = false
+                if depth == 1 && expectKey {
+                    expectKey = false
+                    let raw = json[(json.startIndex + keyStart)..<(json.startIndex + i)]
+                    let key =
+                        hasEscape
+                        ? (try? JSONDecoder().decode(String.self, from: Data([0x22]) + raw + Data([0x22])))
+                        : String(decoding: raw, as: UTF8.self)
+                    guard let key else { return nil }
+                    if !seen.insert(key).inserted { return key }
+                }
+            }
+            continue
+        }
+        switch b {
+        case 0x22:
+            inString = true
+            keyStart = i + 1
+            hasEscape = false
+        case 0x7B, 0x5B:
+            depth += 1
+            if depth == 1 && b == 0x7B { expectKey = true }
+        case 0x7D, 0x5D: depth -= 1
+        case 0x2C where depth == 1: expectKey = true
+        default: break
+        }
+    }
+    return nil
 }

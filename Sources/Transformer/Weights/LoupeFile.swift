@@ -76,12 +76,25 @@ extension Checkpoint {
         // int8 one (checked against its scales once the prefix is known).
         var found: [(name: String, shape: [Int])] = []
         var int8Names: Set<String> = []
+        var claimedBytes = 0
         for name in try f.memberNames(ofGroup: "/weights") {
             let datasetPath = "/weights/" + name
             guard f.isDataset(datasetPath) else {
                 throw .unexpectedTensor(file: path, key: name)  // a group or other object: not a tensor
             }
             let info = try f.datasetInfo(datasetPath)
+            // Datasets are contiguous and uncompressed (docs/weights-format.md): their bytes together cannot
+            // exceed the file's, so a claimed extent beyond it is refused before anything is allocated for it.
+            let elements = info.shape.reduce(1, *)  // withDataset checked that this product fits
+            let (own, o1) = elements.multipliedReportingOverflow(by: info.typeSize)
+            let (bytes, o2) = own.addingReportingOverflow(claimedBytes)
+            guard !o1, !o2, bytes <= f.bytes else {
+                throw .unsupportedFile(
+                    file: path,
+                    detail: "tensor \(name) of shape \(info.shape) (\(HDF5File.describe(info))) claims more bytes than the "
+                        + "file's \(f.bytes)")
+            }
+            claimedBytes = bytes
             if info.isInt8 && version >= 2 {
                 int8Names.insert(name)
             } else if !info.isWeightFloat {

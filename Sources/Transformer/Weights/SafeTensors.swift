@@ -2,6 +2,7 @@
 
 import Foundation
 import Tensor
+import Tokenizers
 
 #if canImport(Glibc)
     import Glibc
@@ -24,7 +25,11 @@ final class MappedFile {
 
     init(path: String) throws(WeightError) {
         self.path = path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // stat before open: open(2) on a FIFO blocks until a writer comes, which may be never.
+        let kind = FileKind(path: path)
+        if kind == .missing { throw .fileNotFound(file: path) }
+        if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             let e = errno
             if e == ENOENT { throw .fileNotFound(file: path) }
@@ -114,6 +119,9 @@ final class SafeTensorsFile {
         let dataLength = map.count - dataStart
         let headerBytes = Data(bytes: base + 8, count: Int(n))
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
+        // JSONDecoder keeps one value for a repeated key, and which one is not the Python reader's concern: a
+        // file whose header names a tensor twice means two different things to two readers, so it is refused.
+        if let name = firstRepeatedTopLevelKey(headerBytes) { throw fail("the header names this tensor twice", name) }
         let raw: RawHeader
         do {
             raw = try decodeJSON(RawHeader.self, from: headerBytes)
@@ -329,12 +337,24 @@ func readJSONObject(
 func readJSON(
     _ path: String, error makeError: (String, String) -> WeightError = { .badConfig(file: $0, detail: $1) }
 ) throws(WeightError) -> JSONValue {
+    let kind = FileKind(path: path)
+    if kind == .missing { throw .fileNotFound(file: path) }
+    if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }  // never open a FIFO
+    if let n = kind.bytes, n > TokenizerLimits.maxFileBytes {
+        throw makeError(path, "the file is \(n) bytes, over the limit of \(TokenizerLimits.maxFileBytes) for a JSON file")
+    }
     let data: Data
     do {
         data = try Data(contentsOf: URL(fileURLWithPath: path))
     } catch {
         if !FileManager.default.fileExists(atPath: path) { throw .fileNotFound(file: path) }
         throw .unreadable(file: path, detail: oneLine(error.localizedDescription))
+    }
+    // Vocabularies and merges lists are the largest containers of a model's JSON files.
+    let limit = max(TokenizerLimits.maxVocabulary, TokenizerLimits.maxMerges)
+    let largest = largestJSONContainer(data)
+    if largest > limit {
+        throw makeError(path, "a JSON object or array with \(largest) entries, over the limit of \(limit)")
     }
     do {
         return try JSONValue(parsing: data)

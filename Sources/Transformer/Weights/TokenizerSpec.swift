@@ -1,6 +1,7 @@
 // What a tokenizer needs from a checkpoint (vocab, merges, settings), read from a Hugging Face directory.
 
 import Foundation
+import Tokenizers
 
 /// The tokenizer stored with a checkpoint: the `/tokenizer` group of a Loupe file (docs/weights-format.md,
 /// "Group /tokenizer"), or the same values read from a Hugging Face directory exactly as convert.py does.
@@ -103,7 +104,7 @@ extension TokenizerSpec {
             let vocab: [String]
             if dir.exists("vocab.txt") {
                 // transformers load_vocab: one token per line, newline stripped (Python universal newlines).
-                vocab = try dir.lines("vocab.txt")
+                vocab = try dir.lines("vocab.txt", limit: TokenizerLimits.maxVocabulary)
             } else if let tj, tj["model"]?["type"]?.string == "WordPiece" {
                 vocab = try tokenizerJSONVocab(tj, file: dir.path("tokenizer.json"))
             } else {
@@ -133,13 +134,19 @@ extension TokenizerSpec {
             if dir.exists("vocab.json") && dir.exists("merges.txt") {
                 let vj = try dir.json("vocab.json") ?? [:]
                 vocab = try vocabFromIDs(vj, file: dir.path("vocab.json"))
-                merges = try readMergesTxt(dir.lines("merges.txt"), file: dir.path("merges.txt"))
+                merges = try readMergesTxt(dir.lines("merges.txt", limit: TokenizerLimits.maxMerges + 1), file: dir.path("merges.txt"))
             } else if let j = try dir.json("tokenizer.json"), let model = j["model"]?.object,
                 model["type"]?.string == "BPE"
             {
                 tj = j
                 vocab = try tokenizerJSONVocab(j, file: dir.path("tokenizer.json"))
-                merges = try (model["merges"]?.array ?? []).map { (m) throws(WeightError) -> String in
+                let list = model["merges"]?.array ?? []
+                if list.count > TokenizerLimits.maxMerges {
+                    throw .badTokenizer(
+                        file: dir.path("tokenizer.json"),
+                        detail: "\(list.count) merges, over the limit of \(TokenizerLimits.maxMerges)")
+                }
+                merges = try list.map { (m) throws(WeightError) -> String in
                     if let s = m.string { return s }
                     if let pair = m.strings, pair.count == 2 { return pair.joined(separator: " ") }
                     throw .badTokenizer(
@@ -182,11 +189,19 @@ private struct HFTokenizerFiles {
     }
     /// Lines as Python's text mode reads them: "\r\n", "\r" and "\n" all end a line; a final newline adds
     /// no empty line. The content must be UTF-8.
-    func lines(_ name: String) throws(WeightError) -> [String] {
+    func lines(_ name: String, limit: Int) throws(WeightError) -> [String] {
         let p = path(name)
-        guard let data = FileManager.default.contents(atPath: p) else {
-            throw .unreadable(file: p, detail: "cannot read the file")
+        let data: [UInt8]
+        do { data = try TextFile.readBytes(p, maxBytes: TokenizerLimits.maxFileBytes) } catch {
+            if case .unreadableFile(_, let reason) = error { throw .unreadable(file: p, detail: reason) }
+            throw .unreadable(file: p, detail: error.description)
         }
+        // A line count over the limit is refused before any line becomes a String.
+        var count = 0
+        for (k, b) in data.enumerated() where b == 0x0A || (b == 0x0D && (k + 1 == data.count || data[k + 1] != 0x0A)) {
+            count += 1
+        }
+        if count > limit { throw .badTokenizer(file: p, detail: "\(count) lines, over the limit of \(limit)") }
         var lines: [String] = []
         var start = data.startIndex
         var i = data.startIndex
@@ -236,6 +251,10 @@ private func tokenizerJSONVocab(_ tj: [String: JSONValue], file: String) throws(
 
 /// token → id maps (vocab.json, tokenizer.json): ids must be exactly 0..<n, one token each.
 private func vocabFromIDs(_ map: [String: JSONValue], file: String) throws(WeightError) -> [String] {
+    if map.count > TokenizerLimits.maxVocabulary {
+        throw .badTokenizer(
+            file: file, detail: "\(map.count) vocabulary entries, over the limit of \(TokenizerLimits.maxVocabulary)")
+    }
     var byID = [String?](repeating: nil, count: map.count)
     for (token, value) in map.sorted(by: { $0.key < $1.key }) {
         guard let n = value.number, n == n.rounded(), n >= 0 else {
