@@ -62,6 +62,7 @@ public enum ModelSetup {
         do { vocab = try TextFile.readLines(vocabulary.path) } catch {
             throw .model("vocabulary: \(error.description)")
         }
+        guard !vocab.isEmpty else { throw .model("vocabulary \(vocabulary.path): the file has no tokens") }
         return TokenizerSpec(
             type: .wordpiece, vocab: vocab, doLowerCase: true, stripAccents: nil, tokenizeChineseChars: true,
             unkToken: "[UNK]", clsToken: "[CLS]", sepToken: "[SEP]", padToken: "[PAD]", maskToken: "[MASK]",

@@ -70,6 +70,7 @@ public struct FinetuneRequest: Codable, Sendable, Equatable {
     /// Refuses requests whose model, out and resume do not go together (before anything is read).
     public func validate() throws(WorkbenchError) {
         func refuse(_ message: FieldText) -> WorkbenchError { .training(.badOption(message)) }
+        if let epochs { try Limits.standard.check(epochs: epochs) }  // epochs × batches counts steps in an Int
         guard let resume else {
             guard model != nil else { throw refuse("give \(field: "model") (or \(field: "resume") RUN_DIR)") }
             guard out != nil else { throw refuse("give \(field: "out") RUN_DIR (or \(field: "resume") RUN_DIR)") }

@@ -26,6 +26,11 @@ import Workbench
         let e = workbenchError { () throws(WorkbenchError) in _ = try Workbench.predict(PredictRequest(examples: long), model: m) }
         #expect(e?.description == "text is \(limits.textBytes + 1), over the limit of \(limits.textBytes)")
 
+        var finetune = FinetuneRequest()
+        (finetune.model, finetune.out, finetune.epochs) = ("bert-tiny", "/nonexistent/run", 1_000_000_000_000_000_000)
+        let f = workbenchError { () throws(WorkbenchError) in try finetune.validate() }
+        #expect(f?.description == "epochs is 1000000000000000000, over the limit of \(limits.epochs)")
+
         let gpt2 = try Workbench.loadModel(fixture("gpt2_tiny.h5"))
         for t: Float in [0, -1, .nan, .infinity] {
             var r = GenerateRequest(examples: [Example(id: "0", text: "The dog")])
