@@ -59,7 +59,11 @@ export function configForm(spec, initial = {}, idPrefix = 'cfg') {
           errors.push(`${name} must be ${field.exclusiveMinimum ? 'above' : 'at least'} ${field.minimum}`);
         }
         if (field.maximum !== undefined && v > field.maximum) errors.push(`${name} must be at most ${field.maximum}`);
-      } else v = input.value;
+      } else {
+        // An empty text box without a default means "not given" (e.g. IG's neuron), not the empty string.
+        if (field.kind === 'text' && input.value === '' && field.defaultValue == null) continue;
+        v = input.value;
+      }
       if (v !== field.defaultValue) out[name] = v;
     }
     return {values: out, errors};
