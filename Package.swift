@@ -30,6 +30,8 @@ let package = Package(
         .library(name: "Transformer", targets: ["Transformer"]),
         .library(name: "Interpret", targets: ["Interpret"]),
         .library(name: "Workbench", targets: ["Workbench"]),
+        // For Fuzz/Package.swift's request-decoding harness (a package sees another's targets only through products).
+        .library(name: "Server", targets: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -20,9 +20,13 @@ extension Workbench {
         lines.removeLast()  // the empty tail after the last "\n", or a line still being written
         var evaluations: [EvaluationRecord] = []
         for (i, line) in lines.enumerated() where !line.isEmpty {
-            do { evaluations.append(try JSONDecoder().decode(EvaluationRecord.self, from: Data(line))) } catch {
+            // Nesting first: JSONDecoder traps instead of throwing on some lines nested 513 deep (Fuzz/README.md).
+            guard nestingDepth(Array(line)) <= 64,
+                let record = try? JSONDecoder().decode(EvaluationRecord.self, from: Data(line))
+            else {
                 throw .training(.badRow(file: path, line: i + 1, detail: "not an evaluation record of `loupe finetune`"))
             }
+            evaluations.append(record)
         }
         return TrainingRun(name: name, evaluations: evaluations.sorted { $0.step < $1.step })
     }

@@ -267,7 +267,7 @@ public final class PredictionCache: @unchecked Sendable {
         try? FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         if let data = FileManager.default.contents(atPath: url.path) {
             // A line cut short by a crash is skipped, as is any line that does not decode.
-            for line in data.split(separator: 0x0A) {
+            for line in data.split(separator: 0x0A) where nestingDepth(Array(line)) <= 64 {  // JSONDecoder can trap deeper
                 if let l = try? JSONDecoder().decode(Line.self, from: Data(line)) { insert(l.key, l.value) }
             }
         } else {

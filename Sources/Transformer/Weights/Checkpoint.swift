@@ -48,9 +48,11 @@ public enum ModelConfig: Sendable, Equatable {
     {
         let config: ModelConfig
         do {
+            // decodeJSON, not JSONDecoder: a .h5 file's `config` attribute reaches here unparsed, and JSONDecoder
+            // traps on one text (Fuzz/README.md: 513 nested '[' ending the attribute killed the loader).
             switch architecture {
-            case .bert: config = .bert(try JSONDecoder().decode(BertConfig.self, from: json))
-            case .gpt2: config = .gpt2(try JSONDecoder().decode(GPT2Config.self, from: json))
+            case .bert: config = .bert(try decodeJSON(BertConfig.self, from: json))
+            case .gpt2: config = .gpt2(try decodeJSON(GPT2Config.self, from: json))
             }
         } catch {
             throw .badConfig(file: file, detail: describeDecodingError(error))
