@@ -113,7 +113,7 @@ public struct RunDirectory: Sendable {
         // Only `step` is read, so lines of older runs with other keys are kept or dropped by step alike.
         struct Step: Decodable { var step: Int }
         let kept = lines.filter { line in
-            guard let s = try? JSONDecoder().decode(Step.self, from: Data(line)) else { return false }
+            guard let s = try? decodeJSON(Step.self, from: Data(line)) else { return false }  // JSONDecoder can trap
             return s.step <= step
         }
         var text = Data()
@@ -195,7 +195,7 @@ public struct RunDirectory: Sendable {
         do {
             let reader = try HDF5Reader(file)
             guard let json = try reader.stringAttribute("state", of: "/training"),
-                let state = try? JSONDecoder().decode(TrainingState.self, from: Data(json.utf8))
+                let state = try? decodeJSON(TrainingState.self, from: Data(json.utf8))  // JSONDecoder can trap
             else {
                 throw TrainingError.resume(
                     path: file.path, detail: "no readable /training state (a best.h5 or converted file?)")

@@ -52,7 +52,7 @@ public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertib
 /// `JSONDecoder().decode`, except for the one text it traps on instead of throwing (swift-foundation in Swift
 /// 6.3): a 513th nested '[' as the very last byte, whose error position it computes past the end. No JSON
 /// text ends in '[', so that is refused as "not valid JSON" without asking the decoder.
-func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+public func decodeJSON<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
     if data.last == UInt8(ascii: "[") {
         throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The given data was not valid JSON."))
     }
