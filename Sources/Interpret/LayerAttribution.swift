@@ -39,6 +39,7 @@ public struct LayerIntegratedGradients: SalienceMethod {
         let a0 = try model.hiddenState(layer: layer, x0.reshaped([1] + x0.shape))  // [1, T, H']
         var ig = integratedGradients
         ig.explicitBaseline = a0.detached.reshaped(Array(a0.shape.dropFirst()))  // [T, H']
+        ig.baseline = .zeros  // the layer view has no [PAD] / [MASK]: the explicit baseline stands for them
         var out = try ig.explain(try LayerView(model, layer: layer))
         out.layer = layer
         return out

@@ -85,9 +85,13 @@ import Transformer
             guard case .invalidConfig(let o) = error else { Issue.record("\(error)"); return }
             #expect(o.field == "layer")
         }
+        // A [PAD] baseline is made on the input side, so the layer view needs no [PAD] of its own.
+        let pad = try LayerIntegratedGradients(layer: 1, IntegratedGradients(steps: 4, baseline: .pad)).explain(adapter)
+        let zero = try LayerIntegratedGradients(layer: 1, IntegratedGradients(steps: 4)).explain(adapter)
+        #expect(pad.baselineScore != zero.baselineScore)
         // Attributions to the input embeddings and to hidden state 0 (after embedding sum and LayerNorm) differ.
         let input = try GradientTimesInput().explain(adapter).scores
-        let zero = try LayerGradientXActivation(layer: 0).explain(adapter).scores
-        #expect(relativeError(zero, input) > 0.01)
+        let layer0 = try LayerGradientXActivation(layer: 0).explain(adapter).scores
+        #expect(relativeError(layer0, input) > 0.01)
     }
 }
