@@ -101,6 +101,7 @@ public struct LayerConductance: SalienceMethod {
         let x0 = try IntegratedGradients(baseline: baseline).baselineEmbeddings(model)
         let alphas = Quadrature(rule, points: steps + 1).nodes.sorted()
         let (xs, diff) = (x0.scalars, (x - x0).scalars)
+        let view = try LayerView(model, layer: layer)  // F as a function of the layer: its gradients
         var activations: [[Float]] = [], gradients: [[Float]] = []  // per node, [T·H']
         var shape: [Int] = []
         var start = 0
@@ -110,17 +111,7 @@ public struct LayerConductance: SalienceMethod {
             for a in chunk { points += zip(xs, diff).map { $0 + Float(a) * $1 } }
             let p = Tensor(shape: [chunk.count] + x.shape, scalars: points)  // [n, T, H]
             let h = try model.hiddenState(layer: layer, p).detached  // [n, T, H']
-            let tape = GradientTape()
-            var failure: InterpretError?
-            let (hw, total) = tape.record { () -> (Tensor, Tensor) in
-                let hw = tape.watch(h)
-                do throws(InterpretError) { return (hw, try model.scores(fromHiddenState: layer, hw).sum()) } catch {
-                    failure = error
-                    return (hw, Tensor.zeros([]))
-                }
-            }
-            if let failure { throw failure }
-            let g = tape.gradients(of: total, wrt: [hw])[0].scalars, hv = h.scalars
+            let g = view.gradients(at: h).gradients.scalars, hv = h.scalars  // ∂F/∂a at each node
             let size = h.count / chunk.count
             shape = Array(h.shape.dropFirst())
             for r in 0..<chunk.count {
