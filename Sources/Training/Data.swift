@@ -48,7 +48,7 @@ public enum GLUEData {
                 throw .badRow(
                     file: file, line: i + 1,
                     detail:
-                        "\(fields.count) field\(fields.count == 1 ? "" : "s"), expected \(columns.count) (\(columns.joined(separator: ", "))); is the label column missing?"
+                        "\(fields.count) field\(fields.count == 1 ? "" : "s"), expected \(columns.count) \(columns); is the label column missing?"
                 )
             }
             let raw = fields[labelColumn].trimmingCharacters(in: .whitespaces)

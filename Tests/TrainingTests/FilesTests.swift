@@ -175,6 +175,12 @@ import Transformer
             Issue.record("missing field"); return
         }
         #expect(d2.contains("label column"))
+        // The header's names are the file's bytes: quoted, so a vertical tab or form feed in one (line breaks to
+        // Swift, not to the line splitter) cannot split the one-line message (found by Fuzz/ `examples`).
+        guard case .badRow(_, 3, let d4)? = failure("id\u{0B}x\tsentence\tlabel\n0\tgood\t1\nbad\n") else {
+            Issue.record("missing field after a header with a vertical tab"); return
+        }
+        #expect(d4 == #"1 field, expected 3 ["id\u{0B}x", "sentence", "label"]; is the label column missing?"#)
         guard case .badRow(_, 2, let d3)? = failure("sentence\tlabel\nmeh\t2\n") else {
             Issue.record("label 2"); return
         }
