@@ -17,6 +17,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     case conductance
     case inputReduction = "input-reduction"
     case deeplift
+    case chefer
 
     public var description: String { rawValue }
 
@@ -49,13 +50,14 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
         case .conductance: return "a hidden state's share of the input-path integral (Captum's LayerConductance)"
         case .inputReduction: return "remove the least important token while the prediction holds (Feng et al. 2018)"
         case .deeplift: return "DeepLIFT's rescale rule where Captum applies it (Shrikumar et al. 2017)"
+        case .chefer: return "gradient-weighted attention relevance through the layers (Chefer et al. 2021)"
         }
     }
 
     /// The method's options (LIT's `config_spec`); `make` validates against it.
     public var spec: ConfigSpec {
         switch self {
-        case .gradNorm, .inputReduction: return ConfigSpec([])
+        case .gradNorm, .inputReduction, .chefer: return ConfigSpec([])
         case .deeplift: return ConfigSpec([IntegratedGradients.spec["baseline"]!])
         case .gradInput: return ConfigSpec([Fields.hiddenLayer])
         case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer, Fields.neuron])
@@ -91,7 +93,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     /// How its scores map to colours.
     public var colourScale: ColourScale {
         switch self {
-        case .gradNorm, .attention, .vargrad, .inputReduction: return .unsigned
+        case .gradNorm, .attention, .vargrad, .inputReduction, .chefer: return .unsigned
         case .info: return .inverted
         default: return .signed
         }
@@ -157,6 +159,7 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
             return self == .vargrad ? VarGrad(s) : s
         case .inputReduction: return InputReduction()
         case .deeplift: return DeepLift(baseline: c.choice("baseline")!)
+        case .chefer: return CheferRelevance()
         case .gradientShap:
             return GradientSHAP(
                 samples: c.int("samples")!, noise: c.double("noise")!, baseline: c.choice("baseline")!,

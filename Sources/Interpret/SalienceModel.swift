@@ -73,6 +73,9 @@ public protocol SalienceModel {
     func deepLiftGradients(at embeddings: Tensor, baseline: Tensor) -> (scores: [Double], gradients: Tensor)
     /// Each layer's attention probabilities [NH, T, T] on the input (requires `.attention`).
     func attentions() throws(InterpretError) -> [Tensor]
+    /// Each layer's attention probabilities [NH, T, T] on the input with the target score's gradient with respect to
+    /// them, first layer first (requires `.attention` and `.gradients`).
+    func attentionGradients() throws(InterpretError) -> [(attention: Tensor, gradient: Tensor)]
     /// Number of hidden-state indices: 0 = embedding output … L = last layer (requires `.hiddenStates`).
     var hiddenStateCount: Int { get }
     /// Hidden state `layer` [B, T, H'] (or any shape [B, …]) of a batch of embeddings; differentiable.
@@ -95,6 +98,9 @@ extension SalienceModel {
     }
     public func attentions() throws(InterpretError) -> [Tensor] {
         throw .unsupported(method: "attention", missing: .attention)
+    }
+    public func attentionGradients() throws(InterpretError) -> [(attention: Tensor, gradient: Tensor)] {
+        throw .unsupported(method: "attention gradients", missing: .attention)
     }
     public func reducedGradient(keeping keep: [Bool]) throws(InterpretError) -> (gradient: Tensor, predicted: Int) {
         throw .unsupported(method: "token removal", missing: .removal)

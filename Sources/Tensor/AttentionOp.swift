@@ -38,13 +38,24 @@ public enum AttentionKeys {
     case cached(keys: UnsafePointer<Float>, values: UnsafePointer<Float>, AttentionKernel.Layout, count: Int)
 }
 
+/// A gradient kept from a backward pass for a tensor that is not one of the tape's inputs, as PyTorch's
+/// `retain_grad()`: `multiHeadAttention` stores ∂F/∂P of its probabilities here (what Chefer et al.'s code collects
+/// with a hook on the attention map). Written once by the backward pass, on the thread that runs it.
+public final class RetainedGradient: @unchecked Sendable {
+    public private(set) var gradient: Tensor?
+    public init() {}
+    func store(_ g: Tensor) { gradient = g }
+}
+
 /// softmax(Q·Kᵀ/√D + mask)·V over `heads` heads. `qkv`: [B, Tq, 3H] for `.packed` and `.cached` keys, [B, Tq, H]
 /// (queries only) for `.separate` ones. Returns the context [B, Tq, H] and, when `probabilities`, the softmax rows
 /// [B, NH, Tq, Tk] (before dropout, as transformers' `attentions`; not differentiable). `dropoutMask`:
 /// [B, NH, Tq, Tk] of 0 and 1/(1 − p) (`dropoutMask(_:p:generator:)`), applied to the probabilities.
+/// `retainProbabilityGradient`: when a taped backward pass runs through this op, it stores there dP [B, NH, Tq, Tk],
+/// the gradient with respect to the probabilities before dropout, (dC·Vᵀ) ⊙ M.
 public func multiHeadAttention(
     _ qkv: Tensor, keys: AttentionKeys = .packed, heads: Int, mask: AttentionMask?, probabilities wanted: Bool = false,
-    dropoutMask: Tensor? = nil
+    dropoutMask: Tensor? = nil, retainProbabilityGradient retained: RetainedGradient? = nil
 ) -> (context: Tensor, probabilities: Tensor?) {
     check(qkv.rank == 3 && heads > 0, "multiHeadAttention: input \(qkv.shape) with \(heads) heads")
     let (b, tq) = (qkv.shape[0], qkv.shape[1])
@@ -119,8 +130,10 @@ public func multiHeadAttention(
     let result = context.recorded(from: inputs) { g, needs in
         var dq = Tensor.zeros(qd.shape)
         var (dk, dv) = (kd.map { Tensor.zeros($0.shape) }, vd.map { Tensor.zeros($0.shape) })
+        var dp = retained.map { _ in Tensor.zeros([b, heads, tq, tk]) }  // [B, NH, Tq, Tk]
+        defer { if let retained, let dp { retained.store(dp) } }
         guard b > 0, tq > 0, tk > 0, d > 0 else { return kd == nil ? [dq] : [dq, dk, dv] }
-        withOptionalPointer(md) { dm in
+        withOptionalMutablePointer(&dp) { pdp in withOptionalPointer(md) { dm in
             pd.withUnsafeBufferPointer { pp in
                 g.withUnsafeBufferPointer { pg in
                     qd.withUnsafeBufferPointer { pq in
@@ -132,7 +145,8 @@ public func multiHeadAttention(
                             func backward() {
                                 AttentionKernel.backward(
                                     batch: b, heads: heads, queries: tq, keys: tk, headSize: d, scale: scale,
-                                    grads, probabilities: pp.baseAddress!, dropout: dm, dContext: pg.baseAddress!, cl)
+                                    grads, probabilities: pp.baseAddress!, dropout: dm, dContext: pg.baseAddress!, cl,
+                                    dProbabilities: pdp)
                             }
                             if let kd, let vd {
                                 kd.withUnsafeBufferPointer { pk in
@@ -161,7 +175,7 @@ public func multiHeadAttention(
                     }
                 }
             }
-        }
+        } }
         return kd == nil ? [dq] : [dq, dk, dv]
     }
     return (result, wanted ? probs : nil)
@@ -212,11 +226,12 @@ extension AttentionKernel {
 
     /// The VJP of `forward` (see the file header): dQ, dK and dV written (not accumulated) through their layouts,
     /// one (batch, head) pair per task; a pair's gradient columns are its own, so pairs run in parallel.
-    /// `probabilities`: the forward's [B, NH, Tq, Tk] rows; `dropout`: its mask, same shape.
+    /// `probabilities`: the forward's [B, NH, Tq, Tk] rows; `dropout`: its mask, same shape. `dProbabilities`, when
+    /// given: where dP ⊙ M (the gradient at the probabilities before dropout) goes, [B, NH, Tq, Tk].
     static func backward(
         batch: Int, heads: Int, queries tq: Int, keys tk: Int, headSize d: Int, scale: Float, _ o: Gradients,
         probabilities: UnsafePointer<Float>, dropout: UnsafePointer<Float>?, dContext: UnsafePointer<Float>,
-        _ cl: Layout
+        _ cl: Layout, dProbabilities: UnsafeMutablePointer<Float>? = nil
     ) {
         let pairs = batch * heads
         guard pairs > 0, tq > 0, tk > 0, d > 0 else { return }
@@ -252,6 +267,14 @@ extension AttentionKernel {
             sgemm(
                 transA: false, transB: true, m: tq, n: tk, k: d, a: dc, lda: cl.row, b: v, ldb: o.kvl.row, c: ds,
                 ldc: tk, parallel: serial)
+            if let out = dProbabilities.map({ $0 + pair * tq * tk }) {
+                if let dropout {
+                    let m = dropout + pair * tq * tk
+                    for i in 0..<(tq * tk) { out[i] = ds[i] * m[i] }
+                } else {
+                    out.update(from: ds, count: tq * tk)
+                }
+            }
             for t in 0..<tq {
                 softmaxBackwardRow(
                     ds + t * tk, p + t * tk, dropout.map { $0 + pair * tq * tk + t * tk }, tk, scale: scale)

@@ -36,9 +36,10 @@ public struct BertLayer: Sendable {
     /// One post-LN encoder block (transformers `BertLayer`): the output and, when asked, the probabilities.
     /// `mask`: additive [B, T] (nil: no padding). `firstTokenOnly`: queries, residual and feed-forward for row 0
     /// ([CLS]) alone (Tq = 1), keys and values for every row: the output [B, 1, H] is that row of the full block's.
+    /// `retain`: where a taped backward pass leaves ∂F/∂P of the probabilities.
     public func callAsFunction(
         _ x: Tensor, mask: AttentionMask?, dropout: Dropout? = nil, probabilities: Bool = false,
-        firstTokenOnly: Bool = false
+        firstTokenOnly: Bool = false, retain: RetainedGradient? = nil
     ) -> (Tensor, Tensor?) {
         let (b, t) = (x.shape[0], x.shape[1])
         let xq = firstTokenOnly ? x.slice(axis: 1, 0..<1) : x  // [B, Tq, H]
@@ -47,10 +48,10 @@ public struct BertLayer: Sendable {
             firstTokenOnly
             ? multiHeadAttention(
                 query(xq), keys: .separate(keys: key(x), values: value(x)), heads: heads, mask: mask,
-                probabilities: probabilities, dropoutMask: drop)  // [B, 1, H]: queries [B, 1, H], keys [B, T, H]
+                probabilities: probabilities, dropoutMask: drop, retainProbabilityGradient: retain)  // [B, 1, H]: queries [B, 1, H], keys [B, T, H]
             : multiHeadAttention(
                 dense(x, [query, key, value].map(\.denseWeight), lowPrecision: fusedQKV), heads: heads, mask: mask,
-                probabilities: probabilities, dropoutMask: drop)  // [B, T, H] from Q|K|V [B, T, 3H]
+                probabilities: probabilities, dropoutMask: drop, retainProbabilityGradient: retain)  // [B, T, H] from Q|K|V [B, T, 3H]
         // Without dropout, a product's bias is added in its norm's pass: one pass fewer (and, for small products,
         // no epilogue inside the product's thread blocks: RESULTS.md, "One model, fused ops").
         let late = dropout == nil
@@ -110,6 +111,7 @@ public struct Bert: Sendable {
     ) -> ModelOutput {
         let prune =
             pooledOnly && pooler != nil && mlmHead == nil && !options.outputHiddenStates && !options.outputAttentions
+            && !options.retainAttentionGradients
         let start = resume?.layer ?? 0
         precondition((0...layers.count).contains(start), "Bert: resume at hidden state \(start) of 0…\(layers.count)")
         let words = resume == nil ? inputEmbeddings ?? wordEmbeddings(batch) : Tensor.zeros([0])  // [B, T, H]
@@ -117,17 +119,18 @@ public struct Bert: Sendable {
         let mask = batch.keyMask  // [B, T]; nil: nothing to mask
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
+        let retained = options.retainAttentionGradients ? layers.dropFirst(start).map { _ in RetainedGradient() } : []
         for (i, layer) in layers.enumerated() where i >= start {
             let probs: Tensor?
             (x, probs) = layer(
                 x, mask: mask, dropout: dropout, probabilities: options.outputAttentions,
-                firstTokenOnly: prune && i == layers.count - 1)
+                firstTokenOnly: prune && i == layers.count - 1, retain: retained.isEmpty ? nil : retained[i - start])
             if options.outputHiddenStates { hidden.append(x) }
             if options.outputAttentions { attentions.append(probs!) }
         }
         var out = ModelOutput(
             lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: nil,
-            pooled: nil)
+            pooled: nil, attentionGradients: retained)
         if let pooler {
             let cls = x.slice(axis: 1, 0..<1).squeezed(axis: 1)  // [B, H]
             let z = pooler(cls)  // [B, H]

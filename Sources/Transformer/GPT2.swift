@@ -21,7 +21,7 @@ public struct GPT2Block: Sendable {
     /// reads them there. `mask`: additive [B, T, S] (nil: nothing masked).
     func callAsFunction(
         _ x: Tensor, mask: AttentionMask?, cache: inout KVCache?, layer l: Int, dropout: Dropout?,
-        probabilities: Bool = false
+        probabilities: Bool = false, retain: RetainedGradient? = nil
     ) -> (Tensor, Tensor?) {
         let (b, t) = (x.shape[0], x.shape[1])
         let qkv = attention(ln1(x))  // [B, T, 3H]
@@ -29,7 +29,9 @@ public struct GPT2Block: Sendable {
         let (context, probs) =
             cache != nil
             ? cache!.attend(layer: l, qkv, heads: heads, mask: mask, probabilities: probabilities, dropoutMask: drop)
-            : multiHeadAttention(qkv, heads: heads, mask: mask, probabilities: probabilities, dropoutMask: drop)
+            : multiHeadAttention(
+                qkv, heads: heads, mask: mask, probabilities: probabilities, dropoutMask: drop,
+                retainProbabilityGradient: retain)
         var a = attentionProjection(context)  // [B, T, H]
         if let dropout { a = dropout(a) }
         let r = x + a  // [B, T, H]
@@ -89,10 +91,14 @@ public struct GPT2: Sendable {
         }
         var hidden = options.outputHiddenStates ? [x] : []
         var attentions: [Tensor] = []
+        // Through a cache, only the new rows' gradients exist: retained gradients need the whole sequence.
+        precondition(!options.retainAttentionGradients || cache == nil, "GPT2: attention gradients with a KV cache")
+        let retained = options.retainAttentionGradients ? blocks.dropFirst(start).map { _ in RetainedGradient() } : []
         for (i, block) in blocks.enumerated() where i >= start {
             let probs: Tensor?
             (x, probs) = block(
-                x, mask: mask, cache: &cache, layer: i, dropout: dropout, probabilities: options.outputAttentions)
+                x, mask: mask, cache: &cache, layer: i, dropout: dropout, probabilities: options.outputAttentions,
+                retain: retained.isEmpty ? nil : retained[i - start])
             if options.outputHiddenStates { hidden.append(i == blocks.count - 1 ? lnF(x) : x) }
             if options.outputAttentions { attentions.append(probs!) }
         }
@@ -112,7 +118,7 @@ public struct GPT2: Sendable {
             : nil
         return ModelOutput(
             lastHiddenState: x, hiddenStates: hidden, attentions: attentions, inputEmbeddings: words, logits: logits,
-            pooled: nil)
+            pooled: nil, attentionGradients: retained)
     }
 
     /// Additive mask [B, T, S]: query i (absolute position P + i) sees keys j ≤ P + i that are

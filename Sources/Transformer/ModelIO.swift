@@ -39,14 +39,20 @@ public struct ModelOutput: Sendable {
     public var logits: Tensor?
     /// BERT's pooled [CLS] representation [B, H], when the model has a pooler.
     public var pooled: Tensor?
+    /// With `retainAttentionGradients`: one per layer run, each holding ∂F/∂P [B, NH, T, T] of that layer's
+    /// attention probabilities once a taped backward pass from F has run (PyTorch's `retain_grad()`).
+    public var attentionGradients: [RetainedGradient] = []
 }
 
 /// What to compute beyond the logits.
 public struct ForwardOptions: Sendable {
     public var outputHiddenStates = false
     public var outputAttentions = false
-    public init(outputHiddenStates: Bool = false, outputAttentions: Bool = false) {
+    /// Keep the gradient at every layer's attention probabilities (`ModelOutput.attentionGradients`).
+    public var retainAttentionGradients = false
+    public init(outputHiddenStates: Bool = false, outputAttentions: Bool = false, retainAttentionGradients: Bool = false) {
         self.outputHiddenStates = outputHiddenStates
         self.outputAttentions = outputAttentions
+        self.retainAttentionGradients = retainAttentionGradients
     }
 }

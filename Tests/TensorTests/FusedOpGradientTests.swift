@@ -134,6 +134,45 @@ private func paddingMask(batch: Int, keys: Int, pad: Int) -> [Float] {
         }
     }
 
+    /// The gradient kept at the probabilities (Chefer et al.'s ∇A): C = (P ⊙ M)·V per head, so for F = Σ C ⊙ W it is
+    /// dP[b, h, t, s] = M[b, h, t, s] · Σ_c W[b, t, h·D + c] · V[b, s, h·D + c], the exact derivative (F is linear in P).
+    @Test(arguments: [false, true])
+    func retainedProbabilityGradient(dropout: Bool) {
+        var r = Inputs(seed: 85)
+        let (b, t, nh, d) = (2, 4, 2, 3)
+        let h = nh * d
+        let mask = paddingMask(batch: b, keys: t, pad: 1)
+        var g = RandomGenerator(seed: 10)
+        let drop = dropout ? dropoutMask([b, nh, t, t], p: 0.3, generator: &g) : nil
+        let qkv = r.normal([b, t, 3 * h]), w = r.normal([b, t, h])
+        let kept = RetainedGradient()
+        let tape = GradientTape()
+        let (x, loss) = tape.record { () -> (Tensor, Tensor) in
+            let x = tape.watch(qkv)
+            let c = multiHeadAttention(
+                x, heads: nh, mask: .keys(mask, keys: t), dropoutMask: drop, retainProbabilityGradient: kept
+            ).context  // [B, T, H]
+            return (x, (c * w).sum())
+        }
+        #expect(kept.gradient == nil)  // only the backward pass fills it
+        _ = tape.gradients(of: loss, wrt: [x])
+        let (v, wv, m) = (Array64(qkv), Array64(w), drop.map { Array64($0) })
+        var want = [Double](repeating: 0, count: b * nh * t * t)
+        for bi in 0..<b {
+            for hd in 0..<nh {
+                for i in 0..<t {
+                    for j in 0..<t {
+                        var dot = 0.0
+                        for c in 0..<d { dot += wv[[bi, i, hd * d + c]] * v[[bi, j, 2 * h + hd * d + c]] }
+                        want[((bi * nh + hd) * t + i) * t + j] = dot * (m?[[bi, hd, i, j]] ?? 1)
+                    }
+                }
+            }
+        }
+        #expect(kept.gradient?.shape == [b, nh, t, t])
+        expectClose(kept.gradient?.scalars ?? [], want, tol: fwdTol, scale: { 1 + abs($0) }, "retained dP")
+    }
+
     /// Keys and values read from a cache whose last rows are the packed input's own: only those get gradients.
     @Test func cachedKeysGiveGradientsToTheNewRowsOnly() {
         var r = Inputs(seed: 84)
