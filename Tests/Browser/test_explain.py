@@ -278,6 +278,17 @@ def test_gpt2_next_tokens_generated_picker_and_comparison(page):
     # Arrow keys move the pick.
     css(page, f'{panel} .gen-chip.chosen')[0].send_keys(Keys.ARROW_RIGHT)
     page.wait(lambda d: page.state()["params"].get("salience.target") == "4", "the arrow key's pick")
+    # A contrast token: the first generated token explained against the runner-up, as the API explains it (the first
+    # one that is whole text: a byte-level token holding part of a UTF-8 character shows as U+FFFD and cannot be typed).
+    runner_up = next(t["token"] for t in api["next_tokens"][1:] if "\ufffd" not in t["token"])
+    box = css(page, f'{SAL.format(m="gpt2")} input[data-control="contrast"]')[0]
+    box.send_keys(runner_up, Keys.ENTER)
+    page.wait(lambda d: page.state()["params"].get("salience.contrast") == runner_up, "the contrast in the state")
+    c = explain(page, model="gpt2", method="grad-input", ids=["1"], contrast=runner_up)
+    assert len(c["targets"]) == 1 and c["targets"][0]["token"] == first["token"]
+    assert c["targets"][0]["scores"] != first["scores"]
+    page.wait(lambda d: [float(x.get_attribute("data-score")) for x in chips(page, "gpt2", "grad-input", "1")]
+              == c["targets"][0]["scores"], "the contrastive scores")
     # Methods GPT-2 cannot use are listed with the reason.
     note = css(page, f'{SAL.format(m="gpt2")} .sal-incompatible')[0].text
     assert "lime" in note and "[MASK]" in note

@@ -17,7 +17,7 @@ const NAMES = /** @type {Record<string, string>} */ ({
   'grad-norm': 'Gradient norm', 'grad-input': 'Gradient × input', 'ig': 'Integrated gradients', 'lime': 'LIME',
   'kernel-shap': 'KernelSHAP', 'occlusion': 'Occlusion', 'attention': 'Attention', 'info': 'Information',
   'smoothgrad': 'SmoothGrad', 'vargrad': 'VarGrad', 'gradient-shap': 'GradientSHAP', 'conductance': 'Conductance',
-  'input-reduction': 'Input reduction', 'deeplift': 'DeepLIFT',
+  'input-reduction': 'Input reduction', 'deeplift': 'DeepLIFT', 'chefer': 'Chefer relevance',
 });
 
 /** Open/auto choices per model+method, kept across re-mounts (models toggled) for the page's life. */

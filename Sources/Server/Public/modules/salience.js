@@ -67,11 +67,18 @@ export class SalienceMaps extends LoupeModule {
         const n = Number(tokensInput?.value);
         this.state.setParam('salience.tokens', Number.isInteger(n) && n >= 1 && n <= 64 ? String(n) : undefined, this);
       }}) : null;
+    // GPT-2: explain the next token against another one (score(target) − score(contrast), inseq's contrastive
+    // attribution); the server then explains one generated token. Spaces count: " such" is not "such".
+    const contrastInput = this.causal ? h('input', {type: 'text', size: 8, placeholder: 'token', 'data-control': 'contrast',
+      'aria-label': 'Contrast token', value: this.state.param('salience.contrast') ?? '',
+      onchange: () => this.state.setParam('salience.contrast', contrastInput?.value || undefined, this)}) : null;
     this.exportButton = h('button', {type: 'button', 'data-action': 'export', title: 'Download the salience shown as JSON',
       onclick: () => this.export()}, 'Export JSON');
     const toolbar = h('div', {class: 'toolbar sal-toolbar'},
       classSelect ? h('label', {title: 'The class whose score is explained (default: the predicted one)'}, 'target ', classSelect) : null,
       tokensInput ? h('label', {title: 'How many tokens GPT-2 generates (each one is explained)'}, 'generate ', tokensInput, ' tokens') : null,
+      contrastInput ? h('label', {title: 'Explain the next token rather than this one (one token of the vocabulary; empty: no contrast)'},
+        'rather than ', contrastInput) : null,
       h('label', {title: 'Sum the scores of word pieces into whole words'}, mergeBox, ' merge words'),
       h('label', {class: 'sal-gamma', title: 'Gamma of the colour scale: higher makes small scores more visible'}, 'gamma ', this.gammaInput, this.gammaValue),
       h('span', {class: 'spacer'}), this.exportButton);
@@ -102,15 +109,17 @@ export class SalienceMaps extends LoupeModule {
     return Number.isInteger(i) && i >= 0 ? i : 0;
   }
 
-  /** The request fields shared by every panel: target class, word merging, generated tokens. */
+  /** The request fields shared by every panel: target class, word merging, generated tokens, contrast token. */
   requestOptions() {
-    /** @type {{target?: string, merge_words?: boolean, max_tokens?: number}} */
+    /** @type {{target?: string, merge_words?: boolean, max_tokens?: number, contrast?: string}} */
     const out = {};
     const cls = this.state.param('salience.class');
     if (!this.causal && cls && this.model?.labels.includes(cls)) out.target = cls;
     if (this.state.param('salience.merge') === '1') out.merge_words = true;
     const n = Number(this.state.param('salience.tokens'));
     if (this.causal && Number.isInteger(n) && n >= 1) out.max_tokens = n;
+    const contrast = this.state.param('salience.contrast');
+    if (this.causal && contrast) out.contrast = contrast;
     return out;
   }
 
