@@ -24,6 +24,7 @@ MAX_BODY = 1 << 20  # --max-body
 IDLE_TIMEOUT = 10  # s: a request's head must arrive within it of connecting or of the last response
 REQUEST_TIMEOUT = 20  # s: a request's body must arrive within it of its head
 LINGER = 2  # s: after a 413 / 408 the server keeps reading (and discarding) this long, then closes
+MAX_CONNECTIONS = 512  # open connections served at once; more wait in the listen backlog
 MODEL = "bert-tiny"
 TEXTS = ["a gorgeous , witty , seductive movie .", "the plot is thin and the jokes fall flat .",
          "an utterly charming and hilarious film that reminded me why i love movies .",
@@ -167,6 +168,31 @@ class Checks:
                     f"{self.report['slow_clients']['slow_bodies_status_lines']} and closed after "
                     f"{sorted(round(c or -1, 1) for c, _ in bodies)[::n - 1]} s (bound {REQUEST_TIMEOUT}–{bound_body} s); "
                     f"meanwhile {len(meanwhile)} predicts, all 200: {others_ok}, slowest {worst * 1e3:.0f} ms (bound 2 s)")
+
+    # (b') More connections than the cap: the extra ones wait in the backlog, the held ones close when idle.
+    async def connection_cap(self, held=MAX_CONNECTIONS + 88):
+        def sockets():  # the server's open sockets (its other descriptors come and go with timers and files)
+            d = f"/proc/{self.server.proc.pid}/fd"
+            return sum(1 for f in os.listdir(d) if os.readlink(f"{d}/{f}").startswith("socket:"))
+
+        fds = sockets
+        base = fds()
+        conns = await asyncio.gather(*(asyncio.open_connection(HOST, self.port) for _ in range(held)))
+        peak, started = 0, time.monotonic()
+        probe = asyncio.ensure_future(call(self.port, "GET", "/api/info", timeout=IDLE_TIMEOUT + 10))
+        while not probe.done() and time.monotonic() - started < IDLE_TIMEOUT + 10:
+            peak = max(peak, fds() - base)
+            await asyncio.sleep(0.25)
+        r = await probe
+        for _, w in conns:
+            w.close()
+        # The probe waits behind the cap until the idle timeout frees it: answered after about IDLE_TIMEOUT.
+        ok = r.status == 200 and peak <= MAX_CONNECTIONS and r.seconds <= IDLE_TIMEOUT + 5
+        self.report["connection_cap"] = {"held": held, "peak_extra_fds": peak, "probe_s": round(r.seconds, 2)}
+        self.record("connection cap", ok,
+                    f"{held} idle connections: the server held at most {peak} of them open (cap "
+                    f"{MAX_CONNECTIONS}); a request behind them answered {r.status} after {r.seconds:.1f} s "
+                    f"(bound {IDLE_TIMEOUT + 5} s)")
 
     # (c) Bodies over the cap: honest, lying Content-Length, chunked without end.
     async def body_caps(self):
@@ -343,7 +369,8 @@ async def main(args):
         return 1
     checks = Checks(server, args)
     try:
-        steps = {"concurrency": checks.concurrency, "slow": checks.slow_clients, "caps": checks.body_caps,
+        steps = {"concurrency": checks.concurrency, "slow": checks.slow_clients, "cap": checks.connection_cap,
+                 "caps": checks.body_caps,
                  "cancel": checks.cancellation, "soak": lambda: checks.soak(args.soak_seconds)}
         for name in args.checks.split(","):
             try:
@@ -371,7 +398,7 @@ if __name__ == "__main__":
     p.add_argument("--soak-seconds", type=float, default=30)
     p.add_argument("--cache-mb", type=int, default=8, help="the server's prediction cache bound (--cache-mb)")
     p.add_argument("--margin-mib", type=int, default=64, help="RSS allowed over warm-up + cache bound")
-    p.add_argument("--checks", default="concurrency,slow,caps,cancel,soak")
+    p.add_argument("--checks", default="concurrency,slow,cap,caps,cancel,soak")
     p.add_argument("--report", help="write the measurements as JSON here")
     p.add_argument("--serve-arg", action="append", default=[], help="an extra argument for `loupe serve`; repeatable")
     sys.exit(asyncio.run(main(p.parse_args())))
