@@ -36,6 +36,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Hummingbird's own dependencies, named for the server's connection handler (Sources/Server/Connections.swift).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.34.1"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libhdf5-dev).
@@ -68,7 +71,11 @@ let package = Package(
         // `loupe serve`: HTTP routes over Workbench (the work is in the library).
         .target(
             name: "Server",
-            dependencies: ["Workbench", "Interpret", "Transformer", .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [
+                "Workbench", "Interpret", "Transformer", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
             exclude: ["tsconfig.json"], resources: [.embedInCode("Public")]),
         .executableTarget(
             name: "loupe",

@@ -9,6 +9,8 @@ struct APIError: HTTPResponseError {
     let code: String
     let message: String
     let field: String?
+    /// Extra response headers: Retry-After on 429, Connection: close where the rest of the request is not read.
+    var headers = HTTPFields()
 
     init(_ status: HTTPResponse.Status, _ code: String, _ message: String, field: String? = nil) {
         self.status = status
@@ -29,7 +31,9 @@ struct APIError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response { try response() }
 
     func response() throws -> Response {
-        try jsonResponse(Body(error: .init(code: code, message: message, field: field)), status: status)
+        var r = try jsonResponse(Body(error: .init(code: code, message: message, field: field)), status: status)
+        for field in headers { r.headers.append(field) }
+        return r
     }
 
     /// A library error as the API reports it: unknown names are 404, everything else the caller's 400.
@@ -43,7 +47,19 @@ struct APIError: HTTPResponseError {
         }
     }
 
-    static let busy = APIError(.tooManyRequests, "busy", "the server's work queue is full; retry shortly")
+    static let busy: APIError = {
+        var e = APIError(.tooManyRequests, "busy", "the server's work queue is full; retry after Retry-After seconds")
+        e.headers[.retryAfter] = "1"
+        return e
+    }()
+
+    /// 413: the connection is closed after it (`ConnectionGuard`), so the rest of the body is not read.
+    static func bodyTooLarge(_ limit: Int) -> APIError {
+        var e = APIError(
+            .contentTooLarge, "body_too_large", "the request body is over the limit of \(limit) bytes (max_body)")
+        e.headers[.connection] = "close"
+        return e
+    }
 }
 
 /// `value` as a JSON response (keys sorted, so answers are stable).

@@ -4,7 +4,8 @@ import Foundation
 
 /// Runs closures one at a time on a dedicated serial queue (the models' kernels already use every core, and a
 /// model is not meant for concurrent passes), with at most `limit` requests admitted at once; the next one is
-/// refused at once with `APIError.busy` rather than queued without bound.
+/// refused at once with `APIError.busy` rather than queued without bound. A request whose client has gone by its
+/// turn is skipped (logged on stderr as `cancelled`), so that abandoned requests do not hold up the ones behind them.
 final class ComputeQueue: @unchecked Sendable {
     private let queue = DispatchQueue(label: "loupe.compute", qos: .userInitiated)
     private let lock = NSLock()
@@ -23,11 +24,27 @@ final class ComputeQueue: @unchecked Sendable {
 
     private func release() { lock.withLock { admitted -= 1 } }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    func run<T: Sendable>(
+        cancelledBy gone: ClientGone? = nil, route: String = "", _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         guard admit() else { throw APIError.busy }
         defer { release() }
         return try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
+            queue.async {
+                continuation.resume(
+                    with: Result {
+                        if gone?.isSet == true { throw ClientGone.cancelled(route, detail: "before it started") }
+                        return try body()
+                    })
+            }
         }
+    }
+}
+
+extension ClientGone {
+    /// The error that ends a request whose client has gone (nobody reads it); logged so that skipped work shows.
+    static func cancelled(_ route: String, detail: String) -> APIError {
+        FileHandle.standardError.write(Data("loupe serve: \(route) cancelled \(detail): the client closed the connection\n".utf8))
+        return APIError(.init(code: 499, reasonPhrase: "Client Closed Request"), "cancelled", "the client closed the connection")
     }
 }

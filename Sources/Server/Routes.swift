@@ -2,6 +2,7 @@
 import Foundation
 import Hummingbird
 import Interpret
+import NIOCore
 import Workbench
 
 /// Which examples a request is about: `ids` of `dataset` (all of it without ids), or `examples` given inline.
@@ -123,13 +124,16 @@ extension LoupeServer {
         try decode(type, from: try await bodyBytes(request))
     }
 
-    /// The body's bytes, at most `maxBodyBytes` (413 beyond). The body can be read once.
+    /// The body's bytes, at most `maxBodyBytes` (413 beyond, at once when Content-Length says so, else at the byte
+    /// past the limit). The body can be read once.
     func bodyBytes(_ request: Request) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        if let length = request.headers[.contentLength], (Int(length) ?? Int.max) > limit {
+            throw APIError.bodyTooLarge(limit)
+        }
         let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: configuration.maxBodyBytes) } catch {
-            throw APIError(
-                .contentTooLarge, "body_too_large",
-                "the request body is over the limit of \(configuration.maxBodyBytes) bytes (max_body)")
+        do { buffer = try await request.body.collect(upTo: limit) } catch is NIOTooManyBytesError {
+            throw APIError.bodyTooLarge(limit)
         }
         return Array(buffer.readableBytesView)
     }
@@ -167,7 +171,7 @@ extension LoupeServer {
         }
     }
 
-    func examplesPage(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+    func examplesPage(_ request: Request, _ context: LoupeRequestContext) throws -> Response {
         let name = context.parameters.get("name") ?? ""
         func integer(_ key: String, default d: Int) throws -> Int {
             guard let raw = request.uri.queryParameters.get(key) else { return d }
@@ -185,7 +189,7 @@ extension LoupeServer {
         return try jsonResponse(ExamplesPage(dataset: name, offset: offset, limit: limit, total: all.count, examples: page))
     }
 
-    func predict(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func predict(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(PredictBody.self, request)
         let list = try examples(Selection(dataset: body.dataset, ids: body.ids, examples: body.examples), limit: configuration.maxExamples)
         var options = PredictRequest(examples: [])
@@ -194,15 +198,21 @@ extension LoupeServer {
         options.includeEmbeddings = body.includeEmbeddings ?? false
         options.batchSize = 32
         try check("top_k", options.topK, 100)
+        // Predictions all in the cache need no model work: answered at once, not queued behind an explanation.
+        let cached: [Prediction]?
+        do { cached = try workspace.cachedPredictions(model: body.model, examples: list, options: options) } catch {
+            throw APIError(error)
+        }
+        if let cached { return try jsonResponse(Predictions(predictions: cached)) }
         let ws = workspace
         let request = options
-        let out = try await work { () throws(WorkbenchError) in
+        let out = try await work(context) { () throws(WorkbenchError) in
             try ws.predict(model: body.model, examples: list, options: request)
         }
         return try jsonResponse(Predictions(predictions: out))
     }
 
-    func explain(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func explain(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(ExplainBody.self, request)
         let list = try examples(
             Selection(dataset: body.dataset, ids: body.ids, examples: body.examples), limit: configuration.maxExplainExamples)
@@ -218,10 +228,13 @@ extension LoupeServer {
         try check("max_tokens", body.maxTokens, configuration.maxTokens)
         let ws = workspace
         let limits = configuration
-        let out = try await work { () throws(WorkbenchError) in
+        let route = context.endpointPath ?? "?"
+        let out = try await cancellableWork(context) { gone in
             let model = try ws.model(body.model)
             let method: MethodID
-            do throws(InterpretError) { method = try MethodID(named: body.method) } catch { throw .interpret(error) }
+            do throws(InterpretError) { method = try MethodID(named: body.method) } catch {
+                throw WorkbenchError.interpret(error)
+            }
             var config = config
             if method == .ig && config["batch_size"] == nil {
                 // Bound the recorded activations: IG's interpolation points run about `explainTokensPerBatch`
@@ -234,18 +247,29 @@ extension LoupeServer {
             r.contrast = body.contrast
             if let s = body.score {
                 guard let kind = ScoreKind(rawValue: s) else {
-                    throw .invalidOption(OptionError(field: "score", value: s, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue))))
+                    throw WorkbenchError.invalidOption(
+                        OptionError(field: "score", value: s, problem: .notAChoice(ScoreKind.allCases.map(\.rawValue))))
                 }
                 r.score = kind
             }
             r.mergeWords = body.mergeWords ?? false
             r.maxTokens = body.maxTokens ?? 10
-            return try Workbench.explain(r, model: model)
+            // One example at a time (Workbench explains each on its own anyway), so that a request whose client
+            // has gone stops at the next example. The information method's regularisation is taken over all the
+            // request's examples, so it runs as one call (as do one example and none, whose options are checked).
+            guard method != .info, list.count > 1 else { return try Workbench.explain(r, model: model) }
+            var out: [Explanation] = []
+            for e in list {
+                if gone.isSet { throw ClientGone.cancelled(route, detail: "after \(out.count) of \(list.count) examples") }
+                r.examples = [e]
+                out += try Workbench.explain(r, model: model)
+            }
+            return out
         }
         return try jsonResponse(Explanations(explanations: out))
     }
 
-    func attention(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func attention(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(AttentionBody.self, request)
         let example: Example
         if let e = body.example {
@@ -257,26 +281,26 @@ extension LoupeServer {
         }
         try check("tokens", example.text.count, 2_000)
         let ws = workspace
-        let out = try await work { () throws(WorkbenchError) in
+        let out = try await work(context) { () throws(WorkbenchError) in
             try Workbench.attention(AttentionRequest(example: example, layer: body.layer), model: ws.model(body.model))
         }
         return try jsonResponse(out)
     }
 
-    func metrics(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func metrics(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(MetricsRequest.self, request)
         try check("ids", body.ids?.count, 100_000)
         let ws = workspace
-        let out = try await work { () throws(WorkbenchError) in try ws.metrics(body) }
+        let out = try await work(context) { () throws(WorkbenchError) in try ws.metrics(body) }
         return try jsonResponse(out)
     }
 
-    func counterfactuals(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func counterfactuals(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(CounterfactualsBody.self, request)
         let list = try examples(
             Selection(dataset: body.dataset, ids: body.ids, examples: body.examples), limit: configuration.maxExplainExamples)
         let ws = workspace
-        let out = try await work { () throws(WorkbenchError) in
+        let out = try await work(context) { () throws(WorkbenchError) in
             guard let generator = GeneratorID(rawValue: body.generator) else {
                 throw .invalidOption(
                     OptionError(
@@ -288,14 +312,14 @@ extension LoupeServer {
         return try jsonResponse(Counterfactuals(counterfactuals: out))
     }
 
-    func tcav(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func tcav(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(TCAVBody.self, request)
         let concept = try examples(Selection(dataset: body.dataset, ids: body.conceptIDs), limit: configuration.maxExamples)
         let random = try examples(Selection(dataset: body.dataset, ids: body.randomIDs), limit: configuration.maxExamples)
         let measured = try examples(Selection(dataset: body.dataset, ids: body.ids), limit: configuration.maxExamples)
         try check("runs", body.runs, 100)
         let ws = workspace
-        let out = try await work { () throws(WorkbenchError) in
+        let out = try await work(context) { () throws(WorkbenchError) in
             var r = TCAVRequest(concept: concept, random: random, targetClass: body.targetClass)
             r.layer = body.layer
             if let runs = body.runs { r.runs = runs }
@@ -307,13 +331,13 @@ extension LoupeServer {
 
     /// PCA or UMAP of the examples' embeddings (mean-pooled or [CLS]), taken from the prediction cache, so a warm
     /// start or an earlier projection makes the next one cost only the projection itself.
-    func project(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func project(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let bytes = try await bodyBytes(request)
         let body = try decode(ProjectBody.self, from: bytes)
         let options = try decode(ProjectionRequest.self, from: bytes)
         let list = try examples(Selection(dataset: body.dataset, ids: body.ids), limit: configuration.maxProjectionPoints)
         let ws = workspace
-        let out = try await work { () throws(WorkbenchError) in
+        let out = try await work(context) { () throws(WorkbenchError) in
             try options.validateOptions()
             var predict = PredictRequest(examples: [])
             predict.includeEmbeddings = true
@@ -331,14 +355,14 @@ extension LoupeServer {
         return try jsonResponse(out)
     }
 
-    func addExamples(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    func addExamples(_ request: Request, _ context: LoupeRequestContext) async throws -> Response {
         let body = try await decode(AddExamplesBody.self, request)
         try check("examples", body.examples.count, configuration.maxExamples)
         for e in body.examples where e.text.count > configuration.maxTextLength {
             throw APIError(WorkbenchError.limitExceeded(field: "text", value: e.text.count, limit: configuration.maxTextLength))
         }
         let ws = workspace
-        let out = try await work { () throws(WorkbenchError) in try ws.add(body.examples, to: body.dataset) }
+        let out = try await work(context) { () throws(WorkbenchError) in try ws.add(body.examples, to: body.dataset) }
         return try jsonResponse(AddedExamples(examples: out))
     }
 }

@@ -1,7 +1,9 @@
 // `loupe serve`'s application: configuration, limits, and the router of every /api route over one Workspace.
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Interpret
+import NIOCore
 import Workbench
 
 /// Where to listen and how much one request may ask for (each limit is named in the 400 that enforces it).
@@ -10,8 +12,18 @@ public struct ServerConfiguration: Sendable {
     public var port = 5432
     /// Request bodies larger than this are refused with 413.
     public var maxBodyBytes = 1 << 20
-    /// Requests admitted at once (one computes, the others wait); more get 429.
+    /// Requests admitted at once (one computes, the others wait); more get 429 with Retry-After.
     public var queueLimit = 64
+    /// Open connections served at once; further ones wait in the listen backlog (256) until one closes, as Go's
+    /// `netutil.LimitListener` does. Each costs a descriptor and its buffers; 512 is far above a page's use.
+    public var maxConnections = 512
+    /// A connection that sends no complete request head for this long after connecting, or after its last response,
+    /// is closed (nginx's `client_header_timeout` and `keepalive_timeout`, Go's `ReadHeaderTimeout` and `IdleTimeout`).
+    public var idleTimeoutSeconds = 10
+    /// A request's body must have arrived this long after its head, else 408 (Go's `ReadTimeout`).
+    public var requestTimeoutSeconds = 20
+    /// After a 408 or 413 the rest of the body is read and dropped for at most this long, then the connection closes.
+    public var lingerSeconds = 2
     public var maxExamples = 1024
     public var maxExplainExamples = 64
     public var maxTextLength = 10_000
@@ -44,15 +56,15 @@ public struct LoupeServer: Sendable {
         compute = ComputeQueue(limit: configuration.queueLimit)
     }
 
-    public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    public func router() -> Router<LoupeRequestContext> {
+        let router = Router(context: LoupeRequestContext.self)
         let ui = configuration.uiDirectory
         router.get("/") { _, _ in StaticFiles.response("index.html", developmentDirectory: ui) }
         router.get("/ui/**") { _, context in
             StaticFiles.response(context.parameters.getCatchAll().joined(separator: "/"), developmentDirectory: ui)
         }
         router.get("/api/info") { _, _ in try jsonResponse(workspace.info) }
-        router.get("/api/runs") { _, _ in try await runs() }
+        router.get("/api/runs") { _, context in try await runs(context) }
         router.get("/api/datasets/:name/examples") { request, context in
             try examplesPage(request, context)
         }
@@ -86,25 +98,56 @@ public struct LoupeServer: Sendable {
 
     /// The application bound to the configured host and port.
     public func application(onServerRunning: @escaping @Sendable () async -> Void = {}) -> some ApplicationProtocol {
-        Application(
+        let c = configuration
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [
+                ConnectionGuard(requestTimeout: .seconds(Int64(c.requestTimeoutSeconds)), linger: .seconds(Int64(c.lingerSeconds)))
+            ],
+            idleTimeout: .seconds(Int64(c.idleTimeoutSeconds)))
+        return Application(
             router: router(),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "loupe"),
+            server: .http1(configuration: http1),
+            configuration: .init(
+                address: .hostname(c.host, port: c.port), serverName: "loupe",
+                availableConnectionsDelegate: MaximumAvailableConnections(c.maxConnections)),
             onServerRunning: { _ in await onServerRunning() })
     }
 
     /// The `--run` directories' evaluations, read anew on each call so a run still training shows its progress.
-    func runs() async throws -> Response {
+    func runs(_ context: LoupeRequestContext) async throws -> Response {
         let list = configuration.runs
-        let out = try await work { () throws(WorkbenchError) in
+        let out = try await work(context) { () throws(WorkbenchError) in
             try list.map { r throws(WorkbenchError) in try Workbench.trainingRun(name: r.name, directory: r.path) }
         }
         return try jsonResponse(TrainingRuns(runs: out))
     }
 
-    /// Runs `body` on the compute queue, turning library errors into API errors.
-    func work<T: Sendable>(_ body: @escaping @Sendable () throws(WorkbenchError) -> T) async throws -> T {
-        try await compute.run {
-            do throws(WorkbenchError) { return try body() } catch { throw APIError(error) }
+    /// Runs `body` on the compute queue, turning library errors into API errors; skipped if the client has gone
+    /// by the time its turn comes (`body` may check `gone` itself between units of work).
+    func work<T: Sendable>(
+        _ context: LoupeRequestContext, _ body: @escaping @Sendable () throws(WorkbenchError) -> T
+    ) async throws -> T {
+        try await cancellableWork(context) { _ in try body() }
+    }
+
+    /// `work` whose body is handed the client's flag, to stop between units of work when it is set.
+    func cancellableWork<T: Sendable>(
+        _ context: LoupeRequestContext, _ body: @escaping @Sendable (_ gone: ClientGone) throws -> T
+    ) async throws -> T {
+        let gone = ClientGone.watching(context.channel)
+        return try await compute.run(cancelledBy: gone, route: context.endpointPath ?? "?") {
+            do { return try body(gone) } catch let error as WorkbenchError { throw APIError(error) }
         }
+    }
+}
+
+/// Hummingbird's basic context plus the connection, whose guard tells whether the client is still there.
+public struct LoupeRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
     }
 }

@@ -150,19 +150,8 @@ public final class Workspace: @unchecked Sendable {
         model name: String, examples: [Example], options: PredictRequest
     ) throws(WorkbenchError) -> [Prediction] {
         let m = try model(name)
-        // The precision is part of the key: the cache file outlives a restart with another --precision.
-        let tag = m.precision == .fp32 ? name : "\(name)@\(m.precision.rawValue)"
-        func key(_ e: Example, embeddings: Bool) -> String {
-            "\(tag)|\(e.id)|\(fnv1a(e.text))|\(options.topK)|\(options.includeLogits)|\(embeddings)|\(options.truncate)"
-        }
-        let keys = examples.map { key($0, embeddings: options.includeEmbeddings) }
-        // An entry computed with embeddings (a warm start's) also answers a request without them.
-        var out = examples.indices.map { i -> Prediction? in
-            if let p = cache.get(keys[i]) { return p }
-            guard !options.includeEmbeddings, var p = cache.get(key(examples[i], embeddings: true)) else { return nil }
-            (p.embedding, p.clsEmbedding) = (nil, nil)
-            return p
-        }
+        let keys = examples.map { cacheKey(m, name, $0, options, embeddings: options.includeEmbeddings) }
+        var out = lookUp(m, name, examples, options, keys: keys)
         let missing = out.indices.filter { out[$0] == nil }
         if !missing.isEmpty {
             var request = options
@@ -174,6 +163,41 @@ public final class Workspace: @unchecked Sendable {
             }
         }
         return out.map { $0! }
+    }
+
+    /// The predictions `predict` would give if every one of them is in the cache, else nil: no model work, so a
+    /// server can answer it without waiting for the model.
+    public func cachedPredictions(
+        model name: String, examples: [Example], options: PredictRequest
+    ) throws(WorkbenchError) -> [Prediction]? {
+        let m = try model(name)
+        let keys = examples.map { cacheKey(m, name, $0, options, embeddings: options.includeEmbeddings) }
+        // Counted only when it answers, so that a request the model then computes is not counted twice.
+        let out = lookUp(m, name, examples, options, keys: keys, counting: false)
+        if out.contains(where: { $0 == nil }) { return nil }
+        cache.recordHits(out.count)
+        return out.map { $0! }
+    }
+
+    private func cacheKey(_ m: LoadedModel, _ name: String, _ e: Example, _ options: PredictRequest, embeddings: Bool) -> String {
+        // The precision is part of the key: the cache file outlives a restart with another --precision.
+        let tag = m.precision == .fp32 ? name : "\(name)@\(m.precision.rawValue)"
+        return "\(tag)|\(e.id)|\(fnv1a(e.text))|\(options.topK)|\(options.includeLogits)|\(embeddings)|\(options.truncate)"
+    }
+
+    /// Each example's cached prediction under `keys`, or nil. An entry computed with embeddings (a warm start's)
+    /// also answers a request without them.
+    private func lookUp(
+        _ m: LoadedModel, _ name: String, _ examples: [Example], _ options: PredictRequest, keys: [String],
+        counting: Bool = true
+    ) -> [Prediction?] {
+        examples.indices.map { i -> Prediction? in
+            if let p = cache.get(keys[i], counting: counting) { return p }
+            let withEmbeddings = cacheKey(m, name, examples[i], options, embeddings: true)
+            guard !options.includeEmbeddings, var p = cache.get(withEmbeddings, counting: counting) else { return nil }
+            (p.embedding, p.clsEmbedding) = (nil, nil)
+            return p
+        }
     }
 
     public var cacheStatistics: PredictionCache.Statistics { cache.statistics }
@@ -277,19 +301,21 @@ public final class PredictionCache: @unchecked Sendable {
         _ = try? file?.seekToEnd()
     }
 
-    func get(_ key: String) -> Prediction? {
+    func get(_ key: String, counting: Bool = true) -> Prediction? {
         lock.lock()
         defer { lock.unlock() }
         guard var e = entries[key] else {
-            misses += 1
+            if counting { misses += 1 }
             return nil
         }
-        hits += 1
+        if counting { hits += 1 }
         clock += 1
         e.stamp = clock
         entries[key] = e
         return e.value
     }
+
+    func recordHits(_ n: Int) { lock.withLock { hits += n } }
 
     func put(_ key: String, _ value: Prediction) {
         lock.lock()
