@@ -25,6 +25,7 @@ IDLE_TIMEOUT = 10  # s: a request's head must arrive within it of connecting or 
 REQUEST_TIMEOUT = 20  # s: a request's body must arrive within it of its head
 LINGER = 2  # s: after a 413 / 408 the server keeps reading (and discarding) this long, then closes
 MAX_CONNECTIONS = 512  # open connections served at once; more wait in the listen backlog
+ACCEPT_BATCH = 4  # swift-nio's default maxMessagesPerRead: connections one read of the listening socket accepts
 MODEL = "bert-tiny"
 TEXTS = ["a gorgeous , witty , seductive movie .", "the plot is thin and the jokes fall flat .",
          "an utterly charming and hilarious film that reminded me why i love movies .",
@@ -187,11 +188,14 @@ class Checks:
         for _, w in conns:
             w.close()
         # The probe waits behind the cap until the idle timeout frees it: answered after about IDLE_TIMEOUT.
-        ok = r.status == 200 and peak <= MAX_CONNECTIONS and r.seconds <= IDLE_TIMEOUT + 5
+        # Hummingbird's cap gates the listening channel's reads, and one read accepts up to swift-nio's
+        # maxMessagesPerRead (4) connections, so the server may hold up to 3 more than the cap (514 was seen).
+        ok = r.status == 200 and peak <= MAX_CONNECTIONS + ACCEPT_BATCH - 1 and r.seconds <= IDLE_TIMEOUT + 5
         self.report["connection_cap"] = {"held": held, "peak_extra_fds": peak, "probe_s": round(r.seconds, 2)}
         self.record("connection cap", ok,
                     f"{held} idle connections: the server held at most {peak} of them open (cap "
-                    f"{MAX_CONNECTIONS}); a request behind them answered {r.status} after {r.seconds:.1f} s "
+                    f"{MAX_CONNECTIONS} + {ACCEPT_BATCH - 1} of one accept batch); a request behind them answered "
+                    f"{r.status} after {r.seconds:.1f} s "
                     f"(bound {IDLE_TIMEOUT + 5} s)")
 
     # (c) Bodies over the cap: honest, lying Content-Length, chunked without end.
