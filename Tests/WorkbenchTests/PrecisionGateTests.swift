@@ -109,7 +109,8 @@ func spearman(_ a: [Double], _ b: [Double]) -> Double {
         let int8 = try fp32.withPrecision(.int8)
         let request = EvalSaliencyRequest(examples: Array(try sst2Dev().prefix(100)), methods: [.lime, .kernelShap, .occlusion])
         let a = try Workbench.evalSaliency(request, model: fp32), b = try Workbench.evalSaliency(request, model: int8)
-        #expect(a.methods.map(\.method) == b.methods.map(\.method) && a.methods.count == 3)
+        // The three methods, then the random-attribution row, in both.
+        #expect(a.methods.map(\.method) == b.methods.map(\.method) && a.methods.count == 4)
         for (x, y) in zip(a.methods, b.methods) {
             print("\(x.method): comprehensiveness fp32 \(x.comprehensiveness), int8 \(y.comprehensiveness)")
             #expect(abs(x.comprehensiveness - y.comprehensiveness) <= 0.01, "\(x.method)")
