@@ -85,14 +85,16 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
+        // Where tests find the data that is not committed (shared data sets, the MiniLM checkpoint); see its header.
+        .target(name: "TestData", path: "Tests/TestData"),
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "COneDNN"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], exclude: ["Fixtures"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Tensor", "Tokenizers", "CHDF5"]),
-        .testTarget(name: "InterpretTests", dependencies: ["Interpret", "Transformer", "Tensor", "Tokenizers"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestData"], exclude: ["Fixtures"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "Tensor", "Tokenizers", "CHDF5", "TestData"]),
+        .testTarget(name: "InterpretTests", dependencies: ["Interpret", "Transformer", "Tensor", "Tokenizers", "TestData"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Transformer", "Tensor", "Tokenizers"]),
-        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Interpret", "Transformer"]),
+        .testTarget(name: "WorkbenchTests", dependencies: ["Workbench", "Interpret", "Transformer", "TestData"]),
         // Runs the built `loupe` binary (a dependency, so `swift test` builds it) on Tests/Fixtures/cli.
-        .testTarget(name: "CLITests", dependencies: ["loupe"]),
+        .testTarget(name: "CLITests", dependencies: ["loupe", "TestData"]),
         .testTarget(
             name: "ServerTests",
             dependencies: ["Server", "Workbench", .product(name: "HummingbirdTesting", package: "hummingbird")]),

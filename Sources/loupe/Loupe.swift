@@ -14,6 +14,7 @@ struct Loupe: ParsableCommand {
 
     static func main() {
         Allocator.keepFreedMemory()
+        PeakMemoryReport.installIfRequested()
         main(nil)
     }
 }

@@ -144,6 +144,14 @@ func sameText(_ actual: String, _ expected: String) -> Bool {
 }
 
 @Suite struct CLIGoldenTests {
+    /// The cases come from commands.tsv when the tests are listed; an unreadable file would list none and the
+    /// parameterised test below would pass over nothing. Every committed golden has its case.
+    @Test func everyGoldenHasACase() throws {
+        let goldens = try FileManager.default.contentsOfDirectory(atPath: fixtures.path).filter { $0.hasSuffix(".out") }
+        #expect(!Case.all.isEmpty, "no cases read from \(fixtures.appendingPathComponent("commands.tsv").path)")
+        #expect(Set(Case.all.map { $0.name + ".out" }) == Set(goldens) && Case.all.count == goldens.count)
+    }
+
     @Test(arguments: Case.all) func matchesGolden(_ c: Case) throws {
         let expected = try String(contentsOf: fixtures.appendingPathComponent(c.name + ".out"), encoding: .utf8)
         let r = try run(c.arguments)

@@ -10,7 +10,10 @@ import Testing
     func probabilities(_ extra: [String], model: String? = nil, environment: [String: String] = [:]) throws -> [Double] {
         let r = try run(["predict", "--model", model ?? self.model, "--format", "json"] + texts + extra, environment: environment)
         #expect(r.status == 0, "\(r.stderr)")
-        return try objects(r.stdout).map { (($0["probabilities"] as? [String: Any])?["positive"] as? Double) ?? .nan }
+        let p = try objects(r.stdout).map { (($0["probabilities"] as? [String: Any])?["positive"] as? Double) ?? .nan }
+        // One probability per text, or the comparisons below would pass over nothing.
+        try #require(p.count == texts.count / 2, "\(p.count) predictions for \(texts.count / 2) texts: \(r.stdout)")
+        return p
     }
 
     /// int8 with VNNI (8-bit weights) and on AVX2 (7-bit weights, as ONNX Runtime's reduce_range, since AVX2's

@@ -1,6 +1,7 @@
 // ERASER comprehensiveness / sufficiency: known answers on the linear bag, and SST-2 dev on the golden model.
 import Foundation
 import Interpret
+import TestData
 import Testing
 import Transformer
 
@@ -32,11 +33,7 @@ import Transformer
     /// recorded, not asserted away.
     @Test func sst2DevOnTheGoldenModel() throws {
         let m = try LoadedModel.load(fixture("bert_tiny_cls.h5"))
-        let path = "/work/shared/data/sst2/dev.tsv"
-        guard FileManager.default.fileExists(atPath: path) else {
-            Issue.record("SST-2 dev is missing at \(path)")
-            return
-        }
+        let path = try TestData.shared("sst2/dev.tsv").path
         let rows = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").dropFirst()
         let texts = rows.prefix(40).map { String($0.split(separator: "\t")[0]) }
         let methods = [

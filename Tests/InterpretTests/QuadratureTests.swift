@@ -60,6 +60,8 @@ import Transformer
 
     @Test func captumGaussLegendreNodes() {
         let q = Quadrature(.gaussLegendre, points: 32)
+        #expect(q.nodes.count == 32 && q.weights.count == 32 && QuadratureTests.captumAlphas.count == 32)
+        #expect(QuadratureTests.captumStepSizes.count == 32)
         #expect(zip(q.nodes, QuadratureTests.captumAlphas).allSatisfy { abs($0 - $1) <= 1e-15 })
         #expect(zip(q.weights, QuadratureTests.captumStepSizes).allSatisfy { abs($0 - $1) <= 1e-15 })
     }

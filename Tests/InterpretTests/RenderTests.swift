@@ -62,8 +62,18 @@ import Transformer
         #expect(!s.terminalText(colour: false).contains("\u{1B}"))
         s.delta = 0.001
         let page = htmlPage([s])
-        #expect(page.hasPrefix("<!DOCTYPE html>"))
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.hasSuffix("</body></html>\n"))
         #expect(page.contains("&lt;b&gt;") && !page.contains("<b>\u{3C}"))
+        // The heat map itself: one span per token, in order, with its escaped text, its score and its colour
+        // (the most negative token full red, as in the terminal).
+        let span = /<span class="tok" title="([^"]*)" style="background:rgb\((\d+),(\d+),(\d+)\)"><span>([^<]*)<\/span><\/span>/
+        let spans = page.matches(of: span).map { m in
+            (title: String(m.output.1), rgb: [Int(m.output.2)!, Int(m.output.3)!, Int(m.output.4)!], text: String(m.output.5))
+        }
+        #expect(spans.map(\.text) == ["a", "&lt;b&gt;"] && spans.map(\.title) == ["0.5", "-1"])
+        #expect(spans.last?.rgb == [215, 48, 39] && spans.first?.rgb != spans.last?.rgb)
+        #expect(page.contains("<tr><td>positive</td><td>0.7000</td></tr><tr><td>negative</td><td>0.3000</td></tr>"))
+        #expect(page.contains("target <b>positive</b> · method grad-input · score prob · delta 0.001"))
         #expect(relativeError(ColourScale.inverted.intensities([0.1, 0.3, 0.2]), [1, 0, 0.5]) <= 1e-12)
     }
 }

@@ -63,17 +63,28 @@ import Transformer
         }
     }
 
-    /// IG over each prefix is complete: 64 Gauss–Legendre points, |delta| ≤ 1e-3·|F(x) − F(0)|.
+    /// IG over each prefix is complete: 64 Gauss–Legendre points, Σ attributions within 1e-3·|F(x) − F(0)| of
+    /// F(x) − F(0), F(x) being the logit of a plain forward over the whole sequence (not the method's own value).
     @Test func integratedGradientsPerStep() throws {
         let m = try gpt2()
+        guard case .gpt2(let net) = m.network else { Issue.record("not GPT-2"); return }
         let s = try SequenceSalience.explain(
             model: m, prompt: "The dog", continuation: " was a dog", maxTokens: 1,
             method: IntegratedGradients(steps: 64), score: .logit)
         #expect(s.steps.count == s.ids.count - s.promptLength)
         #expect(s.steps.count >= 2)
-        for step in s.steps {
-            let gap = abs(step.inputScore! - step.baselineScore!)
-            #expect(abs(step.delta!) <= 1e-3 * gap, "delta \(step.delta!) gap \(gap)")
+        var cache: KVCache? = nil
+        let logits = net(TokenBatch(ids: s.ids, batchSize: 1, length: s.ids.count), cache: &cache).logits!
+        let v = logits.shape[2]
+        for (j, step) in s.steps.enumerated() {
+            let position = s.promptLength + j - 1  // predicts ids[position + 1]
+            let fx = Double(logits.scalars[position * v + s.ids[position + 1]])
+            #expect(abs(step.inputScore! - fx) <= 1e-4 * max(1, abs(fx)), "step \(j): F(x) \(step.inputScore!) vs \(fx)")
+            let gap = fx - step.baselineScore!
+            #expect(abs(gap) > 0.01)
+            let total = step.scores.reduce(0, +)
+            #expect(abs(total - gap) <= 1e-3 * abs(gap), "step \(j): Σ attributions \(total), F(x) − F(0) \(gap)")
+            #expect(abs(step.delta! - (total - (step.inputScore! - step.baselineScore!))) <= 1e-9 * max(1, abs(gap)))
         }
     }
 }

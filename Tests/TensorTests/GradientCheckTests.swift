@@ -646,6 +646,7 @@ struct AxisCase: Sendable, CustomTestStringConvertible {
         let loss = tape.record { (y * v).sum() }
         #expect(loss.shape == [])
         let unseeded = tape.gradients(of: loss, wrt: params)
+        #expect(seeded.count == params.count && unseeded.count == params.count)
         for (i, (a, b)) in zip(seeded, unseeded).enumerated() {
             expectClose(
                 a.scalars, b.scalars.map(Double.init), tol: 1e-5, scale: { 1 + abs($0) }, "seeded vs Σy·v, param \(i)")

@@ -88,6 +88,7 @@ import Tokenizers
             let trunc = b.max_length.map { Truncation(maxLength: $0) }
             let single = try bert.encodeBatch(b.firsts, truncation: trunc, padding: .longest)
             let paired = try bert.encodeBatch(b.firsts, pairs: b.seconds, truncation: trunc, padding: .longest)
+            #expect(single.count == b.single.count && paired.count == b.pairs.count && !single.isEmpty)
             for (got, want) in zip(single + paired, b.single + b.pairs) {
                 #expect(got.ids == want.ids, "max_length \(String(describing: b.max_length))")
                 #expect(got.typeIDs == want.type_ids)

@@ -61,6 +61,7 @@ import Tokenizers
             let got = try gpt2.encodeBatch(
                 b.pairs.map { $0[0] }, pairs: b.pairs.map { $0[1] },
                 truncation: b.max_length.map { Truncation(maxLength: $0) }, padding: .longest)
+            #expect(got.count == b.encodings.count && !got.isEmpty)
             for (g, w) in zip(got, b.encodings) {
                 #expect(g.ids == w.ids, "max_length \(String(describing: b.max_length))")
                 #expect(g.typeIDs == w.type_ids)

@@ -1,5 +1,6 @@
 // Test support: where the shared data and the fixtures are, the reference tokenizers, fixture decoding.
 import Foundation
+import TestData
 import Testing
 import Tokenizers
 
@@ -9,29 +10,11 @@ struct SetupError: Error, CustomStringConvertible {
 }
 
 enum Paths {
-    /// The repository root: this file is <repo>/Tests/TokenizersTests/Support.swift (symlinks resolved,
-    /// so a scratch package that links the test folder still finds the repository).
-    static let repo = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = repo.appendingPathComponent("Tests/TokenizersTests/Fixtures")
-    /// $LOUPE_SHARED_DATA, else <repo>/../shared/data.
-    static let sharedData: URL = {
-        if let env = ProcessInfo.processInfo.environment["LOUPE_SHARED_DATA"], !env.isEmpty {
-            return URL(fileURLWithPath: env)
-        }
-        return repo.deletingLastPathComponent().appendingPathComponent("shared/data").standardizedFileURL
-    }()
+    static let fixtures = TestData.repository.appendingPathComponent("Tests/TokenizersTests/Fixtures")
 
-    /// A file of the shared data set; throws (failing the test) when it is not there.
-    static func shared(_ relative: String) throws -> String {
-        let path = sharedData.appendingPathComponent(relative).path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw SetupError(
-                description: "shared data file missing: looked for \(path) "
-                    + "(set LOUPE_SHARED_DATA to the folder that holds sst2/, vocab/ and reference/)")
-        }
-        return path
-    }
+    /// A file of the shared data set (TestData's rule: $LOUPE_DATA_DIR, else <repo>/../shared/data); throws
+    /// (failing the test with the path and how to get it) when it is not there.
+    static func shared(_ relative: String) throws -> String { try TestData.shared(relative).path }
 
     static func fixture(_ name: String) throws -> String {
         let path = fixtures.appendingPathComponent(name).path

@@ -21,6 +21,7 @@ private func expectSame(_ a: Tensor, _ b: Tensor, _ what: String, sourceLocation
 private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: String) {
     #expect(!fast.lastHiddenState.isTracked && taped.lastHiddenState.isTracked, "\(name): paths not as intended")
     expectSame(fast.lastHiddenState, taped.lastHiddenState, "\(name) last hidden state")
+    #expect((fast.logits == nil) == (taped.logits == nil), "\(name): one path has logits, the other not")
     if let l = fast.logits, let r = taped.logits { expectSame(l, r, "\(name) logits") }
     #expect(fast.hiddenStates.count == taped.hiddenStates.count && fast.attentions.count == taped.attentions.count)
     for (i, (a, b)) in zip(fast.hiddenStates, taped.hiddenStates).enumerated() {
@@ -46,6 +47,7 @@ private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: S
             bert(batch, inputEmbeddings: tape.watch(bert.wordEmbeddings(batch)), options: options)
         }
         compareOutputs(fast, taped, name)
+        #expect((fast.pooled == nil) == (taped.pooled == nil), "\(name): one path has a pooled output, the other not")
         if let p = fast.pooled, let q = taped.pooled { expectSame(p, q, "\(name) pooled") }
     }
 
@@ -130,7 +132,7 @@ private func compareOutputs(_ fast: ModelOutput, _ taped: ModelOutput, _ name: S
             return (l, crossEntropy(l, labels: [1, 0]))
         }
         #expect(logits.isTracked && loss.isTracked)
-        guard case .bert(let plain) = model.network else { return }
+        guard case .bert(let plain) = model.network else { Issue.record("not BERT"); return }
         expectSame(plain(batch).logits!, logits.detached, "inference after training forward")
     }
 }

@@ -28,7 +28,7 @@ import Transformer
         for (key, w) in blockWeights {
             let (q, s) = (quantized.tensors[key]!.scalars, quantized.int8Scales[key]!.scalars)
             let axis = key.hasPrefix("h.") ? 1 : 0, cols = w.shape[1]
-            #expect(s.count == w.shape[axis])
+            #expect(s.count == w.shape[axis] && q.count == w.count, "\(key)")
             let worst = zip(w.scalars, q).enumerated().map { n, p in
                 abs(p.0 - p.1) / s[axis == 0 ? n / cols : n % cols]
             }.max()!
@@ -65,6 +65,7 @@ import Transformer
         }
         let (x, y) = (a(batch).logits!.scalars, b(batch).logits!.scalars)
         let scale = x.map(abs).max()!
+        #expect(x.count == y.count && !x.isEmpty)
         let worst = zip(x, y).map { abs($0 - $1) }.max()!
         #expect(worst <= 1e-5 * scale, "logits \(x) vs \(y)")
     }

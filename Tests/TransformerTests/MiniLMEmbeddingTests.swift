@@ -1,16 +1,17 @@
 // Real weights: all-MiniLM-L6-v2 sentence embeddings against transformers + mean pooling on SST-2 dev.
 import Foundation
 import Tensor
+import TestData
 import Testing
 import Transformer
 
 @Suite struct MiniLMEmbeddingTests {
     /// Every SST-2 dev sentence: mean-pooled, L2-normalised embeddings within 1e-5 of the reference
     /// (weights-scripts/make_minilm_goldens.py), from the Hugging Face directory opened directly.
-    @Test(.enabled(if: miniLMAvailable)) func sst2DevEmbeddingsMatchTransformers() throws {
-        let model = try LoadedModel.load(miniLMDirectory)
+    @Test func sst2DevEmbeddingsMatchTransformers() throws {
+        let model = try LoadedModel.load(try TestData.miniLM())
         #expect(model.pooling == .mean && model.normalize)
-        let dev = try String(contentsOf: sharedData("sst2/dev.tsv"), encoding: .utf8)
+        let dev = try String(contentsOf: TestData.shared("sst2/dev.tsv"), encoding: .utf8)
         let sentences = dev.split(separator: "\n").dropFirst().map { line in
             String(line[..<line.lastIndex(of: "\t")!])
         }
@@ -19,6 +20,7 @@ import Transformer
         // The reference's token ids, per sentence (FNV-1a 64 of the decimal ids joined by spaces).
         let idDigests = try HDF5Reader(fixture("minilm_sst2_dev_embeddings.h5")).integers("/input_ids_digest").values
         let (_, encodings, _) = try model.encode(sentences)
+        #expect(encodings.count == sentences.count && idDigests.count == sentences.count)
         let differing = zip(encodings, idDigests).filter { idsDigest($0.0.ids) != UInt64(bitPattern: Int64($0.1)) }
         #expect(differing.isEmpty, "\(differing.count) sentences tokenize differently")
         let ours = try model.sentenceEmbeddings(sentences)
@@ -31,15 +33,6 @@ import Transformer
         }
         #expect(worst <= 1e-5, "worst sentence \(worstRow + 1): \(sentences[worstRow])")
     }
-}
-
-/// A file of ../shared/data (or $LOUPE_SHARED_DATA) next to the repository.
-func sharedData(_ path: String) -> URL {
-    if let dir = ProcessInfo.processInfo.environment["LOUPE_SHARED_DATA"] {
-        return URL(fileURLWithPath: dir).appendingPathComponent(path)
-    }
-    return fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("shared/data").appendingPathComponent(path)
 }
 
 /// FNV-1a 64 of the UTF-8 bytes of `ids` in decimal joined by single spaces (the goldens' id digest).

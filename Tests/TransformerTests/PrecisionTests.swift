@@ -1,6 +1,7 @@
 // int8 / bf16 models against fp32: real MiniLM embeddings, GPT-2 greedy continuations, fixture logits, and fp32 intact.
 import Foundation
 import Tensor
+import TestData
 import Testing
 import Transformer
 
@@ -9,9 +10,9 @@ import Transformer
 
     /// all-MiniLM-L6-v2 on every SST-2 dev sentence: cosine to the fp32 embedding ≥ 0.999 in bf16 and ≥ 0.99 in int8
     /// for every sentence (issue 15's gates; embeddings are L2-normalised, so the cosine is the dot product).
-    @Test(.enabled(if: miniLMAvailable)) func miniLMEmbeddingsStayClose() throws {
-        let fp32 = try LoadedModel.load(miniLMDirectory)
-        let dev = try String(contentsOf: sharedData("sst2/dev.tsv"), encoding: .utf8)
+    @Test func miniLMEmbeddingsStayClose() throws {
+        let fp32 = try LoadedModel.load(try TestData.miniLM())
+        let dev = try String(contentsOf: TestData.shared("sst2/dev.tsv"), encoding: .utf8)
         let sentences = dev.split(separator: "\n").dropFirst().map { String($0[..<$0.lastIndex(of: "\t")!]) }
         let reference = try fp32.sentenceEmbeddings(sentences).scalars
         for precision in Self.precisions {
@@ -33,7 +34,7 @@ import Transformer
     @Test func gpt2GreedyContinuationsAgree() throws {
         let fp32 = try LoadedModel.load(fixture("gpt2_tiny.h5"))
         guard case .gpt2(let reference) = fp32.network else { Issue.record("not GPT-2"); return }
-        let dev = try String(contentsOf: sharedData("sst2/dev.tsv"), encoding: .utf8)
+        let dev = try String(contentsOf: TestData.shared("sst2/dev.tsv"), encoding: .utf8)
         let prompts = dev.split(separator: "\n").dropFirst().prefix(60).map { line in
             fp32.tokenizer.encode(line.split(separator: " ").prefix(4).joined(separator: " "), addSpecialTokens: false).ids
         }
@@ -68,11 +69,15 @@ import Transformer
         for precision in Self.precisions {
             let low = try fp32.withPrecision(precision)
             #expect(low.precision == precision)
-            guard case .bert(let m) = low.network else { return }
+            guard case .bert(let m) = low.network else { Issue.record("\(precision): not BERT"); return }
             let got = m(batch).logits!.scalars
+            #expect(got.count == expected.count)
             let worst = zip(got, expected).map { abs($0 - $1) }.max()!
             #expect(worst <= 0.05 * spread, "\(precision): logits \(got) vs \(expected)")
-            guard case .bert(let back) = try low.withPrecision(.fp32).network else { return }
+            guard case .bert(let back) = try low.withPrecision(.fp32).network else {
+                Issue.record("\(precision) back to fp32: not BERT")
+                return
+            }
             #expect(back(batch).logits!.scalars == expected)
         }
     }

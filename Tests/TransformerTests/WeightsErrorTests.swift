@@ -305,6 +305,7 @@ struct WeightsSafeTensorsTests {
         try write(safetensorsBytes(tensors), to: dir.appendingPathComponent("model.safetensors"))
         let values = try #require(Checkpoint.load(dir).tensors["embeddings.word_embeddings.weight"]).scalars
         var wrong = 0
+        #expect(values.count == patterns.count)
         for (bits, v) in zip(patterns, values) {
             // IEEE 754 binary16: sign, 5-bit exponent (bias 15), 10-bit fraction; decoded independently here.
             let sign: Float = bits & 0x8000 != 0 ? -1 : 1

@@ -11,18 +11,6 @@ let fixturesDirectory: URL = URL(fileURLWithPath: #filePath).resolvingSymlinksIn
 
 func fixture(_ name: String) -> URL { fixturesDirectory.appendingPathComponent(name) }
 
-/// The unpacked all-MiniLM-L6-v2 directory: `LOUPE_MINILM_DIR`, else `<repo>/.checkpoints/all-MiniLM-L6-v2`
-/// (where scripts/setup-debian puts it). Tests that need it run when it is there, and always under CI
-/// (`CI` set), where a missing checkpoint must fail rather than skip.
-let miniLMDirectory: URL = {
-    if let dir = ProcessInfo.processInfo.environment["LOUPE_MINILM_DIR"] { return URL(fileURLWithPath: dir) }
-    return fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent(".checkpoints/all-MiniLM-L6-v2")
-}()
-let miniLMAvailable =
-    ProcessInfo.processInfo.environment["CI"] != nil || ProcessInfo.processInfo.environment["LOUPE_MINILM_DIR"] != nil
-    || FileManager.default.fileExists(atPath: miniLMDirectory.path)
-
 /// FNV-1a 64 of bytes (docs/weights-format.md, "Digests").
 func fnv1a64(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
     var h: UInt64 = 0xcbf2_9ce4_8422_2325

@@ -2,16 +2,10 @@
 import Foundation
 import Interpret
 import Tensor
+import TestData
 import Testing
 import Transformer
 import Workbench
-
-/// ../shared/data (or $LOUPE_SHARED_DATA) beside the repository.
-func sharedDataDirectory() -> URL {
-    if let dir = ProcessInfo.processInfo.environment["LOUPE_SHARED_DATA"] { return URL(fileURLWithPath: dir) }
-    return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data")
-}
 
 /// BERT-tiny fine-tuned once per test process on 20,000 SST-2 training sentences (one epoch, length ≤ 64, seed 1;
 /// about 15 s on 2 cores): a real classifier (dev accuracy near 0.75) with real decision boundaries, where the
@@ -19,7 +13,7 @@ func sharedDataDirectory() -> URL {
 let sst2Classifier: Result<LoadedModel, any Error> = Result {
     var r = FinetuneRequest()
     r.model = "bert-tiny"
-    r.data = sharedDataDirectory().appendingPathComponent("sst2").path
+    r.data = try TestData.shared("sst2").path
     r.out = FileManager.default.temporaryDirectory.appendingPathComponent("loupe-precision-gates").path
     r.overwrite = true
     (r.epochs, r.trainLimit, r.maxSeqLen, r.batchSize, r.seed, r.lr) = (1, 20_000, 64, 32, 1, 5e-4)
@@ -29,7 +23,7 @@ let sst2Classifier: Result<LoadedModel, any Error> = Result {
 }
 
 func sst2Dev() throws -> [Example] {
-    var reader = try ExampleReader(path: sharedDataDirectory().appendingPathComponent("sst2/dev.tsv").path)
+    var reader = try ExampleReader(path: TestData.shared("sst2/dev.tsv").path)
     return try reader.readAll()
 }
 
@@ -72,12 +66,16 @@ func spearman(_ a: [Double], _ b: [Double]) -> Double {
         }
         let gold = dev.map { fp32.labels[Int($0.label!)!] }
         let reference = try predict(fp32)
-        let accuracy = { (p: [String]) in Double(zip(p, gold).filter { $0 == $1 }.count) / Double(gold.count) }
+        let accuracy = { (p: [String]) in
+            precondition(p.count == gold.count, "\(p.count) predictions for \(gold.count) examples")
+            return Double(zip(p, gold).filter { $0 == $1 }.count) / Double(gold.count)
+        }
         #expect(accuracy(reference) > 0.70, "fp32 dev accuracy \(accuracy(reference)): the fixture did not train")
         var gates: [(Precision, Double, Double)] = [(.int8, 0.005, 0.99)]
         if LowPrecisionSupport.hasBF16 { gates.append((.bf16, 0.002, 0.995)) }
         for (precision, accuracyGap, agreementFloor) in gates {
             let low = try predict(try fp32.withPrecision(precision))
+            #expect(low.count == reference.count && reference.count == dev.count)
             let agreement = Double(zip(low, reference).filter { $0 == $1 }.count) / Double(dev.count)
             let gap = abs(accuracy(low) - accuracy(reference))
             print("SST-2 dev, \(precision): accuracy \(accuracy(low)) vs fp32 \(accuracy(reference)), agreement \(agreement)")
@@ -96,6 +94,7 @@ func spearman(_ a: [Double], _ b: [Double]) -> Double {
         let request = ExplainRequest(examples: texts, method: method)
         let a = try Workbench.explain(request, model: fp32), b = try Workbench.explain(request, model: int8)
         var worst = 1.0, worstText = ""
+        #expect(a.count == texts.count && b.count == texts.count)
         for (x, y) in zip(a, b) {
             let rho = spearman(x.salience!.scores, y.salience!.scores)
             if rho < worst { (worst, worstText) = (rho, x.salience!.text) }
@@ -110,6 +109,8 @@ func spearman(_ a: [Double], _ b: [Double]) -> Double {
         let int8 = try fp32.withPrecision(.int8)
         let request = EvalSaliencyRequest(examples: Array(try sst2Dev().prefix(100)), methods: [.lime, .kernelShap, .occlusion])
         let a = try Workbench.evalSaliency(request, model: fp32), b = try Workbench.evalSaliency(request, model: int8)
+        // The three methods, then the random-attribution row, in both.
+        #expect(a.methods.map(\.method) == b.methods.map(\.method) && a.methods.count == 4)
         for (x, y) in zip(a.methods, b.methods) {
             print("\(x.method): comprehensiveness fp32 \(x.comprehensiveness), int8 \(y.comprehensiveness)")
             #expect(abs(x.comprehensiveness - y.comprehensiveness) <= 0.01, "\(x.method)")
