@@ -59,6 +59,32 @@ enum HDF5Limits {
 /// "an address is undefined" in HDF5: all bits set (File Format Specification 3.0, II.A "undefined address").
 let hdf5UndefinedAddress = UInt64.max
 
+/// Opens a regular file read-only (close-on-exec) and returns its descriptor and size: `.fileNotFound`,
+/// `.unreadable`, or `.unsupportedFile` for a directory, FIFO or device. stat comes before open, since open(2) on
+/// a FIFO blocks until a writer comes, which may be never. Shared by the HDF5 and safetensors readers.
+func openRegularFile(_ path: String) throws(WeightError) -> (fd: Int32, size: Int) {
+    let kind = FileKind(path: path)
+    if kind == .missing { throw .fileNotFound(file: path) }
+    if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+        let e = errno
+        if e == ENOENT { throw .fileNotFound(file: path) }
+        throw .unreadable(file: path, detail: String(cString: strerror(e)))
+    }
+    var st = stat()
+    guard fstat(fd, &st) == 0 else {
+        let e = errno
+        close(fd)
+        throw .unreadable(file: path, detail: String(cString: strerror(e)))
+    }
+    guard (st.st_mode & S_IFMT) == S_IFREG else {
+        close(fd)
+        throw .unsupportedFile(file: path, detail: "not a regular file")
+    }
+    return (fd, Int(st.st_size))
+}
+
 /// A regular file opened for positioned reads (pread); never mapped, so a file truncated while it is read gives an
 /// error rather than SIGBUS. Closed when the object goes away.
 final class HDF5Source {
@@ -68,23 +94,7 @@ final class HDF5Source {
 
     init(path: String) throws(WeightError) {
         self.path = path
-        // stat before open: open(2) on a FIFO blocks until a writer comes, which may be never.
-        let kind = FileKind(path: path)
-        if kind == .missing { throw .fileNotFound(file: path) }
-        if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let e = errno
-            if e == ENOENT { throw .fileNotFound(file: path) }
-            throw .unreadable(file: path, detail: String(cString: strerror(e)))
-        }
-        var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
-            close(fd)
-            throw .unsupportedFile(file: path, detail: "not a regular file")
-        }
-        self.fd = fd
-        self.size = Int(st.st_size)
+        (fd, size) = try openRegularFile(path)
     }
 
     deinit { close(fd) }

@@ -108,6 +108,7 @@ struct HDF5ObjectHeader {
         var visited: Set<UInt64> = []
         var budget = UInt64(source.size)  // bytes of header chunks still allowed
         let v2 = start.count >= 4 && start[0..<4] == [0x4F, 0x48, 0x44, 0x52]  // "OHDR"
+        var creationOrder = false  // v2 flag bit 2: messages carry a creation order
 
         func take(_ length: UInt64) throws(HDF5Problem) {
             guard length <= budget else { throw .limit(what: "\(what): object header chunks", value: length, limit: budget) }
@@ -147,34 +148,26 @@ struct HDF5ObjectHeader {
             try take(size)
             visited.insert(chunkStart)
             let chunk = try source.bytes(at: chunkStart, count: size, "\(what): object header")
-            try parseMessages(
-                chunk, base: chunkStart, v2: true, creationOrder: flags & 0x04 != 0, cursor: cursor, into: &pending)
-            // Continuation blocks of a v2 header: "OCHK", messages, checksum (IV.A.1.b).
-            while !pending.isEmpty {
-                let next = pending.removeFirst()
-                guard visited.insert(next.offset).inserted else {
-                    throw .malformed(what: what, detail: "object header continuation at \(next.offset) is visited twice")
-                }
-                try take(next.length)
-                let block = try source.bytes(at: next.offset, count: next.length, "\(what): continuation block")
-                var b = cursor(block, next.offset)
-                try b.signature("OCHK")
-                guard block.count >= 8 else { throw .malformed(what: what, detail: "continuation block of \(block.count) bytes") }
-                try parseMessages(
-                    Array(block[4..<block.count - 4]), base: next.offset + 4, v2: true,
-                    creationOrder: flags & 0x04 != 0, cursor: cursor, into: &pending)
-            }
-            return
+            creationOrder = flags & 0x04 != 0
+            try parseMessages(chunk, base: chunkStart, v2: true, creationOrder: creationOrder, cursor: cursor, into: &pending)
         }
-        // Version 1 continuation blocks hold messages only.
+        // Continuation blocks: in version 2 "OCHK", messages, checksum (IV.A.1.b); in version 1 messages only.
         while !pending.isEmpty {
             let next = pending.removeFirst()
             guard visited.insert(next.offset).inserted else {
                 throw .malformed(what: what, detail: "object header continuation at \(next.offset) is visited twice")
             }
             try take(next.length)
-            let block = try source.bytes(at: next.offset, count: next.length, "\(what): continuation block")
-            try parseMessages(block, base: next.offset, v2: false, creationOrder: false, cursor: cursor, into: &pending)
+            var block = try source.bytes(at: next.offset, count: next.length, "\(what): continuation block")
+            var base = next.offset
+            if v2 {
+                var b = cursor(block, next.offset)
+                try b.signature("OCHK")
+                guard block.count >= 8 else { throw .malformed(what: what, detail: "continuation block of \(block.count) bytes") }
+                block = Array(block[4..<block.count - 4])
+                base += 4
+            }
+            try parseMessages(block, base: base, v2: v2, creationOrder: creationOrder, cursor: cursor, into: &pending)
         }
     }
 
