@@ -1,12 +1,7 @@
 // Reads a Loupe weight file, version 1 or 2 (HDF5; docs/weights-format.md), into a Checkpoint.
 
 import Foundation
-import Synchronization
 import Tensor
-
-/// Serialises all use of libhdf5. Debian's build is thread-safe (one global lock inside the library), but a
-/// build without `--enable-threadsafe` is not; holding this lock for a whole load costs nothing extra.
-private let hdf5Lock = Mutex(())
 
 extension Checkpoint {
     /// The format versions this loader reads: 1, and 2 (version 1 plus int8 block weights, docs/weights-format.md).
@@ -15,11 +10,9 @@ extension Checkpoint {
     /// Loupe .h5 file: root attributes, config, tensor names and shapes, tokenizer; validated before any
     /// tensor data is read. Names in the file are already normalised by convert.py, so KEY_RULES are not
     /// applied again (loupe_h5.validate does not either): only the base prefix is removed.
+    /// Read by Loupe's own HDF5 parser (`HDF5File`), not libhdf5, which crashes and hangs on crafted files
+    /// (issue #17); each load has its own parser, so loads in parallel need no lock.
     static func loadLoupeHDF5(_ url: URL, task requested: Task?) throws(WeightError) -> Checkpoint {
-        try hdf5Lock.withLock { (_) throws(WeightError) -> Checkpoint in try readLoupeHDF5(url, task: requested) }
-    }
-
-    private static func readLoupeHDF5(_ url: URL, task requested: Task?) throws(WeightError) -> Checkpoint {
         let path = url.path
         let f = try HDF5File.open(path)
 
@@ -79,7 +72,7 @@ extension Checkpoint {
         var claimedBytes = 0
         for name in try f.memberNames(ofGroup: "/weights") {
             let datasetPath = "/weights/" + name
-            guard f.isDataset(datasetPath) else {
+            guard try f.isDataset(datasetPath) else {
                 throw .unexpectedTensor(file: path, key: name)  // a group or other object: not a tensor
             }
             let info = try f.datasetInfo(datasetPath)
@@ -134,7 +127,7 @@ extension Checkpoint {
             throw .badInt8Tensor(file: path, key: name, detail: "only the rank-2 weights of the transformer blocks may be int8")
         }
         let scalesPath = "/weight_scales/" + name
-        guard f.isDataset(scalesPath) else {
+        guard try f.isDataset(scalesPath) else {
             throw .badInt8Tensor(file: path, key: name, detail: "no scales at \(scalesPath)")
         }
         let stored = try f.datasetInfo(scalesPath).shape  // checked before reading: the file's sizes are untrusted
@@ -177,7 +170,7 @@ extension Checkpoint {
             }
             return n
         }
-        guard f.isGroup(g) else { throw .missingObject(file: path, path: g) }
+        guard try f.isGroup(g) else { throw .missingObject(file: path, path: g) }
         let typeName = try string("type")
         guard let kind = TokenizerSpec.Kind(rawValue: typeName) else {
             throw .badAttribute(file: path, name: "tokenizer/type", detail: "unknown tokenizer type \"\(typeName)\"")

@@ -25,23 +25,9 @@ final class MappedFile {
 
     init(path: String) throws(WeightError) {
         self.path = path
-        // stat before open: open(2) on a FIFO blocks until a writer comes, which may be never.
-        let kind = FileKind(path: path)
-        if kind == .missing { throw .fileNotFound(file: path) }
-        if let why = kind.notRegularReason { throw .unsupportedFile(file: path, detail: why) }
-        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else {
-            let e = errno
-            if e == ENOENT { throw .fileNotFound(file: path) }
-            throw .unreadable(file: path, detail: String(cString: strerror(e)))
-        }
+        let (fd, size) = try openRegularFile(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .unreadable(file: path, detail: String(cString: strerror(errno))) }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw .unsupportedFile(file: path, detail: "not a regular file")
-        }
-        count = Int(st.st_size)
+        count = size
         if count == 0 {
             base = nil
             return
