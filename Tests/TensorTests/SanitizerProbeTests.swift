@@ -5,6 +5,7 @@
 // every run, scripts/sanitize runs the probe of its configuration (LOUPE_SANITIZER_PROBE=address | thread |
 // exclusivity) and fails unless it is reported. Normal test runs skip these.
 import Foundation
+import Synchronization
 import Tensor
 import Testing
 
@@ -13,6 +14,11 @@ private let probe = ProcessInfo.processInfo.environment["LOUPE_SANITIZER_PROBE"]
 /// A counter the race probe increments without synchronisation.
 private final class Counter: @unchecked Sendable {
     var value = 0
+}
+
+/// Which workers have entered a part (bit 0: the caller, bit 1: a helper); relaxed, so it orders nothing.
+private final class Seen: Sendable {
+    let bits = Atomic<Int>(0)
 }
 
 /// Keeps the optimiser from removing a read.
@@ -32,12 +38,17 @@ private final class Counter: @unchecked Sendable {
         keep(p[3])
     }
 
-    /// ThreadSanitizer: every part of a loop on Loupe's own pool writes one shared word, unsynchronised. Each
-    /// part sleeps a little so that the pool's helper thread takes some parts while the caller runs others.
+    /// ThreadSanitizer: parts of a loop on Loupe's own pool write one shared word, unsynchronised. Each part waits
+    /// (up to 5 s, through a relaxed atomic that creates no ordering) until the caller and a helper thread have both
+    /// entered a part, so two threads write the word however late the helper is scheduled on a loaded machine.
     @Test(.enabled(if: probe == "thread")) func raceOnThePool() {
-        let counter = Counter()
-        Parallel.forEach(16) { _, _ in
-            usleep(2000)
+        let counter = Counter(), seen = Seen()
+        Parallel.forEach(16) { _, worker in
+            seen.bits.bitwiseOr(worker == 0 ? 1 : 2, ordering: .relaxed)
+            let start = DispatchTime.now().uptimeNanoseconds
+            while seen.bits.load(ordering: .relaxed) != 3 && DispatchTime.now().uptimeNanoseconds - start < 5_000_000_000 {
+                sched_yield()
+            }
             counter.value += 1
         }
         keep(Float(counter.value))
