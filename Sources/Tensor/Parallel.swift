@@ -18,8 +18,13 @@ import Foundation
 import Synchronization
 
 public enum Parallel {
-    /// Regions currently holding OpenBLAS at one thread.
-    private static let singleThreadedRegions = Mutex(0)
+    /// Regions currently holding OpenBLAS at one thread, behind an NSLock (a pthread mutex, which ThreadSanitizer
+    /// sees) rather than a Mutex, whose contended hand-off it cannot see (Tests/Sanitizers/README.md, finding 1).
+    private final class Regions: @unchecked Sendable {
+        var count = 0
+        let lock = NSLock()
+    }
+    private static let singleThreadedRegions = Regions()
 
     /// Runs `body` with OpenBLAS calls single-threaded (from any thread), then restores `Threads.count`.
     /// Another thread's BLAS call made meanwhile also runs on one thread: slower, never wrong. The switch
@@ -27,14 +32,15 @@ public enum Parallel {
     public static func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
         let threads = Threads.count
         guard threads > 1 else { return try body() }
-        singleThreadedRegions.withLock { n in
-            if n == 0 { openblas_set_num_threads(1) }
-            n += 1
+        let regions = singleThreadedRegions
+        regions.lock.withLock {
+            if regions.count == 0 { openblas_set_num_threads(1) }
+            regions.count += 1
         }
         defer {
-            singleThreadedRegions.withLock { n in
-                n -= 1
-                if n == 0 { openblas_set_num_threads(Int32(threads)) }
+            regions.lock.withLock {
+                regions.count -= 1
+                if regions.count == 0 { openblas_set_num_threads(Int32(threads)) }
             }
         }
         return try body()
@@ -159,7 +165,9 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     private func helperLoop(_ i: Int) {
-        var seen = Self.unpack(state.load(ordering: .acquiring)).generation
+        // Generation 0 is never published, so a helper that starts after the first loop began still joins it
+        // (from the current generation it would wait for the next loop, and the first ran on the caller alone).
+        var seen: UInt64 = 0
         while true {
             var spins = 0
             var spinStart: UInt64 = 0

@@ -5,7 +5,7 @@
 // glibc's heap trims them, a cost per page that is large next to a small model's whole pass.
 // `Scratch.with` hands out a buffer from a small pool and takes it back.
 
-import Synchronization
+import Foundation
 
 public enum Scratch {
     /// A free buffer; it moves between threads only through the pool's lock.
@@ -13,8 +13,16 @@ public enum Scratch {
         let pointer: UnsafeMutablePointer<Float>
         let capacity: Int
     }
-    /// Free buffers; at most `keep` are retained.
-    private static let pool = Mutex<[Buffer]>([])
+    /// Free buffers (at most `keep` are retained) behind an NSLock, a pthread mutex. Not Synchronization's Mutex:
+    /// ThreadSanitizer sees pthread_mutex_lock/unlock, but not the hand-off of a contended Mutex, whose futex path
+    /// runs in the uninstrumented libswiftSynchronization, so every contended take/return showed as a data race on
+    /// this array (Tests/Sanitizers/README.md, finding 1) and would hide a real one.
+    private final class Pool: @unchecked Sendable {
+        var free: [Buffer] = []
+        let lock = NSLock()
+        func withLock<R>(_ body: (inout [Buffer]) -> R) -> R { lock.withLock { body(&free) } }
+    }
+    private static let pool = Pool()
     private static let keep = 4
 
     /// Calls `body` with an uninitialised buffer of at least `count` floats, valid only during the call.

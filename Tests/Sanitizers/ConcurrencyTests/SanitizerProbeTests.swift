@@ -1,0 +1,1 @@
+../../TensorTests/SanitizerProbeTests.swift
