@@ -75,7 +75,8 @@ extension TransformerSalienceModel {
         var layers: [(attention: Tensor, gradient: Tensor)] = []
         for (a, kept) in zip(out.attentions, out.attentionGradients) {
             guard let g = kept.gradient else { throw .noPrediction("no gradient reached an attention layer") }
-            layers.append((a.reshaped([a.shape[1], t, t]), g.reshaped([g.shape[1], t, t])))  // [1, NH, T, T] → [NH, T, T]
+            // [1, NH, T, T] → [NH, T, T]
+            layers.append((a.reshaped([a.shape[1], t, t]), g.reshaped([g.shape[1], t, t])))
         }
         guard layers.count == network.layerCount else {
             throw .noPrediction("\(layers.count) attention layers of \(network.layerCount) kept their gradients")

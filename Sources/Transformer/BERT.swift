@@ -46,12 +46,12 @@ public struct BertLayer: Sendable {
         let drop = dropout?.mask([b, heads, xq.shape[1], t])  // [B, NH, Tq, T]
         let (context, probs) =
             firstTokenOnly
-            ? multiHeadAttention(
+            ? multiHeadAttention(  // [B, 1, H]: queries [B, 1, H], keys [B, T, H]
                 query(xq), keys: .separate(keys: key(x), values: value(x)), heads: heads, mask: mask,
-                probabilities: probabilities, dropoutMask: drop, retainProbabilityGradient: retain)  // [B, 1, H]: queries [B, 1, H], keys [B, T, H]
-            : multiHeadAttention(
+                probabilities: probabilities, dropoutMask: drop, retainProbabilityGradient: retain)
+            : multiHeadAttention(  // [B, T, H] from Q|K|V [B, T, 3H]
                 dense(x, [query, key, value].map(\.denseWeight), lowPrecision: fusedQKV), heads: heads, mask: mask,
-                probabilities: probabilities, dropoutMask: drop, retainProbabilityGradient: retain)  // [B, T, H] from Q|K|V [B, T, 3H]
+                probabilities: probabilities, dropoutMask: drop, retainProbabilityGradient: retain)
         // Without dropout, a product's bias is added in its norm's pass: one pass fewer (and, for small products,
         // no epilogue inside the product's thread blocks: RESULTS.md, "One model, fused ops").
         let late = dropout == nil

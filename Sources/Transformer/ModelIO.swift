@@ -50,7 +50,9 @@ public struct ForwardOptions: Sendable {
     public var outputAttentions = false
     /// Keep the gradient at every layer's attention probabilities (`ModelOutput.attentionGradients`).
     public var retainAttentionGradients = false
-    public init(outputHiddenStates: Bool = false, outputAttentions: Bool = false, retainAttentionGradients: Bool = false) {
+    public init(
+        outputHiddenStates: Bool = false, outputAttentions: Bool = false, retainAttentionGradients: Bool = false
+    ) {
         self.outputHiddenStates = outputHiddenStates
         self.outputAttentions = outputAttentions
         self.retainAttentionGradients = retainAttentionGradients

@@ -36,7 +36,8 @@ import Transformer
         let s = try SequenceSalience.explain(
             model: try LoadedModel.load(fixture("gpt2_tiny.h5")), prompt: "The dog", continuation: nil, maxTokens: 1,
             method: CheferRelevance(), score: .logit)
-        #expect(s.ids == (try golden.integers("/gpt2_tiny/input_ids").values) + (try golden.integers("/gpt2_tiny/target_id").values))
+        let ids = try golden.integers("/gpt2_tiny/input_ids").values + golden.integers("/gpt2_tiny/target_id").values
+        #expect(s.ids == ids)
         #expect(s.steps.count == 1)
         #expect(relativeError(s.steps[0].scores, try values("/gpt2_tiny/relevance")) <= 1e-5)
     }
@@ -50,7 +51,8 @@ import Transformer
             func scores(_ embeddings: Tensor) -> Tensor { embeddings.sum() }
             func attentionGradients() throws(InterpretError) -> [(attention: Tensor, gradient: Tensor)] {
                 // A = [[1, 0], [0.25, 0.75]], ∇A = [[2, 2], [4, -1]]: Ā = (∇A ⊙ A)⁺ = [[2, 0], [1, 0]].
-                [(Tensor(shape: [1, 2, 2], scalars: [1, 0, 0.25, 0.75]), Tensor(shape: [1, 2, 2], scalars: [2, 2, 4, -1]))]
+                [(Tensor(shape: [1, 2, 2], scalars: [1, 0, 0.25, 0.75]),
+                  Tensor(shape: [1, 2, 2], scalars: [2, 2, 4, -1]))]
             }
         }
         // R = I + Ā·I = [[3, 0], [1, 1]]; the readout is row 1.
