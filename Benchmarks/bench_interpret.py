@@ -52,7 +52,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "weights-scripts"
-SHARED = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 CASES = ("grad-input", "ig32", "ig50", "ig-tol", "lime", "cold", "rss")
 
 

@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 SEED = 0
 
 MODELS = {

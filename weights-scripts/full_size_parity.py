@@ -28,7 +28,7 @@ that answers from the references, then checks that a perturbed logit, a wrong ge
 invalid JSON and a missing binary are each reported with exit 1.
 
 Needs about 2 GB of free disk in the work directory (HF directories + .h5 files) and a few GB of RAM.
-Paths are relative to this script; shared data is <repo>/../shared/data (override with LOUPE_SHARED_DATA).
+Paths are relative to this script; shared data is <repo>/../shared/data (override with LOUPE_DATA_DIR).
 """
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ sys.path.insert(0, str(HERE))
 import convert  # noqa: E402
 import loupe_h5  # noqa: E402
 
-SHARED = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 DEFAULT_LOUPE = REPO / ".build" / "release" / "loupe"
 SEED = 0
 MAX_NEW_TOKENS = 20
@@ -418,7 +418,7 @@ def main(argv=None) -> int:
 
     for f in ("vocab/bert-base-uncased-vocab.txt", "vocab/gpt2-encoder.json", "vocab/gpt2-vocab.bpe", "sst2/dev.tsv"):
         if not (SHARED / f).is_file():
-            print(f"full_size_parity.py: step failed: shared data: {SHARED / f} not found (set LOUPE_SHARED_DATA)",
+            print(f"full_size_parity.py: step failed: shared data: {SHARED / f} not found (set LOUPE_DATA_DIR)",
                   file=sys.stderr)
             return 1
     loupe = Path(args.loupe)

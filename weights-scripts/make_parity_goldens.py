@@ -606,7 +606,7 @@ def main(argv=None) -> int:
     import make_goldens
     if not (make_goldens.SHARED / "vocab" / "bert-base-uncased-vocab.txt").is_file():
         print(f"make_parity_goldens.py: error: shared data not found at {make_goldens.SHARED} "
-              "(set LOUPE_SHARED_DATA)", file=sys.stderr)
+              "(set LOUPE_DATA_DIR)", file=sys.stderr)
         return 1
     torch.use_deterministic_algorithms(True)
     with tempfile.TemporaryDirectory(prefix="loupe-parity-") as tmp:

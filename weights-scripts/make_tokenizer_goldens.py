@@ -3,7 +3,7 @@
 
 Re-runnable by anyone:  /tmp/venv/bin/python weights-scripts/make_tokenizer_goldens.py
 (needs `pip install transformers tokenizers`).  Data is read from <repo>/../shared/data, or from
-$LOUPE_SHARED_DATA when set.  Output goes to Tests/TokenizersTests/Fixtures/:
+$LOUPE_DATA_DIR when set.  Output goes to Tests/TokenizersTests/Fixtures/:
 
   bert_sst2_dev.ids           one line per SST-2 dev sentence: the ids of BertTokenizerFast(vocab.txt)(s),
                               [CLS] … [SEP] included, space separated, in file order. Ids are written
@@ -39,7 +39,7 @@ from pathlib import Path
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
 REPO = Path(__file__).resolve().parent.parent
-DATA = Path(os.environ.get("LOUPE_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 FIXTURES = REPO / "Tests" / "TokenizersTests" / "Fixtures"
 BERT_VOCAB = DATA / "vocab" / "bert-base-uncased-vocab.txt"
 GPT2_VOCAB = DATA / "vocab" / "gpt2-encoder.json"
@@ -422,7 +422,7 @@ def main():
         return
     for p in (BERT_VOCAB, GPT2_VOCAB, GPT2_MERGES, DATA / "sst2" / "train.tsv"):
         if not p.exists():
-            sys.exit(f"missing {p} (set LOUPE_SHARED_DATA)")
+            sys.exit(f"missing {p} (set LOUPE_DATA_DIR)")
     FIXTURES.mkdir(parents=True, exist_ok=True)
     btok, gtok = bert(), gpt2()
 
