@@ -6,6 +6,7 @@
 #   Fuzz/run.sh                                   # all harnesses, 30 s each
 #   FUZZ_SECONDS=1800 Fuzz/run.sh hdf5            # one harness, 30 min
 #   FUZZ_SCRATCH=/tmp/loupe-fuzz Fuzz/run.sh      # build + working corpora elsewhere (default Fuzz/.build)
+#   FUZZ_SKIP_BUILD=1 Fuzz/run.sh vocab           # reuse the last build (lets several runs share one scratch)
 #
 # New inputs go to $FUZZ_SCRATCH/corpus/<harness> (kept between runs, never into Fuzz/Corpus); a crash leaves its
 # input in $FUZZ_SCRATCH/artifacts/<harness>/ and the log in $FUZZ_SCRATCH/logs/<harness>.log. Minimise one with
@@ -30,8 +31,10 @@ build() {
 # time), so Package.swift leaves it out when FUZZ_SERVER=0.
 export FUZZ_SERVER=0
 for h in "${harnesses[@]}"; do [[ "$h" != server-requests ]] || FUZZ_SERVER=1; done
-build
-echo "fuzz: built in $((SECONDS - start)) s"
+if [[ "${FUZZ_SKIP_BUILD:-0}" != 1 ]]; then
+  build
+  echo "fuzz: built in $((SECONDS - start)) s"
+fi
 
 # The first frame of a report's first stack that is neither the sanitizer/fuzzer runtime nor libc's mem* routines.
 first_frame() {

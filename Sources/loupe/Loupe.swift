@@ -13,6 +13,7 @@ struct Loupe: ParsableCommand {
         ])
 
     static func main() {
+        BLASKernelChoice.reexecIfMisdetected()
         Allocator.keepFreedMemory()
         PeakMemoryReport.installIfRequested()
         main(nil)
