@@ -8,19 +8,8 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
     private var s0, s1, s2, s3: UInt64
 
     public init(seed: UInt64) {
-        var s = seed
-        func splitMix() -> UInt64 {
-            s &+= 0x9E37_79B9_7F4A_7C15
-            var z = s
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        (s0, s1, s2, s3) = (0, 0, 0, 0)
-        s0 = splitMix()
-        s1 = splitMix()
-        s2 = splitMix()
-        s3 = splitMix()
+        var s = SplitMix64(seed: seed)
+        (s0, s1, s2, s3) = (s.next(), s.next(), s.next(), s.next())
     }
 
     public mutating func next() -> UInt64 {
@@ -77,5 +66,30 @@ extension Tensor {
     public static func randomUniform(_ shape: [Int], low: Float = 0, high: Float = 1, seed: UInt64) -> Tensor {
         var g = RandomGenerator(seed: seed)
         return randomUniform(shape, low: low, high: high, generator: &g)
+    }
+}
+
+/// SplitMix64 (Steele, Lea & Flood 2014): a tiny seeded generator, the seeding stream of `RandomGenerator`, and
+/// the generator of UMAP's initialisation and negative samples, TCAV's and the counterfactuals' draws, and the
+/// tests' reproducible data.
+public struct SplitMix64: Sendable {
+    public var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1), 53 bits.
+    public mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
+    public mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
+    /// Standard normal (Box–Muller).
+    public mutating func normal() -> Double {
+        let u = 1 - unit(), v = unit()
+        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }

@@ -6,6 +6,7 @@
 // (`substitutions`, `ignore`) are `.text` fields.
 import Foundation
 import Interpret
+import Tensor
 import Transformer
 
 /// LIT's counterfactual generators.

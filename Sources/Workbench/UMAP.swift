@@ -9,6 +9,7 @@
 // the kNN distances and the spectral eigenproblem (its threaded level-2 routines split their sums by the threads
 // free at the call, and the SGD amplifies a last-bit difference); the server computes one request at a time.
 import Foundation
+import Tensor
 
 struct UMAPResult {
     /// [N, dims] row-major.
@@ -303,28 +304,5 @@ enum UMAP {
             if !accepted { break }
         }
         return (a, b)
-    }
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): a small seeded generator for initialisation and negative sampling.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), 53 bits.
-    mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
-    mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * unit() }
-    /// Standard normal (Box–Muller).
-    mutating func normal() -> Double {
-        let u = 1 - unit(), v = unit()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }

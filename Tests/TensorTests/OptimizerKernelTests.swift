@@ -6,16 +6,8 @@ import Foundation
 import Testing
 import Tensor
 
-/// SplitMix64: reproducible test data.
-private struct Mix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// Reproducible test data from SplitMix64.
+extension SplitMix64 {
     mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
     /// Mostly normal-ish values over several magnitudes, with exact zeros, negative zeros and tiny values.
     mutating func gradient() -> Float {
@@ -82,7 +74,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
 
     @Test(arguments: sizes)
     func adamWKernelMatchesTheScalarLoopBitForBit(n: Int) {
-        var rng = Mix(state: UInt64(n) + 1)
+        var rng = SplitMix64(seed: UInt64(n) + 1)
         let g0 = (0..<n).map { _ in rng.gradient() }
         let p0 = (0..<n).map { _ in rng.uniform() - 0.5 }
         let m0 = (0..<n).map { _ in rng.gradient() }
@@ -119,7 +111,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
     /// The optimiser over many tensors (small biases and two large ones, so the work is split inside tensors
     /// and across threads) for three steps, against the old loop; the serial schedule gives the same bits.
     @Test func adamWUpdateMatchesTheOldLoopOverManyTensorsAndSteps() {
-        var rng = Mix(state: 42)
+        var rng = SplitMix64(seed: 42)
         let shapes: [[Int]] = [[3], [128], [313, 128], [17], [70_001], [512], [2, 2]]
         var params = shapes.map { s in Tensor(shape: s, scalars: (0..<shapeCount(s)).map { _ in rng.uniform() - 0.5 }) }
         var refP = params.map(\.scalars)
@@ -145,7 +137,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
     }
 
     @Test func multiTensorAdamWIsTheSameOnOneThreadAndOnAll() {
-        var rng = Mix(state: 7)
+        var rng = SplitMix64(seed: 7)
         let counts = [5, 40_000, 9, 100_003, 64]
         let g = counts.map { n in (0..<n).map { _ in rng.gradient() } }
         let p0 = counts.map { n in (0..<n).map { _ in rng.uniform() } }
@@ -187,7 +179,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
 
     @Test(arguments: sizes + [32, 4096 + 5])
     func sumOfSquaresMatchesTheScalarLoop(n: Int) {
-        var rng = Mix(state: UInt64(n) &* 3 + 5)
+        var rng = SplitMix64(seed: UInt64(n) &* 3 + 5)
         let dense = (0..<n).map { _ in rng.gradient() }
         let sparse = rng.sparseRows((n + 7) / 8, 8).prefix(n)
         for x in [dense, Array(sparse), [Float](repeating: -0.0, count: n)] {
@@ -210,7 +202,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
     /// Clipping in place (and `gradientNorm`) against the old norm and `t * coef` copies, on a mostly-zero
     /// embedding-like table plus dense tensors; also when two gradients share storage.
     @Test func clippingMatchesTheOldLoopBitForBit() {
-        var rng = Mix(state: 99)
+        var rng = SplitMix64(seed: 99)
         let table = rng.sparseRows(3001, 128)
         let dense = [
             (0..<128).map { _ in rng.gradient() * 100 }, (0..<70_001).map { _ in rng.gradient() * 10 },
@@ -237,7 +229,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
 
     /// AdamW reading gradients scaled on the fly equals clipping in place and then stepping.
     @Test func adamWWithAGradientScaleEqualsClippingFirst() {
-        var rng = Mix(state: 5)
+        var rng = SplitMix64(seed: 5)
         let shapes: [[Int]] = [[2001, 16], [16], [33]]
         let params = shapes.map { s in Tensor(shape: s, scalars: (0..<shapeCount(s)).map { _ in rng.uniform() }) }
         let grads = shapes.map { s in Tensor(shape: s, scalars: (0..<shapeCount(s)).map { _ in rng.gradient() * 50 }) }
@@ -256,7 +248,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
     }
 
     @Test func zeroKernelClearsEveryElement() {
-        var rng = Mix(state: 3)
+        var rng = SplitMix64(seed: 3)
         for serial in [true, false] {
             var x = rng.sparseRows(5003, 16) + [-0.0, .nan, .infinity, 1]
             x[77] = -0.0
@@ -271,7 +263,7 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
     @Test func embeddingGradientsFromRecycledBuffersAreExact() {
         let (vocab, dim) = (8192, 128)  // 1 M elements: large enough to be recycled
         #expect(vocab * dim >= GradientBuffers.minimumCount)
-        var rng = Mix(state: 11)
+        var rng = SplitMix64(seed: 11)
         let indices = [5, 8191, 5, 0, 77, 5]
         let seed = Tensor(shape: [indices.count, dim], scalars: (0..<indices.count * dim).map { _ in rng.gradient() })
         var expected = [Float](repeating: 0, count: vocab * dim)

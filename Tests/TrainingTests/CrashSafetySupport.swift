@@ -125,16 +125,3 @@ func bestStep(_ best: URL) throws -> Int? {
     else { return nil }
     return o["step"] as? Int
 }
-
-/// SplitMix64, so the kill moments are the same on every run of the test.
-struct SeededMoments {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}

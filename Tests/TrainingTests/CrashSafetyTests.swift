@@ -1,6 +1,7 @@
 // Crash safety of `loupe finetune` as a process: kill -9 at seeded moments then --resume, the run lock, a full disk.
 import Foundation
 import Testing
+import Tensor
 import Training
 import Transformer
 
@@ -25,7 +26,7 @@ import Transformer
         #expect(expected.map { Int($0[0]) } == [4, 6, 8, 12])
         let bestSteps = expected.filter { $0[4] == 1 }.map { Int($0[0]) }
 
-        var moments = SeededMoments(state: 17)
+        var moments = SplitMix64(seed: 17)  // the same kill moments on every run
         var killedWhileWriting = 0
         for i in 0..<10 {
             let out = dir.appendingPathComponent("killed-\(i)")
