@@ -28,22 +28,27 @@ extension Workbench {
             throw .wrongModel(
                 file: model.url.relativePath, operation: "embed", needs: "a BERT model", found: model.kindDescription)
         }
-        var cut: [Bool] = []
+        var cut: [Bool] = [], counts: [Int] = []
         for e in request.examples {
             let n = model.tokenizer.encode(e.text, addSpecialTokens: true).count
             if n > model.maxLength && !request.truncate {
                 throw .inputTooLong(id: e.id, tokens: n, limit: model.maxLength)
             }
             cut.append(n > model.maxLength)
+            counts.append(n)
         }
+        // Batches of similar lengths (`lengthOrder`); row k of the result is example order[k].
+        let order = lengthOrder(counts)
         let e = try modelling { () throws(ModelError) in
-            try model.sentenceEmbeddings(request.examples.map(\.text), normalize: request.normalize)
+            try model.sentenceEmbeddings(order.map { request.examples[$0].text }, normalize: request.normalize)
         }  // [N, H]
         let h = e.shape[1]
         let scalars = e.scalars
+        var row = [Int](repeating: 0, count: order.count)
+        for (k, i) in order.enumerated() { row[i] = k }
         return request.examples.enumerated().map { i, x in
             Embedding(
-                id: x.id, text: x.text, embedding: scalars[(i * h)..<((i + 1) * h)].map(Double.init),
+                id: x.id, text: x.text, embedding: scalars[(row[i] * h)..<((row[i] + 1) * h)].map(Double.init),
                 truncated: cut[i] ? true : nil)
         }
     }

@@ -69,14 +69,16 @@ public struct Prediction: Codable, Sendable, Equatable {
 }
 
 extension Workbench {
-    /// Predictions for every example, `batchSize` per forward pass, in order.
+    /// Predictions for every example, in order; `batchSize` per forward pass, formed from texts of similar length.
     public static func predict(_ request: PredictRequest, model: LoadedModel) throws(WorkbenchError) -> [Prediction] {
         try request.validateOptions()
-        var out: [Prediction] = []
-        var start = 0
         let all = request.examples
-        while start < all.count {
-            let chunk = Array(all[start..<min(start + request.batchSize, all.count)])
+        let order = try lengthOrder(model, all)
+        var out = [Prediction?](repeating: nil, count: all.count)
+        var start = 0
+        while start < order.count {
+            let positions = Array(order[start..<min(start + request.batchSize, order.count)])
+            let chunk = positions.map { all[$0] }
             let (batch, encodings, truncated) = try encode(model, chunk, truncate: request.truncate)
             switch (model.network, model.task) {
             case (.bert(let bert), .sequenceClassification):
@@ -94,7 +96,7 @@ extension Workbench {
                     r.probabilities = table
                     if request.includeLogits { r.logits = row.map(Double.init) }
                     if request.includeEmbeddings { (r.embedding, r.clsEmbedding) = pooled(output.lastHiddenState, batch, row: b) }
-                    out.append(r)
+                    out[positions[b]] = r
                 }
             case (.bert(let bert), .maskedLM):
                 let output = bert(batch)
@@ -104,7 +106,7 @@ extension Workbench {
                     var r = Prediction(id: e.id, text: e.text)
                     r.masks = fills(model, encodings[b], logits, row: b, maskID: maskID, topK: request.topK)
                     if request.includeEmbeddings { (r.embedding, r.clsEmbedding) = pooled(output.lastHiddenState, batch, row: b) }
-                    out.append(r)
+                    out[positions[b]] = r
                 }
             case (.gpt2(let gpt2), .causalLM):
                 var cache: KVCache? = nil
@@ -117,17 +119,17 @@ extension Workbench {
                         model.tokenizer.decode([$0], skipSpecialTokens: false)
                     }
                     if request.includeLogits { r.logits = row.map(Double.init) }
-                    out.append(r)
+                    out[positions[b]] = r
                 }
             default:
                 throw .wrongModel(
                     file: model.url.relativePath, operation: "predict", needs: "a classifier or a language model",
                     found: model.kindDescription + " (use embed for embeddings)")
             }
-            for (b, cut) in truncated.enumerated() where cut { out[start + b].truncated = true }
+            for (b, cut) in truncated.enumerated() where cut { out[positions[b]]?.truncated = true }
             start += chunk.count
         }
-        return out
+        return out.map { $0! }
     }
 
     /// Row `b` of the last hidden state [B, T, H]: the mean over its real tokens, and position 0 ([CLS]).

@@ -21,7 +21,7 @@ struct Embed: ParsableCommand {
     func run() throws {
         let m = try model.load(precision.precision)
         if format == .jsonl {
-            return try runWorker(input, worker, batchSize: 64) { batch throws(WorkbenchError) in
+            return try runWorker(input, worker, window: 256) { batch throws(WorkbenchError) in
                 var request = EmbedRequest(examples: batch, normalize: normalize ? true : nil)
                 request.truncate = !noTruncate
                 return try Workbench.embed(request, model: m)

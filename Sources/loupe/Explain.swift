@@ -107,7 +107,7 @@ struct Explain: ParsableCommand {
         let m = try model.load(precision.precision)
         if format == "jsonl" {
             let r = request
-            return try runWorker(source, worker, batchSize: 16) { batch throws(WorkbenchError) in
+            return try runWorker(source, worker, window: 16) { batch throws(WorkbenchError) in
                 var one = r
                 one.examples = batch
                 return try Workbench.explain(one, model: m)

@@ -40,7 +40,7 @@ struct Generate: ParsableCommand {
         let examples = try ExampleOptions.parse(prompt.map { ["--text", $0] } ?? ["--input", input!])
         if format == .jsonl {
             let r = request
-            return try runWorker(examples, worker, batchSize: 1) { batch throws(WorkbenchError) in
+            return try runWorker(examples, worker, window: 1) { batch throws(WorkbenchError) in
                 var one = r
                 one.examples = batch
                 return try Workbench.generate(one, model: m)

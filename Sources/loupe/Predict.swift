@@ -20,6 +20,9 @@ struct Predict: ParsableCommand {
     @Option(help: "Output format: text or json (one JSON object per input line, with its id).") var format: Format =
         .text
 
+    /// Texts handed to the library at once: it forms batches of similar lengths within them (`Workbench.predict`).
+    var window: Int { batchSize <= 1 << 16 ? batchSize * 16 : batchSize }
+
     func run() throws {
         let m = try model.load(precision.precision)
         var request = PredictRequest(examples: [])
@@ -29,13 +32,13 @@ struct Predict: ParsableCommand {
         request.truncate = !noTruncate
         try library { () throws(WorkbenchError) in try request.validateOptions() }
         if format == .jsonl {
-            return try runWorker(input, worker, batchSize: batchSize) { batch throws(WorkbenchError) in
+            return try runWorker(input, worker, window: window) { batch throws(WorkbenchError) in
                 var r = request
                 r.examples = batch
                 return try Workbench.predict(r, model: m)
             }
         }
-        try input.batches(of: batchSize) { examples in
+        try input.batches(of: window) { examples in
             request.examples = examples
             for p in try library({ () throws(WorkbenchError) in try Workbench.predict(request, model: m) }) {
                 if p.truncated == true { warnTruncated(p.id, m) }

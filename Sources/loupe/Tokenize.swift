@@ -14,7 +14,7 @@ struct Tokenize: ParsableCommand {
     func run() throws {
         let m = try model.load(.fp32)  // the tokenizer is all it uses
         if format == .jsonl {
-            return try runWorker(input, worker, batchSize: 256) { batch throws(WorkbenchError) in
+            return try runWorker(input, worker, window: 256) { batch throws(WorkbenchError) in
                 Workbench.tokenize(TokenizeRequest(examples: batch), model: m)
             }
         }

@@ -40,11 +40,12 @@ struct RecordError: Encodable, Error {
     let error: Detail
 }
 
-/// Reads records as they come, computes them `batchSize` at a time with `run`, and writes exactly one JSON line
-/// per record in input order (a result with its id, or an error line), flushing after each batch. A batch whose
-/// computation fails is redone record by record, so one bad record fails alone. Exits 1 if any record failed.
+/// Reads records as they come, computes them `window` at a time with `run` (which forms its own batches), and writes
+/// exactly one JSON line per record in input order (a result with its id, or an error line), flushing after each
+/// window. A window whose computation fails is redone record by record, so one bad record fails alone. Exits 1 if
+/// any record failed.
 func runWorker(
-    _ input: ExampleOptions, _ options: WorkerOptions, batchSize: Int,
+    _ input: ExampleOptions, _ options: WorkerOptions, window: Int,
     _ run: ([Example]) throws(WorkbenchError) -> [any Encodable]
 ) throws {
     guard let path = input.input else { throw ValidationError("--format jsonl reads --input FILE (or - for stdin)") }
@@ -124,7 +125,7 @@ func runWorker(
         if let (i, n) = shard, !Example(id: id, text: "").inShard(i, of: n) { continue }
         if done.contains(id) { continue }
         pending.append(item)
-        if pending.count >= batchSize { try flush() }
+        if pending.count >= window { try flush() }
     }
     try flush()
     if failed > 0 {
