@@ -1,5 +1,6 @@
 // Per-connection guards Hummingbird does not give: a deadline for a request's body, a bounded close after refusing
-// one, and noticing a client that went away, so that model work queued for it is skipped.
+// one, a response that leaves the process before its connection closes, a client that stops reading, and noticing a
+// client that went away, so that model work queued for it is skipped.
 import Foundation
 import Hummingbird
 import NIOCore
@@ -36,7 +37,12 @@ final class ClientGone: @unchecked Sendable {
 /// - after a response that says `Connection: close` (408, 413) the request's remaining bytes are read and dropped
 ///   for at most `linger`, then the connection is closed: the client can read the answer before a reset, and a body
 ///   that never ends (chunked, or a Content-Length that lies) is not drained forever (nginx's lingering close);
-/// - the client closing its side while a request is unanswered marks that request's `ClientGone`.
+/// - the client closing its side while a request is unanswered marks that request's `ClientGone`;
+/// - a close asked for while response bytes still wait in the channel's buffer (Hummingbird's idle timeout starts
+///   when the response's end is *written*, not sent: a 5 MB answer to a client reading 150 kB/s was cut at 3.8 MB)
+///   waits until they have gone to the socket;
+/// - while response bytes wait, the buffer must shrink at least once every `writeTimeout`, else the connection is
+///   closed (nginx's `send_timeout`): a client that stops reading cannot hold a connection and its response forever.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -45,6 +51,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     let requestTimeout: TimeAmount
     let linger: TimeAmount
+    let writeTimeout: TimeAmount
     private var reading = false  // a request's head has come and its end not yet
     private var unanswered = 0  // requests whose response has not ended
     private var answeredWhileReading = false
@@ -54,10 +61,16 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var flag: ClientGone?
     private var deadline: Scheduled<Void>?
     private var lingering: Scheduled<Void>?
+    private var watching: Scheduled<Void>?  // the once-a-second look at the outbound buffer while it holds bytes
+    private var buffered = 0  // its size at the last look
+    private var lastProgress = NIODeadline.now()  // when it last shrank
+    private var closeWaiting = false  // a close waits for the buffer to empty
+    private var closePromise: EventLoopPromise<Void>?
 
-    init(requestTimeout: TimeAmount, linger: TimeAmount) {
+    init(requestTimeout: TimeAmount, linger: TimeAmount, writeTimeout: TimeAmount) {
         self.requestTimeout = requestTimeout
         self.linger = linger
+        self.writeTimeout = writeTimeout
     }
 
     /// Marks `flag` when the client goes; the previous request's flag is done with (HTTP/1 answers in order).
@@ -109,6 +122,22 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        if watching == nil, outbound(context) > 0 { watch(context) }
+    }
+
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        guard mode == .all, context.channel.isActive, outbound(context) > 0 else {
+            return context.close(mode: mode, promise: promise)
+        }
+        closeWaiting = true
+        if let promise {
+            if let closePromise { closePromise.futureResult.cascade(to: promise) } else { closePromise = promise }
+        }
+        if watching == nil { watch(context) }
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if case .inputClosed? = event as? ChannelEvent, unanswered > 0 {
             clientLeft()
@@ -121,6 +150,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         clientLeft()
         deadline?.cancel()
         lingering?.cancel()
+        watching?.cancel()
+        watching = nil
+        closePromise?.fail(ChannelError.alreadyClosed)
+        closePromise = nil
         context.fireChannelInactive()
     }
 
@@ -167,5 +200,31 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         guard lingering == nil else { return }
         lingering = context.eventLoop.assumeIsolated().scheduleTask(in: linger) { context.close(promise: nil) }
+    }
+
+    /// Bytes written to the channel and not yet to its socket (0 where the channel cannot say, as in router tests).
+    private func outbound(_ context: ChannelHandlerContext) -> Int {
+        (try? context.channel.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0
+    }
+
+    /// Looks at the outbound buffer now and every second while it holds bytes: an empty buffer ends the watch (and
+    /// lets a waiting close go ahead); one that has not shrunk for `writeTimeout` closes the connection, dropping
+    /// what it holds.
+    private func watch(_ context: ChannelHandlerContext) {
+        let now = NIODeadline.now()
+        if watching == nil { lastProgress = now } else if outbound(context) < buffered { lastProgress = now }
+        watching = nil
+        buffered = outbound(context)
+        guard context.channel.isActive else { return }
+        if buffered == 0 || now - lastProgress >= writeTimeout {
+            if buffered > 0 { clientLeft() }
+            if buffered == 0 && !closeWaiting { return }
+            closeWaiting = false
+            let promise = closePromise
+            closePromise = nil
+            context.close(promise: promise)
+            return
+        }
+        watching = context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in watch(context) }
     }
 }

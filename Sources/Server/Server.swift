@@ -24,6 +24,9 @@ public struct ServerConfiguration: Sendable {
     public var requestTimeoutSeconds = 20
     /// After a 408 or 413 the rest of the body is read and dropped for at most this long, then the connection closes.
     public var lingerSeconds = 2
+    /// While a response waits to be sent, the client must take some of it at least this often, else the connection
+    /// is closed (nginx's `send_timeout`). A connection closing idle or at shutdown first sends what it holds.
+    public var writeTimeoutSeconds = 30
     public var maxExamples = 1024
     public var maxExplainExamples = 64
     public var maxTextLength = 10_000
@@ -101,7 +104,9 @@ public struct LoupeServer: Sendable {
         let c = configuration
         let http1 = HTTP1Channel.Configuration(
             additionalChannelHandlers: [
-                ConnectionGuard(requestTimeout: .seconds(Int64(c.requestTimeoutSeconds)), linger: .seconds(Int64(c.lingerSeconds)))
+                ConnectionGuard(
+                    requestTimeout: .seconds(Int64(c.requestTimeoutSeconds)), linger: .seconds(Int64(c.lingerSeconds)),
+                    writeTimeout: .seconds(Int64(c.writeTimeoutSeconds)))
             ],
             idleTimeout: .seconds(Int64(c.idleTimeoutSeconds)))
         return Application(

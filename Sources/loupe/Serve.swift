@@ -21,13 +21,13 @@ struct Serve: ParsableCommand {
     @Option(help: "Port.") var port = 5432
     @Option(help: "Directory for examples added through the API (kept across restarts).") var cacheDir: String?
     @Option(help: "Prediction cache size in MB.") var cacheMb = 512
-    @Option(help: "Largest request body in bytes.") var maxBody = 1 << 20
     @Option(name: .customLong("run"), help: "A fine-tuning run directory whose metrics.jsonl the page plots as training curves; repeatable.")
     var runDirectories: [String] = []
     @Option(help: ArgumentHelp("Serve the page's files from this directory (development).", visibility: .hidden))
     var uiDir: String?
     @Flag(help: "Predict and embed every dataset before saying ready.") var warmStart = false
     @OptionGroup var precision: PrecisionOption
+    @OptionGroup(title: "Limits") var limits: ServeLimits
 
     func pairs(_ values: [String], _ option: String) throws -> [(name: String, path: String)] {
         try values.map { v in
@@ -75,7 +75,7 @@ struct Serve: ParsableCommand {
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
-        configuration.maxBodyBytes = maxBody
+        limits.apply(to: &configuration)
         configuration.uiDirectory = uiDir
         for dir in runs {
             guard FileManager.default.fileExists(atPath: dir + "/metrics.jsonl") else {

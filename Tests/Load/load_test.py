@@ -17,6 +17,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from loadlib import HOST, Server, call, closed_within, percentiles, read_reply, request_bytes  # noqa: E402
+from slow_readers import readers  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # The server's documented defaults (README "Limits", `ServerConfiguration`): the checks hold it to them.
@@ -374,7 +375,7 @@ async def main(args):
     checks = Checks(server, args)
     try:
         steps = {"concurrency": checks.concurrency, "slow": checks.slow_clients, "cap": checks.connection_cap,
-                 "caps": checks.body_caps,
+                 "caps": checks.body_caps, "readers": lambda: readers(checks),
                  "cancel": checks.cancellation, "soak": lambda: checks.soak(args.soak_seconds)}
         for name in args.checks.split(","):
             try:
@@ -402,7 +403,7 @@ if __name__ == "__main__":
     p.add_argument("--soak-seconds", type=float, default=30)
     p.add_argument("--cache-mb", type=int, default=8, help="the server's prediction cache bound (--cache-mb)")
     p.add_argument("--margin-mib", type=int, default=64, help="RSS allowed over warm-up + cache bound")
-    p.add_argument("--checks", default="concurrency,slow,cap,caps,cancel,soak")
+    p.add_argument("--checks", default="concurrency,slow,cap,caps,readers,cancel,soak")
     p.add_argument("--report", help="write the measurements as JSON here")
     p.add_argument("--serve-arg", action="append", default=[], help="an extra argument for `loupe serve`; repeatable")
     sys.exit(asyncio.run(main(p.parse_args())))
