@@ -61,6 +61,11 @@ func runMeasured(_ arguments: [String], in dir: URL, guardSeconds: Int = 300) th
         peakMiB: (try? String(contentsOf: peak, encoding: .utf8)).flatMap { Int($0) }.map { $0 / 1024 })  // kB
 }
 
+/// Under AddressSanitizer (scripts/sanitize sets LOUPE_SANITIZER) a process's peak memory is ASan's: its quarantine
+/// keeps up to 256 MB of freed blocks (a 100 MB line read in 64 KB blocks peaked at 384 MiB), so the peak-memory
+/// bounds are not checked there; every other expectation is.
+private let checksPeakMemory = ProcessInfo.processInfo.environment["LOUPE_SANITIZER"] != "address"
+
 @Suite(.serialized) struct HostileInputCLITests {
     let model = root.appendingPathComponent("Tests/Fixtures/bert_tiny_cls.h5").path
 
@@ -90,7 +95,9 @@ func runMeasured(_ arguments: [String], in dir: URL, guardSeconds: Int = 300) th
         let line = try runMeasured(["predict", "--model", model, "--input", big.path], in: dir)
         #expect(line.status != 0)
         #expect(line.stderr == "Error: \(big.path):1: the line is longer than the limit of 1048576 bytes\n")
-        #expect((line.peakMiB ?? .max) < bound, "a 100 MB line: peak \(line.peakMiB ?? -1) MiB, bound \(bound) MiB")
+        #expect(
+            !checksPeakMemory || (line.peakMiB ?? .max) < bound,
+            "a 100 MB line: peak \(line.peakMiB ?? -1) MiB, bound \(bound) MiB")
 
         for (flag, method) in [("--steps", "ig"), ("--samples", "lime"), ("--samples", "kernel-shap")] {
             let r = try runMeasured(
@@ -98,7 +105,7 @@ func runMeasured(_ arguments: [String], in dir: URL, guardSeconds: Int = 300) th
             #expect(r.status != 0)
             #expect(r.stderr.hasPrefix("Error: \(flag) is 1000000000, over the limit of "), "\(method): \(r.stderr)")
             #expect(r.stderr.split(separator: "\n").count == 1)
-            #expect((r.peakMiB ?? .max) < bound, "\(method) \(flag) 1e9: peak \(r.peakMiB ?? -1) MiB")
+            #expect(!checksPeakMemory || (r.peakMiB ?? .max) < bound, "\(method) \(flag) 1e9: peak \(r.peakMiB ?? -1) MiB")
         }
     }
 
