@@ -289,6 +289,9 @@ def test_gpt2_next_tokens_generated_picker_and_comparison(page):
     assert c["targets"][0]["scores"] != first["scores"]
     page.wait(lambda d: [float(x.get_attribute("data-score")) for x in chips(page, "gpt2", "grad-input", "1")]
               == c["targets"][0]["scores"], "the contrastive scores")
+    # The stats line names both tokens: the explained one and the one it is weighed against.
+    assert css(page, f'{panel} [data-stat="target"]')[0].get_attribute("data-value") == first["token"]
+    assert css(page, f'{panel} [data-stat="contrast"]')[0].get_attribute("data-value") == runner_up
     # Methods GPT-2 cannot use are listed with the reason.
     note = css(page, f'{SAL.format(m="gpt2")} .sal-incompatible')[0].text
     assert "lime" in note and "[MASK]" in note

@@ -17,7 +17,7 @@ export {};
  * @typedef {{id: string, text: string, label?: string, probabilities?: Record<string, number>, masks?: MaskFill[],
  *   next_tokens?: TokenProbability[], logits?: number[], embedding?: number[], truncated?: boolean}} Prediction
  * @typedef {{token: string, position: number, scores: number[], prediction?: Record<string, number>,
- *   input_score?: number, score?: string, delta?: number, steps?: number}} SequenceTarget
+ *   input_score?: number, score?: string, delta?: number, steps?: number, contrast?: string}} SequenceTarget
  * @typedef {{id: string, method: string, text: string, tokens?: string[], offsets?: number[][], scores?: number[],
  *   target?: string, prediction?: Record<string, number>, input_score?: number, score?: string, delta?: number,
  *   seconds?: number, steps?: number, converged?: boolean, baseline_score?: number, ids?: number[],

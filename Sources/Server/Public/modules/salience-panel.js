@@ -183,9 +183,13 @@ export class SaliencePanel {
     const steps = t ? t.steps : e.steps;
     const targetText = target ? `next token “${visibleToken(target.token)}”` : e.target;
     const p = target ? target.input_score : (e.target && e.prediction ? e.prediction[e.target] : undefined);
+    // A contrastive explanation scores score(target) − score(contrast): say which token it is weighed against.
+    const contrast = target?.contrast;
     const stats = [
       targetText ? h('span', {class: 'sal-target', 'data-stat': 'target', 'data-value': target ? target.token : e.target},
         'target ', h('b', {}, targetText), p !== undefined ? h('span', {class: 'muted'}, ` (${(100 * p).toFixed(1)}%)`) : null) : null,
+      contrast !== undefined ? h('span', {'data-stat': 'contrast', 'data-value': contrast,
+        title: 'The scores explain score(target) − score(this token)'}, 'rather than ', h('b', {}, `“${visibleToken(contrast)}”`)) : null,
       this.method.id === 'ig' && steps !== undefined ? h('span', {'data-stat': 'steps', 'data-value': steps}, `steps ${steps}`) : null,
       delta !== undefined ? h('span', {'data-stat': 'delta', 'data-value': delta,
         title: 'IG convergence delta: sum of the scores minus (F(x) − F(baseline)); near 0 is good'},
