@@ -23,7 +23,9 @@ final class ClientGone: @unchecked Sendable {
             if let guarding = try? channel.pipeline.syncOperations.handler(type: ConnectionGuard.self) {
                 guarding.watch(flag)
             } else {
-                channel.closeFuture.whenComplete { _ in flag.set() }
+                // Weak: a channel that outlives the request (keep-alive, a router test's that never closes) must
+                // not keep one flag per request alive.
+                channel.closeFuture.whenComplete { [weak flag] _ in flag?.set() }
             }
         }
         return flag
