@@ -51,10 +51,8 @@ public struct GradientSHAP: SalienceMethod {
         }
         let xs = x.scalars
         var sum = [Double](repeating: 0, count: t * h)
-        let rows = max(1, model.batchSize)
-        var start = 0
-        while start < samples {
-            let chunk = all[start..<min(samples, start + rows)]
+        model.forEachBatch(samples) { range in
+            let chunk = all[range]
             var points = [Float](), diffs = [Float]()
             points.reserveCapacity(chunk.count * t * h)
             diffs.reserveCapacity(chunk.count * t * h)
@@ -73,7 +71,6 @@ public struct GradientSHAP: SalienceMethod {
                     for i in 0..<(t * h) { sum[i] += Double(p[r * t * h + i]) }
                 }
             }
-            start += chunk.count
         }
         let vectors = Tensor(shape: [t, h], scalars: sum.map { Float($0 / Double(samples)) })
         var out = salience(for: model, scores: reduceTokens(vectors, .sum))

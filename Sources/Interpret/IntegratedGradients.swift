@@ -98,7 +98,7 @@ public struct IntegratedGradients: SalienceMethod {
         let x0 = try baselineEmbeddings(model)
         let diff = (x - x0).scalars
         let (t, h) = (model.length, model.hiddenSize)
-        let rows = max(1, batchSize ?? model.batchSize)
+        let rows = batchSize ?? model.batchSize
         var cache = GradientCache()
         var q = quadrature ?? Quadrature(rule, points: steps)
         let keepAll = tolerance != nil
@@ -107,10 +107,8 @@ public struct IntegratedGradients: SalienceMethod {
         while true {
             // Gradients at the nodes not evaluated yet, in batches of interpolation points.
             let missing = q.nodes.filter { cache[$0] == nil }
-            var start = 0
-            while start < missing.count {
-                let alphas = Array(missing[start..<min(missing.count, start + rows)])
-                start += alphas.count
+            model.forEachBatch(missing.count, rows: rows) { range in
+                let alphas = Array(missing[range])
                 var batch = [Float]()
                 batch.reserveCapacity(alphas.count * t * h)
                 x0.withUnsafeBufferPointer { b in

@@ -104,9 +104,8 @@ public struct LayerConductance: SalienceMethod {
         let view = try LayerView(model, layer: layer)  // F as a function of the layer: its gradients
         var activations: [[Float]] = [], gradients: [[Float]] = []  // per node, [T·H']
         var shape: [Int] = []
-        var start = 0
-        while start < alphas.count {
-            let chunk = alphas[start..<min(alphas.count, start + max(1, model.batchSize))]
+        try model.forEachBatch(alphas.count) { (range: Range<Int>) throws(InterpretError) in
+            let chunk = alphas[range]
             var points = [Float]()
             for a in chunk { points += zip(xs, diff).map { $0 + Float(a) * $1 } }
             let p = Tensor(shape: [chunk.count] + x.shape, scalars: points)  // [n, T, H]
@@ -118,7 +117,6 @@ public struct LayerConductance: SalienceMethod {
                 activations.append(Array(hv[(r * size)..<((r + 1) * size)]))
                 gradients.append(Array(g[(r * size)..<((r + 1) * size)]))
             }
-            start += chunk.count
         }
         var sum = [Double](repeating: 0, count: activations[0].count)
         for k in 0..<steps {

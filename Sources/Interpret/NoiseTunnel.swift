@@ -72,13 +72,11 @@ public struct SmoothGrad: SalienceMethod {
                 try integratedGradients.explain(noisy).vectors!.withUnsafeBufferPointer(add)
             }
         } else {
-            let rows = max(1, model.batchSize)
-            var start = 0
-            while start < samples {
-                let n = min(rows, samples - start)
+            model.forEachBatch(samples) { range in
+                let n = range.count
                 var batch = [Float]()
                 batch.reserveCapacity(n * t * h)
-                for e in eps[start..<(start + n)] { batch += zip(xs, e).map(+) }
+                for e in eps[range] { batch += zip(xs, e).map(+) }
                 let noisy = Tensor(shape: [n, t, h], scalars: batch)  // [S, T, H]
                 let (_, g) = model.gradients(at: noisy)
                 // grad × input multiplies by the noisy input, as Captum's InputXGradient inside NoiseTunnel.
@@ -86,7 +84,6 @@ public struct SmoothGrad: SalienceMethod {
                 a.withUnsafeBufferPointer { p in
                     for r in 0..<n { add(UnsafeBufferPointer(rebasing: p[(r * t * h)..<((r + 1) * t * h)])) }
                 }
-                start += n
             }
         }
         let s = Double(samples)

@@ -130,20 +130,39 @@ extension SalienceModel {
     public var length: Int { inputEmbeddings.shape[0] }
     public var hiddenSize: Int { inputEmbeddings.shape[1] }
 
+    /// Runs `body` on consecutive ranges of `count` inputs, `rows` at a time (the model's `batchSize` unless
+    /// given): the batch-then-split loop of every method that evaluates many inputs (IG points, noisy copies,
+    /// SHAP draws, perturbed texts).
+    public func forEachBatch<E: Error>(
+        _ count: Int, rows: Int? = nil, _ body: (Range<Int>) throws(E) -> Void
+    ) throws(E) {
+        let step = max(1, rows ?? batchSize)
+        var start = 0
+        while start < count {
+            let end = min(count, start + step)
+            try body(start..<end)
+            start = end
+        }
+    }
+
+    /// `forEachBatch` whose batches each return their inputs' results, concatenated in order.
+    public func batched<T, E: Error>(
+        _ count: Int, rows: Int? = nil, _ pass: (Range<Int>) throws(E) -> [T]
+    ) throws(E) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(count)
+        try forEachBatch(count, rows: rows) { (r: Range<Int>) throws(E) in out += try pass(r) }
+        return out
+    }
+
     /// Scores of embedding sequences given as one [N, T, H] tensor, `batchSize` rows per forward
     /// pass, untracked (inference only).
     public func evaluate(_ embeddings: Tensor) -> [Double] {
         let n = embeddings.shape[0]
-        var out: [Double] = []
-        out.reserveCapacity(n)
-        var start = 0
-        while start < n {
-            let end = min(n, start + max(1, batchSize))
-            let chunk = start == 0 && end == n ? embeddings : embeddings.slice(axis: 0, start..<end)
-            out += scores(chunk.detached).scalars.map(Double.init)
-            start = end
+        return batched(n) { r in
+            let chunk = r.count == n ? embeddings : embeddings.slice(axis: 0, r)
+            return scores(chunk.detached).scalars.map(Double.init)
         }
-        return out
     }
 
     /// Scores and d score / d embeddings of a batch [B, T, H] in one forward and one backward pass
@@ -167,36 +186,25 @@ extension SalienceModel {
             guard capabilities.contains(.removal) else {
                 throw .unsupported(method: "token removal", missing: .removal)
             }
-            var out: [Double] = []
-            var start = 0
-            while start < keep.count {
-                let end = min(keep.count, start + max(1, batchSize))
-                out += try scores(keeping: Array(keep[start..<end]))
-                start = end
+            return try batched(keep.count) { (r: Range<Int>) throws(InterpretError) in
+                try scores(keeping: Array(keep[r]))
             }
-            return out
         case .mask:
             guard let m = tokenEmbedding(.mask) else {
                 throw .unsupported(method: "masking with [MASK]", missing: .maskToken)
             }
             let (t, h) = (length, hiddenSize)
             let x = inputEmbeddings.scalars, mv = m.scalars
-            var out: [Double] = []
-            out.reserveCapacity(keep.count)
-            var start = 0
-            while start < keep.count {
-                let end = min(keep.count, start + max(1, batchSize))
+            return batched(keep.count) { range in
                 var rows = [Float]()
-                rows.reserveCapacity((end - start) * t * h)
-                for r in start..<end {
+                rows.reserveCapacity(range.count * t * h)
+                for r in range {
                     for p in 0..<t {
                         if keep[r][p] { rows += x[(p * h)..<((p + 1) * h)] } else { rows += mv }
                     }
                 }
-                out += scores(Tensor(shape: [end - start, t, h], scalars: rows)).scalars.map(Double.init)
-                start = end
+                return scores(Tensor(shape: [range.count, t, h], scalars: rows)).scalars.map(Double.init)
             }
-            return out
         }
     }
 }
