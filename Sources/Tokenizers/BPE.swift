@@ -5,7 +5,7 @@
 // merge, and push the two pairs the merged symbol now forms. This picks the same merge as GPT-2's
 // `encoder.py` loop (lowest rank, leftmost first) without rescanning the word, so a 1 MB word costs
 // O(n log n), not O(n²).
-import Synchronization
+import Foundation
 
 struct BPEModel: Sendable {
     let merges: MergeTable
@@ -150,23 +150,27 @@ struct BPECache: Sendable {
     }
 }
 
-/// The shared cache behind a lock: uncontended locking costs far less than re-merging a word.
-final class SharedBPECache: Sendable {
-    private let state: Mutex<BPECache>
+/// The shared cache behind a lock: uncontended locking costs far less than re-merging a word. An NSLock (a pthread
+/// mutex), not Synchronization's Mutex: ThreadSanitizer does not see a contended Mutex's hand-off (its futex path is
+/// in the uninstrumented libswiftSynchronization) and reported the cache used from four threads as a race
+/// (Tests/Sanitizers/README.md, finding 6), which would hide a real one.
+final class SharedBPECache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cache: BPECache  // only under `lock`
     let enabled: Bool
 
     init(capacity: Int) {
-        state = Mutex(BPECache(capacity: max(capacity, 1)))
+        cache = BPECache(capacity: max(capacity, 1))
         enabled = capacity > 0
     }
 
     func lookup(hash h: UInt64, _ p: UnsafePointer<UInt8>, _ n: Int, into out: inout [UInt32]) -> Bool {
         guard enabled else { return false }
-        return state.withLock { $0.lookup(hash: h, p, n, into: &out) }
+        return lock.withLock { cache.lookup(hash: h, p, n, into: &out) }
     }
 
     func insert(_ p: UnsafePointer<UInt8>, _ n: Int, ids: ArraySlice<UInt32>) {
         guard enabled else { return }
-        state.withLock { $0.insert(p, n, ids: ids) }
+        lock.withLock { cache.insert(p, n, ids: ids) }
     }
 }
