@@ -84,13 +84,18 @@ public enum ScoreKind: String, Sendable, CaseIterable {
 
     /// The explained number of column `index` of logits [B, N] (classes or vocabulary), differentiable: [B].
     public func select(_ logits: Tensor, index: Int) -> Tensor {
-        let z: Tensor
-        switch self {
-        case .logit: z = logits
-        case .prob: z = softmax(logits, axis: -1)
-        case .logprob: z = logSoftmax(logits, axis: -1)
-        }
+        let z = normalize(logits)
         return z.slice(axis: 1, index..<(index + 1)).reshaped([logits.shape[0]])  // [B]
+    }
+
+    /// The explained number of every column of logits [B, N], differentiable: [B, N] (a batch whose rows
+    /// explain different columns picks its own per row).
+    public func normalize(_ logits: Tensor) -> Tensor {
+        switch self {
+        case .logit: return logits
+        case .prob: return softmax(logits, axis: -1)
+        case .logprob: return logSoftmax(logits, axis: -1)
+        }
     }
 
     /// The same number of one row, from its logits and their `probabilities`.

@@ -254,9 +254,10 @@ extension LoupeServer {
             }
             r.mergeWords = body.mergeWords ?? false
             r.maxTokens = body.maxTokens ?? 10
-            // One example at a time (Workbench explains each on its own anyway), so that a request whose client
-            // has gone stops at the next example. The information method's regularisation is taken over all the
-            // request's examples, so it runs as one call (as do one example and none, whose options are checked).
+            // One example at a time, so that a request whose client has gone stops at the next example (this
+            // forgoes Workbench's shared passes for grad-input / grad-norm: a request holds few examples). The
+            // information method's regularisation is taken over all the request's examples, so it runs as one call
+            // (as do one example and none, whose options are checked).
             guard method != .info, list.count > 1 else { return try Workbench.explain(r, model: model) }
             var out: [Explanation] = []
             for e in list {

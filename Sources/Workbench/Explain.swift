@@ -114,12 +114,11 @@ extension Workbench {
             if request.method == .info {
                 options.regularization = try regularization(model, request, options)
             }
-            return try request.examples.map { e throws(WorkbenchError) in
-                let s = try interpreting { () throws(InterpretError) in
-                    try Interpret.explain(model, text: e.text, options: options)
-                }
-                return Explanation(id: e.id, salience: s)
+            // The gradient methods on a classifier explain the examples together (`explainBatch`); the rest one by one.
+            let saliences = try interpreting { () throws(InterpretError) in
+                try Interpret.explainBatch(model, texts: request.examples.map(\.text), options: options)
             }
+            return zip(request.examples, saliences).map { Explanation(id: $0.id, salience: $1) }
         }
     }
 

@@ -107,7 +107,12 @@ struct Explain: ParsableCommand {
         let m = try model.load(precision.precision)
         if format == "jsonl" {
             let r = request
-            return try runWorker(source, worker, window: 16) { batch throws(WorkbenchError) in
+            // Methods explained in shared passes read 256 records at a time, so that length-sorted batches pad
+            // little; the others 16, so that slow methods stream their lines.
+            var options = ExplainOptions(method: id, config: request.config)
+            options.score = s
+            let window = Interpret.explainsInBatches(m, options: options) ? 256 : 16
+            return try runWorker(source, worker, window: window) { batch throws(WorkbenchError) in
                 var one = r
                 one.examples = batch
                 return try Workbench.explain(one, model: m)
