@@ -62,15 +62,18 @@ with open(sys.argv[2], "w") as f:
 EOF
 ref_rc=0
 # One thread, as each Spark worker (--threads 1): the thread count changes the order of float32 sums (results
-# differ around 1e-7 between LOUPE_THREADS=1 and 2), the batch a record lands in does not.
+# differ around 1e-7 between LOUPE_THREADS=1 and 2); so does, as much, the batch a record lands in (compare.py).
 LOUPE_THREADS=1 "$LOUPE" explain --model "$MODEL" --method grad-input --input "$work/dev200.jsonl" --format jsonl \
   > "$work/reference.jsonl" 2> "$work/reference.err" || ref_rc=$?
 check "reference: loupe explain --format jsonl over 200 records exits 0" test "$ref_rc" = 0
 check "reference: 200 lines" test "$(wc -l < "$work/reference.jsonl")" = 200
 
 # compare.py OUT_DIR REFERENCE [--errors ID,ID] [--ids N]: every id 0..N-1 exactly once in the part files; the
-# error ids have error lines, every other line equals the reference's line for its id (numbers within 1e-9; the
-# `seconds` timing aside).
+# error ids have error lines, every other line equals the reference's line for its id, the `seconds` timing aside.
+# Numbers: grad-input explains the texts of a window (256 records) in shared, length-sorted, padded batches, and a
+# partition changes which records share a batch, so values move by float32 rounding of another padding: a list of
+# numbers (the scores) within 5e-5 of its largest |value| (over 10,000 SST-2 sentences batched against one by one,
+# the worst was 1.64e-5, the median 1.35e-6), a single number within 1e-6 + 1e-5·|value|.
 cat > "$work/compare.py" <<'EOF'
 import glob, json, sys
 out_dir, ref_path = sys.argv[1], sys.argv[2]
@@ -93,12 +96,17 @@ if set(got) != want:
 def same(a, b, path):
     if isinstance(a, bool) or isinstance(b, bool): return a == b or problems.append(f"{path}: {a!r} != {b!r}")
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return abs(a - b) <= 1e-9 or problems.append(f"{path}: {a!r} != {b!r}")
+        return abs(a - b) <= 1e-6 + 1e-5 * abs(b) or problems.append(f"{path}: {a!r} != {b!r}")
     if isinstance(a, dict) and isinstance(b, dict):
         if set(a) != set(b): return problems.append(f"{path}: keys {sorted(a)} != {sorted(b)}")
         return all([same(a[k], b[k], f"{path}.{k}") for k in a if k not in TIMINGS])
     if isinstance(a, list) and isinstance(b, list):
         if len(a) != len(b): return problems.append(f"{path}: length {len(a)} != {len(b)}")
+        numbers = lambda v: all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        if a and numbers(a) and numbers(b):
+            bound = 5e-5 * max(abs(y) for y in b) + 1e-9
+            bad = [i for i, (x, y) in enumerate(zip(a, b)) if abs(x - y) > bound]
+            return not bad or problems.append(f"{path}[{bad[0]}]: {a[bad[0]]!r} != {b[bad[0]]!r} (bound {bound:.3g})")
         return all([same(x, y, f"{path}[{i}]") for i, (x, y) in enumerate(zip(a, b))])
     return a == b or problems.append(f"{path}: {a!r} != {b!r}")
 compared = 0

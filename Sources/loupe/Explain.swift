@@ -109,8 +109,7 @@ struct Explain: ParsableCommand {
             let r = request
             // Methods explained in shared passes read 256 records at a time, so that length-sorted batches pad
             // little; the others 16, so that slow methods stream their lines.
-            var options = ExplainOptions(method: id, config: request.config)
-            options.score = s
+            let options = ExplainOptions(method: id, config: request.config)
             let window = Interpret.explainsInBatches(m, options: options) ? 256 : 16
             return try runWorker(source, worker, window: window) { batch throws(WorkbenchError) in
                 var one = r
