@@ -29,16 +29,30 @@ final class ComputeQueue: @unchecked Sendable {
     ) async throws -> T {
         guard admit() else { throw APIError.busy }
         defer { release() }
-        return try await withCheckedThrowingContinuation { continuation in
+        let result = Handoff<Result<T, any Error>>()
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
-                continuation.resume(
-                    with: Result {
+                result.put(
+                    Result {
                         if gone?.isSet == true { throw ClientGone.cancelled(route, detail: "before it started") }
                         return try body()
                     })
+                continuation.resume()
             }
         }
+        return try result.take().get()
     }
+}
+
+/// A value handed from the compute thread to the awaiting task under an NSLock. The continuation alone orders the
+/// two, but on Linux that order passes through libdispatch, which ThreadSanitizer does not see
+/// (swift-corelibs-libdispatch#655): the whole-suite TSan run reported every result read by the route's encoder as a
+/// race with its construction on the compute thread. The lock's unlock/lock pair is an edge TSan sees.
+private final class Handoff<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value?
+    func put(_ v: Value) { lock.withLock { value = v } }
+    func take() -> Value { lock.withLock { value! } }
 }
 
 extension ClientGone {
