@@ -15,7 +15,6 @@
 // and kept; scales and zero points are never runtime attributes (oneDNN then falls back to a slower unpacked kernel).
 import COneDNN
 import Foundation
-import Synchronization
 
 /// The arithmetic of inference products. Gradients and training always use float32.
 public enum Precision: String, Codable, Sendable, CaseIterable {
@@ -113,7 +112,7 @@ public final class LowPrecisionMatrix: @unchecked Sendable {
     /// int8: per output channel, the scale and the sum of the quantised column (for the zero-point term).
     let columnScale: [Float], columnSum: [Int32]
     private struct Key: Hashable { let m, block: Int }
-    private let cache = Mutex<(primitives: [Key: OneDNNGemm], packed: [[PackedBlock]])>(([:], []))
+    private let cache = Locked<(primitives: [Key: OneDNNGemm], packed: [[PackedBlock]])>(([:], []))
     private static let maxPrimitives = 256
     /// Rows per oneDNN call: a 128-row tile of s32 results (≤ 128 × 1,536 × 4 bytes) fits the 1 MB L2 cache of a core
     /// here with room for its float32 rows. BERT-base 8×128 int8 ran 7 % faster in tiles than in one call for all rows

@@ -11,7 +11,6 @@
 // the Double total over tensors in order), so the norm is bit-identical; it skips blocks of eight zeros
 // (adding +0 to a non-negative running sum leaves it unchanged), which makes a mostly-zero embedding gradient
 // cheap, and runs the tensors on different threads.
-import Synchronization
 import _Builtin_intrinsics.intel
 
 /// Eight Float lanes (AVX). A file-local name, independent of the element-wise kernels' vector width.
@@ -293,7 +292,7 @@ public enum GradientBuffers {
     public static let minimumCount = 1 << 20
     /// At most this many buffers are kept.
     static let capacity = 4
-    private static let free = Mutex<[[Float]]>([])
+    private static let free = Locked<[[Float]]>([])
 
     /// `count` zeros: a recycled buffer when one of that size is free, else a new one.
     static func zeros(_ count: Int) -> [Float] {

@@ -13,16 +13,8 @@ public enum Scratch {
         let pointer: UnsafeMutablePointer<Float>
         let capacity: Int
     }
-    /// Free buffers (at most `keep` are retained) behind an NSLock, a pthread mutex. Not Synchronization's Mutex:
-    /// ThreadSanitizer sees pthread_mutex_lock/unlock, but not the hand-off of a contended Mutex, whose futex path
-    /// runs in the uninstrumented libswiftSynchronization, so every contended take/return showed as a data race on
-    /// this array (Tests/Sanitizers/README.md, finding 1) and would hide a real one.
-    private final class Pool: @unchecked Sendable {
-        var free: [Buffer] = []
-        let lock = NSLock()
-        func withLock<R>(_ body: (inout [Buffer]) -> R) -> R { lock.withLock { body(&free) } }
-    }
-    private static let pool = Pool()
+    /// Free buffers (at most `keep` are retained), behind an NSLock (`Locked`: finding 1 of Tests/Sanitizers).
+    private static let pool = Locked<[Buffer]>([])
     private static let keep = 4
 
     /// Calls `body` with an uninitialised buffer of at least `count` floats, valid only during the call.
