@@ -19,8 +19,7 @@ public func explainBatch(
     }
     var out = [Salience?](repeating: nil, count: texts.count)
     let counts = encoded.map(\.encoding.count)
-    // Shortest first (as `Workbench.lengthOrder`), so that a batch pads little.
-    let order = counts.indices.sorted { (counts[$0], $0) < (counts[$1], $1) }
+    let order = lengthOrder(counts)  // shortest first, so that a batch pads little
     var start = 0
     while start < order.count {
         var end = start + 1
@@ -40,6 +39,12 @@ public func explainBatch(
         start = end
     }
     return out.map { $0! }
+}
+
+/// Positions by token count, ties in input order: batches formed in this order pad each text to the longest of
+/// texts of similar length (`explainBatch`; Workbench's predict and embed).
+public func lengthOrder(_ counts: [Int]) -> [Int] {
+    counts.indices.sorted { (counts[$0], $0) < (counts[$1], $1) }
 }
 
 /// Whether `explainBatch` runs the options' method on `model` in shared passes, so that a caller streaming

@@ -1,4 +1,5 @@
 // `embed`: sentence embeddings pooled as the checkpoint says (e.g. all-MiniLM-L6-v2's mean), optionally L2-normalised.
+import Interpret
 import Tensor
 import Transformer
 
@@ -38,7 +39,7 @@ extension Workbench {
             counts.append(n)
         }
         // Batches of similar lengths (`lengthOrder`); row k of the result is example order[k].
-        let order = lengthOrder(counts)
+        let order = Interpret.lengthOrder(counts)
         let e = try modelling { () throws(ModelError) in
             try model.sentenceEmbeddings(order.map { request.examples[$0].text }, normalize: request.normalize)
         }  // [N, H]

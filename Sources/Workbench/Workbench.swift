@@ -5,6 +5,7 @@
 // metrics, project, counterfactuals, tcav, finetune; `Workspace` holds what a server serves. Front ends parse
 // their input into a request, call one function and encode or render the result.
 import Foundation
+import Interpret
 import Tokenizers
 import Tensor
 import Transformer
@@ -43,11 +44,7 @@ public enum Workbench {
     /// Callers put the results back in input order.
     static func lengthOrder(_ model: LoadedModel, _ examples: [Example]) throws(WorkbenchError) -> [Int] {
         try Limits.standard.check(examples)  // before tokenizing (as `encode`)
-        return lengthOrder(examples.map { model.tokenizer.encode($0.text, addSpecialTokens: true).count })
-    }
-
-    static func lengthOrder(_ counts: [Int]) -> [Int] {
-        counts.indices.sorted { (counts[$0], $0) < (counts[$1], $1) }
+        return Interpret.lengthOrder(examples.map { model.tokenizer.encode($0.text, addSpecialTokens: true).count })
     }
 
     /// Encodes a batch, refusing (truncate false) or cutting over-long examples; which were cut.
