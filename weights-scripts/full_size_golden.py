@@ -8,7 +8,7 @@ full_size_parity.py builds its models with torch's initialisers, so checking lou
 ~4 GB install: too slow for CI). Here the weights come from numpy's legacy `RandomState(seed)`, whose stream NumPy
 keeps fixed across versions, so CI rebuilds bit-identical models from a few lines of numpy and compares loupe with
 references that transformers computed once on the same files (`write`, committed as the golden, default
-Tests/Fixtures/golden/full-size-parity.json).
+Tests/Fixtures/parity/full_size.json).
 
 The models: BertForSequenceClassification with the bert-base-uncased config (2 labels) and GPT2LMHeadModel with
 the gpt2 (small) config, the shared vocabularies. Tensors are drawn in the golden's `tensors` order (transformers'
@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE))
 from parity_cli import StepFailed, compare_with_cli  # noqa: E402
 
 SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
-GOLDEN = REPO / "Tests" / "Fixtures" / "golden" / "full-size-parity.json"
+GOLDEN = REPO / "Tests" / "Fixtures" / "parity" / "full_size.json"
 DEFAULT_LOUPE = REPO / ".build" / "release" / "loupe"
 SEEDS = {"bert": 20261205, "gpt2": 20261206}
 STD, NOISE = 0.02, 0.01
