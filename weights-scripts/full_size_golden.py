@@ -39,9 +39,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
-from parity_cli import StepFailed, compare_with_cli  # noqa: E402
+from parity_cli import SHARED, StepFailed, compare_with_cli, sst2_sentences  # noqa: E402
 
-SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 GOLDEN = REPO / "Tests" / "Fixtures" / "parity" / "full_size.json"
 DEFAULT_LOUPE = REPO / ".build" / "release" / "loupe"
 SEEDS = {"bert": 20261205, "gpt2": 20261206}
@@ -101,13 +100,6 @@ def write_model_dir(kind: str, model: dict, out: Path) -> Path:
             f.write(tensor_values(rng, spec, pad).astype("<f4").tobytes())
     os.replace(tmp, d / "model.safetensors")
     return d
-
-
-def sst2_sentences(n: int) -> list:
-    with open(SHARED / "sst2" / "dev.tsv", encoding="utf-8") as f:
-        rows = f.read().split("\n")
-    assert rows[0] == "sentence\tlabel", rows[0]
-    return [r.rsplit("\t", 1)[0] for r in rows[1:] if r][:n]
 
 
 def write_golden(golden: Path, sentences: int, workdir: Path) -> int:

@@ -48,9 +48,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import convert  # noqa: E402
 import loupe_h5  # noqa: E402
-from parity_cli import StepFailed, compare_with_cli  # noqa: E402
+from parity_cli import SHARED, StepFailed, compare_with_cli, sst2_sentences  # noqa: E402
 
-SHARED = Path(os.environ.get("LOUPE_DATA_DIR", REPO.parent / "shared" / "data"))
 DEFAULT_LOUPE = REPO / ".build" / "release" / "loupe"
 SEED = 0
 MAX_NEW_TOKENS = 20
@@ -138,13 +137,6 @@ def convert_and_check(model, hf_dir: Path, out: Path) -> dict:
         if a.shape != stored["weights"][name].shape or a.tobytes() != np.asarray(stored["weights"][name]).tobytes():
             raise StepFailed(f"convert {hf_dir.name}: {name} is not bit-identical to the state dict")
     return summary
-
-
-def sst2_sentences(n: int) -> list:
-    with open(SHARED / "sst2" / "dev.tsv", encoding="utf-8") as f:
-        rows = f.read().split("\n")
-    assert rows[0] == "sentence\tlabel", rows[0]
-    return [r.rsplit("\t", 1)[0] for r in rows[1:] if r][:n]
 
 
 def floats(t: torch.Tensor) -> list:

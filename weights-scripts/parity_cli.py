@@ -1,4 +1,4 @@
-"""The loupe CLI side of the parity checks against transformers: run a command, read its JSON, compare.
+"""The torch-free side of the parity checks against transformers: shared data, run loupe, read its JSON, compare.
 
 Shared by full_size_parity.py (references computed in the same run, needs torch) and full_size_golden.py (committed
 references, numpy only, run by CI). Needs numpy and the standard library only.
@@ -12,6 +12,16 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+SHARED = Path(os.environ.get("LOUPE_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def sst2_sentences(n: int) -> list:
+    """The first n sentences of the shared SST-2 dev set."""
+    with open(SHARED / "sst2" / "dev.tsv", encoding="utf-8") as f:
+        rows = f.read().split("\n")
+    assert rows[0] == "sentence\tlabel", rows[0]
+    return [r.rsplit("\t", 1)[0] for r in rows[1:] if r][:n]
 
 
 class StepFailed(Exception):
@@ -127,7 +137,8 @@ def compare_with_cli(refs: dict, loupe: Path, atol: float, timeout: float) -> in
         print(f"{Path(sys.argv[0]).name}: step failed: {e}", file=sys.stderr, flush=True)
         return 1
     if mismatches:
-        print(f"{Path(sys.argv[0]).name}: {len(mismatches)} of {checked} checks differ from transformers:", file=sys.stderr)
+        print(f"{Path(sys.argv[0]).name}: {len(mismatches)} of {checked} checks differ from transformers:",
+              file=sys.stderr)
         for m in mismatches:
             print(f"  {m}", file=sys.stderr)
         return 1
