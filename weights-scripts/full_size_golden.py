@@ -107,7 +107,6 @@ def write_golden(golden: Path, sentences: int, workdir: Path) -> int:
     import transformers
     from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, BertConfig,
                               GPT2Config)
-    sys.path.insert(0, str(HERE))
     from full_size_parity import BERT_BASE, GPT2_SMALL, SST2_LABELS
     torch.use_deterministic_algorithms(True)
     bert_vocab = (SHARED / VOCAB_FILES["bert"]["vocab.txt"]).read_text(encoding="utf-8").split("\n")[:-1]
@@ -182,6 +181,10 @@ def check(golden: Path, loupe: Path, atol: float, timeout: float, workdir: Path)
         refs = json.loads(golden.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         print(f"full_size_golden.py: step failed: reading {golden}: {e}", file=sys.stderr)
+        return 1
+    if (refs.get("std"), refs.get("noise")) != (STD, NOISE):
+        print(f"full_size_golden.py: step failed: {golden} was written for std {refs.get('std')}, noise "
+              f"{refs.get('noise')}; this script draws {STD}, {NOISE} (run `write` again)", file=sys.stderr)
         return 1
     for kind in ("bert", "gpt2"):
         d = write_model_dir(kind, refs[kind], workdir)
