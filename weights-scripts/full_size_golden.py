@@ -45,8 +45,6 @@ GOLDEN = REPO / "Tests" / "Fixtures" / "parity" / "full_size.json"
 DEFAULT_LOUPE = REPO / ".build" / "release" / "loupe"
 SEEDS = {"bert": 20261205, "gpt2": 20261206}
 STD, NOISE = 0.02, 0.01
-GPT2_PROMPTS = ["The dog", "Hello world, this is a longer prompt", "it 's a charming and often affecting journey ."]
-MAX_NEW_TOKENS = 20
 TOKENIZER_CONFIG = {
     "bert": {"tokenizer_class": "BertTokenizer", "do_lower_case": True, "strip_accents": None,
              "tokenize_chinese_chars": True, "model_max_length": 512, "unk_token": "[UNK]", "sep_token": "[SEP]",
@@ -104,10 +102,10 @@ def write_model_dir(kind: str, model: dict, out: Path) -> Path:
 
 def write_golden(golden: Path, sentences: int, workdir: Path) -> int:
     import torch
-    import transformers
     from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, BertConfig,
                               GPT2Config)
-    from full_size_parity import BERT_BASE, GPT2_SMALL, SST2_LABELS
+    from full_size_parity import (BERT_BASE, GPT2_PROMPTS, GPT2_SMALL, MAX_NEW_TOKENS, SST2_LABELS, greedy_reference,
+                                  versions)
     torch.use_deterministic_algorithms(True)
     bert_vocab = (SHARED / VOCAB_FILES["bert"]["vocab.txt"]).read_text(encoding="utf-8").split("\n")[:-1]
     gpt2_vocab = json.loads((SHARED / VOCAB_FILES["gpt2"]["vocab.json"]).read_text(encoding="utf-8"))
@@ -121,8 +119,7 @@ def write_golden(golden: Path, sentences: int, workdir: Path) -> int:
     }
     classes = {"bert": AutoModelForSequenceClassification, "gpt2": AutoModelForCausalLM}
     out = {"description": __doc__.split("\n")[0], "script": "weights-scripts/full_size_golden.py write",
-           "versions": {"torch": torch.__version__, "transformers": transformers.__version__,
-                        "numpy": np.__version__}, "std": STD, "noise": NOISE}
+           "versions": versions(), "std": STD, "noise": NOISE}
     for kind in ("bert", "gpt2"):
         with torch.device("meta"):  # names and shapes only
             skeleton = classes[kind].from_config(configs[kind])
@@ -156,14 +153,10 @@ def write_golden(golden: Path, sentences: int, workdir: Path) -> int:
                     model["predict"].append({"text": prompt, "input_ids": ids[0].tolist(), "argmax": top[0],
                                              "vocab_size": len(gpt2_vocab), "logit_indices": idx,
                                              "logits": [float(last[i]) for i in idx]})
-                    gen = hf.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                      num_beams=1, max_new_tokens=MAX_NEW_TOKENS, pad_token_id=eot,
-                                      return_dict_in_generate=True, output_scores=True)
-                    margins = [float(v[0, 0] - v[0, 1]) for v in (torch.topk(s, 2, dim=-1).values for s in gen.scores)]
-                    seq = gen.sequences[0].tolist()
-                    model["generate"].append({"prompt": prompt, "prompt_ids": ids[0].tolist(), "ids": seq,
-                                              "text": tok.decode(seq), "step_margins": margins})
-                    print(f"  {prompt!r:44} generate {seq[ids.shape[1]:]} (min top1-top2 margin {min(margins):.3g})")
+                    g = greedy_reference(hf, tok, prompt, ids)
+                    model["generate"].append(g)
+                    print(f"  {prompt!r:44} generate {g['ids'][ids.shape[1]:]} "
+                          f"(min top1-top2 margin {min(g['step_margins']):.3g})")
         del model["model"]  # check writes its own directory
         out[kind] = model
         print(f"{kind}: {len(tensors)} tensors, {sum(int(np.prod(t['shape'])) for t in tensors):,} values; "

@@ -171,7 +171,6 @@ def build_references(workdir: Path, n_sentences: int, small: bool = False) -> di
     h5 = workdir / "gpt2.h5"
     s = convert_and_check(model, hf_dir, h5)
     print(f"  {hf_dir} -> {h5} ({h5.stat().st_size:,} bytes, {s['task']}), tensors bit-identical", flush=True)
-    eos = model.config.eos_token_id
     predict, generate = [], []
     with torch.no_grad():
         for prompt in GPT2_PROMPTS:
@@ -180,21 +179,28 @@ def build_references(workdir: Path, n_sentences: int, small: bool = False) -> di
             top = torch.topk(last, 2)
             predict.append({"text": prompt, "input_ids": ids[0].tolist(), "logits": floats(last),
                             "argmax": int(top.indices[0])})
-            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=MAX_NEW_TOKENS,
-                                 do_sample=False, num_beams=1, pad_token_id=eos, return_dict_in_generate=True,
-                                 output_scores=True)
-            margins = [float(v[0, 0] - v[0, 1]) for v in (torch.topk(sc, 2, dim=-1).values for sc in out.scores)]
-            seq = out.sequences[0].tolist()
-            generate.append({"prompt": prompt, "prompt_ids": ids[0].tolist(), "ids": seq,
-                             "text": tok.decode(seq), "step_margins": margins})
-            print(f"  {prompt!r:40} next {predict[-1]['argmax']:>6}  generate {seq[ids.shape[1]:]}"
-                  f"  (min top1-top2 margin {min(margins):.3g})", flush=True)
-            if min(margins) < NEAR_TIE:
-                print(f"  WARNING: near-tie in the greedy generation for {prompt!r} (margin {min(margins):.3g}): "
-                      "a runtime within atol may legitimately pick another token", flush=True)
+            generate.append(greedy_reference(model, tok, prompt, ids))
+            print(f"  {prompt!r:40} next {predict[-1]['argmax']:>6}  generate {generate[-1]['ids'][ids.shape[1]:]}"
+                  f"  (min top1-top2 margin {min(generate[-1]['step_margins']):.3g})", flush=True)
     refs["gpt2"] = {"model": str(h5), "class": type(model).__name__, "config": model.config.to_diff_dict(),
                     "max_new_tokens": MAX_NEW_TOKENS, "predict": predict, "generate": generate}
     return refs
+
+
+def greedy_reference(model, tok, prompt: str, ids: torch.Tensor) -> dict:
+    """transformers' greedy MAX_NEW_TOKENS-token continuation of `ids` [1, T] (prompt ids included in "ids") and
+    each step's top1-top2 logit margin; warns when a margin is a near-tie."""
+    eos = model.config.eos_token_id
+    out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=MAX_NEW_TOKENS,
+                         do_sample=False, num_beams=1, pad_token_id=eos, return_dict_in_generate=True,
+                         output_scores=True)
+    margins = [float(v[0, 0] - v[0, 1]) for v in (torch.topk(sc, 2, dim=-1).values for sc in out.scores)]
+    if min(margins) < NEAR_TIE:
+        print(f"  WARNING: near-tie in the greedy generation for {prompt!r} (margin {min(margins):.3g}): "
+              "a runtime within atol may legitimately pick another token", flush=True)
+    seq = out.sequences[0].tolist()
+    return {"prompt": prompt, "prompt_ids": ids[0].tolist(), "ids": seq, "text": tok.decode(seq),
+            "step_margins": margins}
 
 
 def versions() -> dict:
