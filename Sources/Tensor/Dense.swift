@@ -107,16 +107,18 @@ public func dense(
                         }
                     }
                     var dw: Tensor? = needs[slot] ? Tensor.zeros(w.weight.shape) : nil
-                    if rows > 0 && out > 0 && k > 0, dw != nil {  // dW = dz_iᵀ·x ([out, in]) or xᵀ·dz_i ([in, out])
+                    // dW = dz_iᵀ·x ([out, in]) or xᵀ·dz_i ([in, out]), added to the zeros (beta 1): for beta 0 OpenBLAS
+                    // zeroes C in a pass of its own and then adds to it, so only an exact −0 could come out +0.
+                    if rows > 0 && out > 0 && k > 0, dw != nil {
                         dw!.withUnsafeMutableBufferPointer { pw in
                             if w.layout == .outByIn {
                                 sgemm(
                                     transA: true, transB: false, m: out, n: k, k: rows, a: d, lda: n,
-                                    b: px.baseAddress!, ldb: k, c: pw.baseAddress!, ldc: k)
+                                    b: px.baseAddress!, ldb: k, beta: 1, c: pw.baseAddress!, ldc: k)
                             } else {
                                 sgemm(
                                     transA: true, transB: false, m: k, n: out, k: rows, a: px.baseAddress!, lda: k,
-                                    b: d, ldb: n, c: pw.baseAddress!, ldc: out)
+                                    b: d, ldb: n, beta: 1, c: pw.baseAddress!, ldc: out)
                             }
                         }
                     }
