@@ -10,7 +10,7 @@
 // The sum of squares keeps the scalar order too (a Float running sum per tensor, element by element, then
 // the Double total over tensors in order), so the norm is bit-identical; it skips blocks of eight zeros
 // (adding +0 to a non-negative running sum leaves it unchanged), which makes a mostly-zero embedding gradient
-// cheap, and runs the tensors on different threads.
+// cheap; `globalNorm` (GradientNorm.swift) runs the other tensors eight at a time in lanes.
 import _Builtin_intrinsics.intel
 
 /// Eight Float lanes (AVX). A file-local name, independent of the element-wise kernels' vector width.
@@ -81,28 +81,84 @@ public enum OptimizerKernels {
 
     /// AdamW over many tensors (`parameters[i]`, `m[i]`, `v[i]`, `gradients[i]` of equal counts) on all threads;
     /// bit-identical to `adamWReference` on each. The buffers must not overlap one another.
+    ///
+    /// `untouched[i]`, when given, holds a byte per whole block of `untouchedBlock` entries of tensor i: non-zero
+    /// while that block's m and v are all +0. Such a block whose gradient is all +0 too gets only p ← p·(1 − lr·λ)
+    /// (the update's other terms are exactly +0 there, when ε > 0), reading p and g instead of p, m, v and g; the rows
+    /// of an embedding table that no batch has used yet cost 12 bytes an entry, not 28. A block that gets a
+    /// non-zero gradient is updated in full and its byte cleared.
     public static func adamW(
         parameters: [UnsafeMutableBufferPointer<Float>], m: [UnsafeMutableBufferPointer<Float>],
         v: [UnsafeMutableBufferPointer<Float>], gradients: [UnsafeBufferPointer<Float>], _ c: AdamWStepConstants,
-        gradientScale scale: Float? = nil, serial: Bool = false
+        gradientScale scale: Float? = nil, untouched: [UnsafeMutableBufferPointer<UInt8>]? = nil,
+        serial: Bool = false
     ) {
         let k = parameters.count
         check(
-            m.count == k && v.count == k && gradients.count == k,
-            "adamW: \(k) parameters, \(m.count)/\(v.count)/\(gradients.count) states")
+            m.count == k && v.count == k && gradients.count == k && (untouched?.count ?? k) == k,
+            "adamW: \(k) parameters, \(m.count)/\(v.count)/\(gradients.count)/\(untouched?.count ?? k) states")
         for i in 0..<k {
             let n = parameters[i].count
             check(
                 m[i].count == n && v[i].count == n && gradients[i].count == n,
                 "adamW: tensor \(i) sizes \(n), \(m[i].count), \(v[i].count), \(gradients[i].count) differ")
+            if let u = untouched?[i] {
+                check(u.count == n / untouchedBlock, "adamW: tensor \(i) has \(u.count) block flags for \(n) entries")
+            }
         }
         let lanes = AdamWLanes(c)
+        // The shortcut is exact only where 0 / (√0 / bc₂ + ε) · stepSize is +0.
+        let skip = c.epsilon > 0 && c.bc2Sqrt > 0 && c.stepSize.isFinite && c.bc2Sqrt.isFinite
+        let flags = skip ? untouched : nil
         let (pp, mp, vp, gp) = (SendableBox(parameters), SendableBox(m), SendableBox(v), SendableBox(gradients))
+        let fp = SendableBox(flags)
         forEachSpan(counts: parameters.map(\.count), serial: serial) { i, range in
-            adamWSpan(
-                pp.value[i].baseAddress!, mp.value[i].baseAddress!, vp.value[i].baseAddress!, gp.value[i].baseAddress!,
-                range, lanes, scale: scale)
+            let (p, m, v, g) = (
+                pp.value[i].baseAddress!, mp.value[i].baseAddress!, vp.value[i].baseAddress!, gp.value[i].baseAddress!
+            )
+            var rest = range
+            if let u = fp.value?[i], let f = u.baseAddress {
+                rest = untouchedSpan(p, m, v, g, f, range, lanes, scale: scale)
+            } else if let u = untouched?[i], let f = u.baseAddress {
+                // Not skipping this step: every whole block in range is updated, so none stays untouched.
+                let blocks = (range.upperBound + untouchedBlock - 1) / untouchedBlock
+                for b in (range.lowerBound / untouchedBlock)..<Swift.min(u.count, blocks) { f[b] = 0 }
+            }
+            adamWSpan(p, m, v, g, rest, lanes, scale: scale)
         }
+    }
+
+    /// Entries per flag of `adamW`'s `untouched` (four cache lines of each buffer).
+    public static let untouchedBlock = 64
+
+    /// The whole flagged blocks of `range` (from its start, which the split keeps at a multiple of the block):
+    /// untouched blocks with an all-+0 gradient only decay p; the others are updated and unflagged. Returns the
+    /// part of `range` left for the plain loop (a last partial block).
+    @inline(__always)
+    fileprivate static func untouchedSpan(
+        _ p: UnsafeMutablePointer<Float>, _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+        _ g: UnsafePointer<Float>, _ flags: UnsafeMutablePointer<UInt8>, _ range: Range<Int>, _ c: AdamWLanes,
+        scale: Float?
+    ) -> Range<Int> {
+        let block = untouchedBlock
+        precondition(range.lowerBound % block == 0, "adamW: span \(range) does not start a block")
+        var i = range.lowerBound
+        while i + block <= range.upperBound {
+            let f = i / block
+            if flags[f] != 0 {
+                var any = loadLanes(g + i)
+                for o in stride(from: 8, to: block, by: 8) { any = bitOr(any, loadLanes(g + i + o)) }
+                if allBitsZero(any) {
+                    for o in stride(from: 0, to: block, by: 8) { storeLanes(loadLanes(p + i + o) * c.decay, p + i + o) }
+                    i += block
+                    continue
+                }
+                flags[f] = 0
+            }
+            adamWSpan(p, m, v, g, i..<(i + block), c, scale: scale)
+            i += block
+        }
+        return i..<range.upperBound
     }
 
     @inline(__always)
@@ -161,11 +217,12 @@ public enum OptimizerKernels {
     /// `sumOfSquaresReference`, bit for bit, skipping blocks of eight zeros.
     public static func sumOfSquares(_ b: UnsafeBufferPointer<Float>) -> Float {
         guard let base = b.baseAddress else { return 0 }
-        return sumOfSquares(base, b.count)
+        return sumOfSquares(base, b.count, from: 0)
     }
 
-    fileprivate static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        var s: Float = 0
+    /// `s` plus the squares of x[0..<n] in order, skipping blocks of zeros.
+    static func sumOfSquares(_ x: UnsafePointer<Float>, _ n: Int, from s: Float) -> Float {
+        var s = s
         var i = 0
         // Four blocks of eight tested at once: embedding gradients are zero in long runs of whole rows.
         while i + 32 <= n {
@@ -180,27 +237,6 @@ public enum OptimizerKernels {
             i += 1
         }
         return s
-    }
-
-    /// The global L2 norm of `gradients` as the scalar reference computes it: a Float Σx² per buffer (in
-    /// element order), added in buffer order into a Double; bit-identical to that, with the buffers on all threads.
-    public static func globalNorm(_ gradients: [UnsafeBufferPointer<Float>], serial: Bool = false) -> Float {
-        let k = gradients.count
-        guard k > 0 else { return 0 }
-        let sums = UnsafeMutableBufferPointer<Float>.allocate(capacity: k)
-        defer { sums.deallocate() }
-        sums.initialize(repeating: 0)
-        // Largest first, so the big table starts at once and the small tensors fill the other threads.
-        let order = gradients.indices.sorted { gradients[$0].count > gradients[$1].count }
-        let (gp, sp) = (SendableBox(gradients), SendableBox(sums))
-        let total = gradients.reduce(0) { $0 + $1.count }
-        Parallel.forEach(k, serial: serial || total < 1 << 15) { part, _ in
-            let i = order[part]
-            sp.value[i] = sumOfSquares(gp.value[i])
-        }
-        var t: Double = 0
-        for s in sums { t += Double(s) }
-        return Float(t.squareRoot())
     }
 
     /// x ← x·scale + 0 in place (the values `Tensor * scale` gives), on all threads; blocks whose bits are
@@ -245,7 +281,7 @@ public enum OptimizerKernels {
     // MARK: Splitting work over tensors
 
     /// Calls `body(tensor, range)` over every element of tensors with `counts` laid end to end, in parts of
-    /// about equal size (multiples of 8 within each tensor) claimed by the pool's threads.
+    /// about equal size (pieces starting at multiples of 64 within each tensor) claimed by the pool's threads.
     fileprivate static func forEachSpan(counts: [Int], serial: Bool, _ body: @escaping (Int, Range<Int>) -> Void) {
         let total = counts.reduce(0, +)
         guard total > 0 else { return }
@@ -255,8 +291,8 @@ public enum OptimizerKernels {
             return
         }
         // Parts of ≥ 32 K elements, about 8 per thread, so a thread slowed by the machine's other load leaves
-        // its share to the others.
-        let partSize = max(1 << 15, ((total + threads * 8 - 1) / (threads * 8) + 7) / 8 * 8)
+        // its share to the others; pieces start at multiples of 64 in each tensor (AdamW's untouched blocks).
+        let partSize = max(1 << 15, ((total + threads * 8 - 1) / (threads * 8) + 63) / 64 * 64)
         // Cut each tensor into pieces of at most partSize, then group consecutive pieces into parts.
         var spans: [(tensor: Int, range: Range<Int>)] = []
         var partStarts: [Int] = [0]
@@ -264,11 +300,11 @@ public enum OptimizerKernels {
         for (i, n) in counts.enumerated() {
             var lo = 0
             while lo < n {
-                let hi = min(n, lo + max(8, (partSize - filled) / 8 * 8))
+                let hi = min(n, lo + max(64, (partSize - filled) / 64 * 64))
                 spans.append((i, lo..<hi))
                 filled += hi - lo
                 lo = hi
-                if filled >= partSize - 7 {
+                if filled >= partSize - 63 {
                     partStarts.append(spans.count)
                     filled = 0
                 }
@@ -280,46 +316,6 @@ public enum OptimizerKernels {
             for s in partStarts[part]..<partStarts[part + 1] { body(spans[s].tensor, spans[s].range) }
         }
     }
-}
-
-/// Zero-filled buffers for large gradients (an embedding table's: 30522 × 128 floats for BERT), recycled
-/// between training steps. Allocating one per step costs a 15.6 MB memset plus a page fault per 4 KB page
-/// (and unmapping it afterwards); a recycled buffer costs one read, and writes only the rows the step used.
-/// Any tensor may be handed back: `recycle` zeroes every non-zero element itself, so a buffer taken from
-/// here is all zeros whatever was done to it before.
-public enum GradientBuffers {
-    /// Buffers below this many elements are not kept (allocating them is cheap).
-    public static let minimumCount = 1 << 20
-    /// At most this many buffers are kept.
-    static let capacity = 4
-    private static let free = Locked<[[Float]]>([])
-
-    /// `count` zeros: a recycled buffer when one of that size is free, else a new one.
-    static func zeros(_ count: Int) -> [Float] {
-        if count >= minimumCount {
-            let kept = free.withLock { f -> [Float]? in
-                guard let i = f.firstIndex(where: { $0.count == count }) else { return nil }
-                return f.remove(at: i)
-            }
-            if let kept { return kept }
-        }
-        return [Float](repeating: 0, count: count)
-    }
-
-    /// Takes `t`'s storage for later gradients of the same size (when it has at least `minimumCount`
-    /// elements), zeroing it; `t` is left empty. Smaller tensors are just emptied.
-    public static func recycle(_ t: inout Tensor) {
-        var storage = t.storage
-        t = Tensor.zeros([0])
-        guard storage.count >= minimumCount else { return }
-        storage.withUnsafeMutableBufferPointer { OptimizerKernels.zero($0) }  // copies first if still shared
-        free.withLock { f in
-            if f.count < capacity { f.append(storage) }
-        }
-    }
-
-    /// The number of buffers kept now (for tests).
-    public static var keptCount: Int { free.withLock { $0.count } }
 }
 
 /// AdamW's element update on eight lanes, in the reference's order of operations.

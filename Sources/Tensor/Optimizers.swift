@@ -40,6 +40,13 @@ public struct AdamW: Sendable, Codable {
     /// First and second moment estimates, one per parameter, created on the first step.
     public private(set) var m: [[Float]] = []
     public private(set) var v: [[Float]] = []
+    /// Per parameter, a byte per whole block of `OptimizerKernels.untouchedBlock` entries, non-zero while the
+    /// block's m and v are all +0 (no gradient has reached it yet); derived from m and v, so not saved.
+    private var untouched: [[UInt8]] = []
+
+    private enum CodingKeys: String, CodingKey {
+        case learningRate, beta1, beta2, epsilon, weightDecay, step, m, v
+    }
 
     public init(
         learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8,
@@ -58,6 +65,7 @@ public struct AdamW: Sendable, Codable {
         self.step = step
         self.m = m
         self.v = v
+        untouched = []
     }
 
     /// Updates `parameters[i]` in place with `gradients[i]`. With `gradientScale`, each gradient is read as
@@ -76,15 +84,27 @@ public struct AdamW: Sendable, Codable {
                 m[i].count == parameters[i].count,
                 "AdamW: state size \(m[i].count) for parameter \(parameters[i].shape)")
         }
+        if untouched.count != m.count { untouched = m.indices.map { untouchedBlocks(m[$0], v[$0]) } }
         step += 1
         let constants = stepConstants()
         // Every buffer is made unique here and then left alone until the kernel returns.
         let p = mutableBuffers(&parameters)
         let mb = m.indices.map { i in m[i].withUnsafeMutableBufferPointer { $0 } }
         let vb = v.indices.map { i in v[i].withUnsafeMutableBufferPointer { $0 } }
+        let ub = untouched.indices.map { i in untouched[i].withUnsafeMutableBufferPointer { $0 } }
         let g = gradients.map { t in t.storage.withUnsafeBufferPointer { $0 } }
         withExtendedLifetime(gradients) {
-            OptimizerKernels.adamW(parameters: p, m: mb, v: vb, gradients: g, constants, gradientScale: gradientScale)
+            OptimizerKernels.adamW(
+                parameters: p, m: mb, v: vb, gradients: g, constants, gradientScale: gradientScale, untouched: ub)
+        }
+    }
+
+    /// The untouched flags of one parameter's moments: 1 for each whole block whose m and v bits are all zero.
+    private func untouchedBlocks(_ m: [Float], _ v: [Float]) -> [UInt8] {
+        let block = OptimizerKernels.untouchedBlock
+        return (0..<(m.count / block)).map { b in
+            let r = (b * block)..<((b + 1) * block)
+            return m[r].allSatisfy { $0.bitPattern == 0 } && v[r].allSatisfy { $0.bitPattern == 0 } ? 1 : 0
         }
     }
 

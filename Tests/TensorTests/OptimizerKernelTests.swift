@@ -30,6 +30,10 @@ extension SplitMix64 {
 
 private func bits(_ a: [Float]) -> [UInt32] { a.map(\.bitPattern) }
 private func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
+/// How many entries of two equally long arrays differ in their bits.
+private func differing(_ a: [Float], _ b: [Float]) -> Int {
+    a.count != b.count ? max(a.count, b.count) : zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count
+}
 
 /// The AdamW loop as it was before the kernels (PyTorch's single-tensor path), constants computed inline.
 private func referenceAdamWStep(
@@ -136,6 +140,47 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         }
     }
 
+    /// The untouched-block shortcut (only p·decay where m, v and g are all +0): an embedding-like table whose rows
+    /// get their first gradient at different steps, a gradient scale on some steps, −0 gradients, and a JSON round
+    /// trip of the optimiser mid-run (the flags are rebuilt from the moments) give the reference's bits. With ε = 0
+    /// the full update makes 0/0 = NaN there, and so must the optimiser.
+    @Test(arguments: [Float(1e-8), 0])
+    func untouchedBlocksMatchTheReferenceBitForBit(epsilon: Float) throws {
+        var rng = SplitMix64(seed: 77)
+        let shapes: [[Int]] = [[1000, 64], [4100], [70]]
+        var params = shapes.map { s in Tensor(shape: s, scalars: (0..<shapeCount(s)).map { _ in rng.uniform() - 0.5 }) }
+        var refP = params.map(\.scalars)
+        var refM = params.map { [Float](repeating: 0, count: $0.count) }
+        var refV = refM
+        var opt = AdamW(learningRate: 1e-3, epsilon: epsilon, weightDecay: 0.1)
+        for step in 1...6 {
+            let grads = shapes.enumerated().map { i, s -> Tensor in
+                var g = [Float](repeating: 0, count: shapeCount(s))
+                // Table rows below 150·step may be used (a third of them); the other tensors from step 3 on.
+                let live = i == 0 ? 150 * step * 64 : (step >= 3 ? g.count : 0)
+                for r in stride(from: 0, to: live, by: 64) where rng.next() % 3 == 0 {
+                    for j in r..<Swift.min(r + 64, g.count) { g[j] = rng.gradient() }
+                }
+                if i == 0 && step == 2 { g[999 * 64 + 5] = -0.0 }  // a −0 alone in a block: updated in full
+                return Tensor(shape: s, scalars: g)
+            }
+            if step == 4 {
+                opt = try JSONDecoder().decode(AdamW.self, from: try JSONEncoder().encode(opt))
+            }
+            let scale: Float? = step % 2 == 0 ? 0.5 : nil
+            opt.update(&params, gradients: grads, gradientScale: scale)
+            for i in shapes.indices {
+                let g = grads[i].scalars.map { x in scale.map { x * $0 + 0 } ?? x }
+                referenceAdamWStep(
+                    p: &refP[i], m: &refM[i], v: &refV[i], g: g, step: step, lr: 1e-3, wd: 0.1, eps: epsilon)
+                // Counts, not arrays: a failed == on 64,000 entries makes the test library diff them for minutes.
+                #expect(differing(params[i].scalars, refP[i]) == 0, "step \(step) parameter \(i)")
+                #expect(differing(opt.m[i], refM[i]) + differing(opt.v[i], refV[i]) == 0, "step \(step) moments \(i)")
+            }
+        }
+        if epsilon == 0 { #expect(params[0].scalars.contains { $0.isNaN }) }
+    }
+
     @Test func multiTensorAdamWIsTheSameOnOneThreadAndOnAll() {
         var rng = SplitMix64(seed: 7)
         let counts = [5, 40_000, 9, 100_003, 64]
@@ -225,6 +270,26 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         let expected = referenceClip([t.scalars, t.scalars], maxNorm: 1e-3).scaled
         #expect(shared.map(bits) == expected.map(bits))
         #expect(bits(keep) == bits(t) && bits(keep) != bits(shared[0]))
+    }
+
+    /// The norm over many gradients of mixed lengths (more than eight per lane queue, lanes ending at different
+    /// points, empty ones, one past the alone threshold) equals the scalar loop's bits; a NaN anywhere shows.
+    @Test(arguments: [false, true])
+    func globalNormOfManyGradientsMatchesTheScalarLoop(serial: Bool) {
+        var rng = SplitMix64(seed: serial ? 12 : 13)
+        var grads: [[Float]] = (0..<41).map { i in
+            let n = i % 9 == 0 ? 0 : Int(rng.next() % 5000) + (i % 3 == 0 ? 20_000 : 1)
+            return (0..<n).map { _ in rng.gradient() * 10 }
+        }
+        grads.append(rng.sparseRows(OptimizerKernels.aloneCount / 64 + 3, 64))
+        grads.append([Float](repeating: 1, count: 48_000))  // equal lengths end in the same segment
+        grads.append([Float](repeating: 2, count: 48_000))
+        let buffers = { (g: [[Float]]) in g.map { a in a.withUnsafeBufferPointer { $0 } } }
+        #expect(
+            OptimizerKernels.globalNorm(buffers(grads), serial: serial).bitPattern
+                == referenceClip(grads, maxNorm: 1).norm.bitPattern)
+        grads[17][grads[17].count / 2] = .nan
+        #expect(OptimizerKernels.globalNorm(buffers(grads), serial: serial).isNaN)
     }
 
     /// AdamW reading gradients scaled on the fly equals clipping in place and then stepping.
