@@ -107,8 +107,10 @@ public enum OptimizerKernels {
             }
         }
         let lanes = AdamWLanes(c)
-        // The shortcut is exact only where 0 / (√0 / bc₂ + ε) · stepSize is +0.
-        let skip = c.epsilon > 0 && c.bc2Sqrt > 0 && c.stepSize.isFinite && c.bc2Sqrt.isFinite
+        // The shortcut is exact only where the full update's terms are: 0·(1 − β) and 0·scale ±0 (finite factors),
+        // and 0 / (√0 / bc₂ + ε) · stepSize ±0 (ε > 0, finite bc₂ > 0 and stepSize); else every block runs in full.
+        let finite = [c.epsilon, c.bc2Sqrt, c.stepSize, c.beta1, c.beta2, scale ?? 1].allSatisfy(\.isFinite)
+        let skip = finite && c.epsilon > 0 && c.bc2Sqrt > 0
         let flags = skip ? untouched : nil
         let (pp, mp, vp, gp) = (SendableBox(parameters), SendableBox(m), SendableBox(v), SendableBox(gradients))
         let fp = SendableBox(flags)

@@ -181,6 +181,14 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         if epsilon == 0 { #expect(params[0].scalars.contains { $0.isNaN }) }
     }
 
+    /// A non-finite gradient scale turns the shortcut off: the reference reads a +0 gradient as 0·∞ = NaN.
+    @Test func anInfiniteGradientScaleTurnsTheShortcutOff() {
+        var params = [Tensor(shape: [256], scalars: (0..<256).map { Float($0) })]
+        var opt = AdamW(learningRate: 1e-3)
+        opt.update(&params, gradients: [Tensor.zeros([256])], gradientScale: .infinity)
+        #expect(params[0].scalars.allSatisfy { $0.isNaN })
+    }
+
     @Test func multiTensorAdamWIsTheSameOnOneThreadAndOnAll() {
         var rng = SplitMix64(seed: 7)
         let counts = [5, 40_000, 9, 100_003, 64]
