@@ -64,10 +64,10 @@ extension OptimizerKernels {
             var step = Int.max, lead = -1
             for l in 0..<8 where owner[l] >= 0 && remaining[l] < step { (step, lead) = (remaining[l], l) }
             if lead < 0 { return }
-            // Idle lanes read the leading lane's elements (valid for `step` reads); their sums are discarded.
-            var base = [UnsafePointer<Float>](repeating: box.gradients[owner[lead]].baseAddress!, count: 8)
-            for l in 0..<8 where owner[l] >= 0 { base[l] = box.gradients[owner[l]].baseAddress! + position[l] }
-            if step > 0 {
+            if step > 0 {  // (an empty buffer may have no base address: it only retires below)
+                // Idle lanes read the leading lane's elements (valid for `step` reads); their sums are discarded.
+                var base = [UnsafePointer<Float>](repeating: box.gradients[owner[lead]].baseAddress!, count: 8)
+                for l in 0..<8 where owner[l] >= 0 { base[l] = box.gradients[owner[l]].baseAddress! + position[l] }
                 s = sumOfSquares8(base[0], base[1], base[2], base[3], base[4], base[5], base[6], base[7], step, s)
             }
             for l in 0..<8 where owner[l] >= 0 {

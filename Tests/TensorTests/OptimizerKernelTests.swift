@@ -292,10 +292,13 @@ private func referenceClip(_ grads: [[Float]], maxNorm: Float) -> (norm: Float, 
         grads.append(rng.sparseRows(OptimizerKernels.aloneCount / 64 + 3, 64))
         grads.append([Float](repeating: 1, count: 48_000))  // equal lengths end in the same segment
         grads.append([Float](repeating: 2, count: 48_000))
-        let buffers = { (g: [[Float]]) in g.map { a in a.withUnsafeBufferPointer { $0 } } }
+        // Plus an empty buffer without a base address, which must be read as Σ = 0, not dereferenced.
+        let buffers = { (g: [[Float]]) in
+            g.map { a in a.withUnsafeBufferPointer { $0 } } + [UnsafeBufferPointer<Float>(start: nil, count: 0)]
+        }
         #expect(
             OptimizerKernels.globalNorm(buffers(grads), serial: serial).bitPattern
-                == referenceClip(grads, maxNorm: 1).norm.bitPattern)
+                == referenceClip(grads + [[]], maxNorm: 1).norm.bitPattern)
         grads[17][grads[17].count / 2] = .nan
         #expect(OptimizerKernels.globalNorm(buffers(grads), serial: serial).isNaN)
     }
