@@ -24,8 +24,8 @@ extension OptimizerKernels {
         // (largest first, each to the lightest queue), so the long ones start at once and the queues fill in.
         let order = gradients.indices.sorted { gradients[$0].count > gradients[$1].count }
         let alone = order.filter { gradients[$0].count >= aloneCount }
-        let total = gradients.reduce(0) { $0 + $1.count }
-        let queueCount = serial || total < 1 << 15 ? 1 : Threads.count
+        let serial = serial || gradients.reduce(0) { $0 + $1.count } < 1 << 15
+        let queueCount = serial ? 1 : Threads.count
         var queues = [[Int]](repeating: [], count: queueCount), load = [Int](repeating: 0, count: queueCount)
         for i in order where gradients[i].count < aloneCount {
             let q = load.indices.min { load[$0] < load[$1] }!
@@ -34,7 +34,7 @@ extension OptimizerKernels {
         }
         let items = alone.map { [$0] } + queues.filter { !$0.isEmpty }
         let box = NormBox(gradients: gradients, sums: sums)
-        Parallel.forEach(items.count, serial: serial || total < 1 << 15) { item, _ in
+        Parallel.forEach(items.count, serial: serial) { item, _ in
             let buffers = items[item]
             if buffers.count == 1 && box.gradients[buffers[0]].count >= aloneCount {
                 let b = box.gradients[buffers[0]]
