@@ -10,7 +10,8 @@ weights-scripts/full_size_parity.py builds it, converted with convert.py into th
 committed):
   grad-input   grad x input, BERT-base, 1 x 128 tokens. PyTorch: a forward for the predicted class, then
                Captum InputXGradient on the word embeddings (score = softmax probability, LIT's default).
-               Loupe: `loupe explain --method grad-input` (prediction and gradient). Loupe takes the target from
+               Loupe: `loupe explain --method grad-input --batch-size 1` (prediction and gradient, each text in
+               a pass of its own: by default a process's texts share passes of up to 16). Loupe takes the target from
                the recorded forward it differentiates, so it does one forward fewer than Captum's API allows;
                `grad-input-1pass` is that same work in plain PyTorch (one forward with grad, argmax, backward),
                printed as a second reference for the same Loupe time.
@@ -300,7 +301,8 @@ def main(argv=None) -> int:
     worker_args = dict(base_hf=paths["base_hf"], text128=text128, text64=text64, threads=args.threads,
                        runs=args.runs, cases=cases, param_grads=args.torch_param_grads)
     loupe_cases = {
-        "grad-input": (paths["base_h5"], text128, ["--method", "grad-input"]),
+        # One text a pass, as PyTorch's: the runs + 1 texts of a process would otherwise share passes (batch_size 16).
+        "grad-input": (paths["base_h5"], text128, ["--method", "grad-input", "--batch-size", "1"]),
         "ig32": (paths["base_h5"], text128, ["--method", "ig", "--steps", "32"]),
         "ig50": (paths["base_h5"], text128, ["--method", "ig", "--steps", "50"]),
         "ig-tol": (paths["base_h5"], text128, ["--method", "ig", "--tolerance", "0.01"]),

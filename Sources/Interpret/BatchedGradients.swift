@@ -7,14 +7,18 @@ import Transformer
 /// Explains each of `texts` with the options' method, as `explain(_:text:options:)` would one by one, results in
 /// input order. When every text can share one taped forward and backward pass — a BERT sequence classifier, the
 /// plain gradient methods (grad-input at the input embeddings, grad-norm) — texts run together, shortest first,
-/// right-padded under the attention mask, about `maxTokens` padded tokens per pass: on short texts the per-pass
-/// overhead (packing tiny matrices, allocation, reference counting) otherwise costs more than the arithmetic.
+/// right-padded under the attention mask, at most `batch_size` texts (the method's option) and about `maxTokens`
+/// padded tokens per pass: on short texts the per-pass overhead (packing tiny matrices, allocation, reference
+/// counting) otherwise costs more than the arithmetic.
 /// Everything else, and anything the batch could report differently (a text that does not encode), runs one by one.
 public func explainBatch(
     _ model: LoadedModel, texts: [String], options: ExplainOptions, maxTokens: Int = 2048
 ) throws(InterpretError) -> [Salience] {
     let method = try options.makeMethod()
-    guard texts.count > 1, explainsInBatches(model, method), let encoded = encodeEach(model, texts) else {
+    // grad-norm's and grad-input's `batch_size` (default 16; `make` above has checked it); 1 explains each text alone.
+    let textsPerPass = (try? options.method.spec.validate(options.config))?.int("batch_size") ?? 1
+    guard texts.count > 1, explainsInBatches(model, method), textsPerPass > 1, let encoded = encodeEach(model, texts)
+    else {
         return try texts.map { text throws(InterpretError) in try explain(model, text: text, options: options) }
     }
     var out = [Salience?](repeating: nil, count: texts.count)
@@ -24,7 +28,7 @@ public func explainBatch(
     while start < order.count {
         var end = start + 1
         // Sorted ascending, the row being added sets the padded length.
-        while end < order.count && end - start < 16 && (end - start + 1) * counts[order[end]] <= maxTokens { end += 1 }
+        while end < order.count && end - start < textsPerPass && (end - start + 1) * counts[order[end]] <= maxTokens { end += 1 }
         let rows = Array(order[start..<end])
         let saliences = try gradientBatch(
             model, rows.map { (text: texts[$0], encoding: encoded[$0].encoding) }, method: method, options: options)

@@ -57,9 +57,10 @@ public enum MethodID: String, Codable, Sendable, CaseIterable, CustomStringConve
     /// The method's options (LIT's `config_spec`); `make` validates against it.
     public var spec: ConfigSpec {
         switch self {
-        case .gradNorm, .inputReduction, .chefer: return ConfigSpec([])
+        case .gradNorm: return ConfigSpec([Fields.textsPerPass])
+        case .inputReduction, .chefer: return ConfigSpec([])
         case .deeplift: return ConfigSpec([IntegratedGradients.spec["baseline"]!])
-        case .gradInput: return ConfigSpec([Fields.hiddenLayer])
+        case .gradInput: return ConfigSpec([Fields.hiddenLayer, Fields.textsPerPass])
         case .ig: return ConfigSpec(IntegratedGradients.spec.fields + [Fields.hiddenLayer, Fields.neuron])
         case .conductance:
             let ig = ["steps", "rule", "baseline"].map { IntegratedGradients.spec[$0]! }
@@ -194,6 +195,11 @@ enum Fields {
     static let neuron = ConfigField(
         "neuron", .text, defaultNote: "none: the model's score",
         help: "ig: explain unit I of hidden state L at the readout token instead (L:I; NeuronIntegratedGradients).")
+    /// Captum's `internal_batch_size`, Hugging Face pipelines' `batch_size`: rows per pass, here whole texts.
+    static let textsPerPass = ConfigField(
+        "batch_size", .int, default: .int(16), minimum: 1,
+        help: "grad-norm / grad-input on a classifier: texts explained together in one pass (at most 2,048 tokens; "
+            + "1: each text alone).")
     static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
     static let base = ConfigField(
         "base", .choice, default: .string(MethodID.gradNorm.rawValue), choices: SmoothGrad.bases.map(\.rawValue),

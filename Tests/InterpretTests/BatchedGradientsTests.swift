@@ -78,6 +78,7 @@ import Transformer
         var merged = ExplainOptions(method: method)
         merged.mergeWords = true
         cases.append(merged)
+        cases.append(ExplainOptions(method: method, config: ["batch_size": .int(3)]))  // several batches of ≤ 3 texts
         for o in cases {
             let single = try Self.texts.map { try explain(model, text: $0, options: o) }
             for maxTokens in [2048, 40] {
@@ -88,6 +89,24 @@ import Transformer
                     expectSame(a, b, "\(method) \(o.score) \(o.target) merge \(o.mergeWords) ≤\(maxTokens): text \(i)")
                 }
             }
+        }
+    }
+
+    /// `batch_size` 1 explains each text alone, exactly as `explain` does (bit for bit); 0 is refused by name.
+    @Test func batchSizeOneIsOneByOne() throws {
+        let o = ExplainOptions(method: .gradInput, config: ["batch_size": .int(1)])
+        let single = try Self.texts.map { try explain(model, text: $0, options: ExplainOptions(method: .gradInput)) }
+        let alone = try explainBatch(model, texts: Self.texts, options: o)
+        #expect(zip(single, alone).allSatisfy { $0.scores == $1.scores && $0.vectors?.scalars == $1.vectors?.scalars })
+        let batched = try explainBatch(model, texts: Self.texts, options: ExplainOptions(method: .gradInput))
+        #expect(!zip(single, batched).allSatisfy { $0.scores == $1.scores }, "padded passes round differently")
+        do {
+            let zero = ExplainOptions(method: .gradNorm, config: ["batch_size": .int(0)])
+            _ = try explainBatch(model, texts: Self.texts, options: zero)
+            Issue.record("batch_size 0 was accepted")
+        } catch {
+            guard case .invalidConfig(let e) = error else { Issue.record("\(error)"); return }
+            #expect(e.field == "batch_size")
         }
     }
 
