@@ -76,7 +76,7 @@ GPT2_SMALL_TEST = dict(GPT2_SMALL, n_embd=32, n_layer=2, n_head=2, initializer_r
 # Models and references
 
 def perturb_vectors(model: torch.nn.Module, seed: int, scale: float = VECTOR_NOISE) -> None:
-    """As make_goldens._perturb_vectors (which uses scale 0.1): every 1-D parameter + scale*N(0,1), own generator."""
+    """As fixture_models._perturb_vectors (which uses scale 0.1): every 1-D parameter + scale*N(0,1), own generator."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _, p in model.named_parameters():  # tied parameters are listed once
