@@ -103,7 +103,8 @@ def swift_tables(path):
                 line = ""
             line = f"{line} {word}" if line else word
         out.append(line)
-        return [f"    /// {doc}.", f'    static let {name} = """'] + ["    " + x for x in out] + ['    """']
+        # The string's lines and closing delimiter one level in, as swift-format lays out Sources/ (b9d85cd).
+        return [f"    /// {doc}.", f'    static let {name} = """'] + ["        " + x for x in out] + ['        """']
 
     classes = ["// Hugging Face's character classes, as sorted closed ranges [lo0 hi0 lo1 hi1 ...] (generated file)."]
     classes += header + ["enum UnicodeTables {"]
