@@ -1,7 +1,7 @@
 // The one place where checkpoint tensor names are normalised: prefixes, legacy renames, dropped buffers, tied heads.
 
 /// Tensor-name rules shared by every loader (docs/weights-format.md, "Renames and drops"; the Swift twin of
-/// weights-scripts/convert.py `KEY_RULES`). `Checkpoint.tensors` keys are the names after these rules with the
+/// weights-scripts/convert_rules.py `KEY_RULES`). `Checkpoint.tensors` keys are the names after these rules with the
 /// base prefix removed, e.g. "embeddings.word_embeddings.weight", "h.0.attn.c_attn.weight", "classifier.weight".
 public enum CheckpointNames {
     /// transformers' `base_model_prefix` (BertPreTrainedModel: "bert", GPT2PreTrainedModel: "transformer"),
