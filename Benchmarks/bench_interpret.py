@@ -100,8 +100,18 @@ def text_of_length(tokenizer, n_tokens: int) -> str:
 # =============================================================================================
 # PyTorch / Captum worker (runs in its own process)
 
+def timed(fn, runs: int) -> float:
+    """Median seconds of `runs` calls of `fn` after one untimed warm-up call."""
+    fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
 def torch_worker(args) -> dict:
-    import numpy as np
     import torch
     from captum.attr import InputXGradient, IntegratedGradients
     from transformers import BertForSequenceClassification, BertTokenizerFast
@@ -121,15 +131,6 @@ def torch_worker(args) -> dict:
 
     def forward_prob(embeds, mask, types):
         return torch.softmax(model(inputs_embeds=embeds, attention_mask=mask, token_type_ids=types).logits, dim=-1)
-
-    def timed(fn, runs):
-        fn()  # warm-up
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
 
     ids, mask, types = prepare(args.text128)
 
@@ -177,42 +178,10 @@ def torch_worker(args) -> dict:
         out[key + "_relative_delta"] = abs(delta) / abs(fx - fb)
 
     if "lime" in args.cases:
+        from lime_reference import lit_lime
         ids64, mask64, types64 = prepare(args.text64)
         mask_id = tok.mask_token_id
-
-        def lime():
-            # LIT citrus/lime.py with LIT's LIME defaults (256 samples, kernel width 256, [MASK]).
-            with torch.no_grad():
-                logits = model(input_ids=ids64, attention_mask=mask64, token_type_ids=types64).logits
-            target = int(logits.argmax(-1))
-            positions = list(range(1, ids64.shape[1] - 1))  # [CLS]/[SEP] stay
-            m = len(positions)
-            rng = np.random.RandomState(0)
-            perms = np.vectorize(rng.permutation, signature="(n)->(n)")(np.tile(np.arange(m), (257, 1)))
-            masks = perms >= rng.randint(1, m + 1, (257, 1))
-            masks[0] = True
-            batch = ids64.repeat(257, 1)
-            for r in range(257):
-                for j, p in enumerate(positions):
-                    if not masks[r, j]:
-                        batch[r, p] = mask_id
-            scores = []
-            with torch.no_grad():
-                for s in range(0, 257, 32):
-                    b = batch[s:s + 32]
-                    p = torch.softmax(model(input_ids=b, attention_mask=mask64.expand(b.shape[0], -1),
-                                            token_type_ids=types64.expand(b.shape[0], -1)).logits, -1)
-                    scores.append(p[:, target])
-            y = torch.cat(scores).double().numpy()
-            x = masks.astype(np.float64)
-            k = x.sum(1)
-            d = 100 * (1 - k / (np.sqrt(m) * np.sqrt(np.maximum(k, 1e-300))))
-            w = np.sqrt(np.exp(-(d ** 2) / 256 ** 2))
-            xm, ym = np.average(x, 0, w), np.average(y, weights=w)
-            xc, yc = x - xm, y - ym
-            a = (xc * w[:, None]).T @ xc + np.eye(m)
-            return np.linalg.solve(a, (xc * w[:, None]).T @ yc)
-        out["lime"] = timed(lime, args.runs)
+        out["lime"] = timed(lambda: lit_lime(model, ids64, mask64, types64, mask_id), args.runs)
     return out
 
 

@@ -15,13 +15,13 @@ times come from bench_interpret.py (`loupe explain` in processes of its own, alt
 """
 import argparse
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+import bench_interpret as bi  # noqa: E402  (its `setup`, `text_of_length` and `timed`)
 
 HIDDEN, FFN, LAYERS, TOKENS = 768, 3072, 12, 128  # BERT-base
 
@@ -51,17 +51,10 @@ def products_seconds(torch, batch: int, runs: int) -> tuple:
     def once():
         for a, b, c in work:
             torch.mm(a, b, out=c)
-    once()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        once()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), gflop
+    return bi.timed(once, runs), gflop
 
 
 def main(argv=None) -> int:
-    import bench_interpret as bi
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "loupe-bench-interp"))
     ap.add_argument("--threads", type=int, default=2)
@@ -92,17 +85,8 @@ def main(argv=None) -> int:
         (g,) = torch.autograd.grad(p[0, int(p[0].argmax())], e)
         return (g * e).sum(-1)
 
-    def timed(fn, runs):
-        fn()
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        return statistics.median(times)
-
     rows = []
-    torch_gi = timed(one_pass, args.runs)
+    torch_gi = bi.timed(one_pass, args.runs)
     floor_gi, gflop_gi = products_seconds(torch, 1, args.runs)
     rows.append(("grad x input, 1 x 128", "PyTorch same-work pass", torch_gi, 0.6, floor_gi, gflop_gi))
     if not args.no_ig:
@@ -110,7 +94,7 @@ def main(argv=None) -> int:
         e = embed(ids).detach()
         with torch.no_grad():
             target = int(prob(e)[0].argmax())
-        torch_ig = timed(lambda: ig.attribute(e, baselines=torch.zeros_like(e), target=target, n_steps=32),
+        torch_ig = bi.timed(lambda: ig.attribute(e, baselines=torch.zeros_like(e), target=target, n_steps=32),
                          args.ig_runs)
         floor_ig, gflop_ig = products_seconds(torch, 32, max(2, args.ig_runs))
         rows.append(("IG, 32 points", "Captum IntegratedGradients", torch_ig, 0.5, floor_ig, gflop_ig))
