@@ -198,8 +198,8 @@ enum Fields {
     /// Captum's `internal_batch_size`, Hugging Face pipelines' `batch_size`: rows per pass, here whole texts.
     static let textsPerPass = ConfigField(
         "batch_size", .int, default: .int(16), minimum: 1,
-        help: "grad-norm / grad-input on a classifier: texts explained together in one pass (at most 2,048 tokens; "
-            + "1: each text alone).")
+        help: "grad-norm / grad-input (at the input) on a classifier: texts explained together in one pass (at most "
+            + "2,048 tokens; 1: each text alone).")
     static let iterations = ConfigField("iterations", .int, default: .int(1000), minimum: 1, help: "info: Adam steps.")
     static let base = ConfigField(
         "base", .choice, default: .string(MethodID.gradNorm.rawValue), choices: SmoothGrad.bases.map(\.rawValue),
