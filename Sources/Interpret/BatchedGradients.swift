@@ -28,7 +28,9 @@ public func explainBatch(
     while start < order.count {
         var end = start + 1
         // Sorted ascending, the row being added sets the padded length.
-        while end < order.count && end - start < textsPerPass && (end - start + 1) * counts[order[end]] <= maxTokens { end += 1 }
+        while end < order.count && end - start < textsPerPass && (end - start + 1) * counts[order[end]] <= maxTokens {
+            end += 1
+        }
         let rows = Array(order[start..<end])
         let saliences = try gradientBatch(
             model, rows.map { (text: texts[$0], encoding: encoded[$0].encoding) }, method: method, options: options)

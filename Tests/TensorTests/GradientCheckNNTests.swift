@@ -1,4 +1,4 @@
-// Gradient checks of the products, normalisations, NN ops and composite expressions: Float32 against Float64 references.
+// Gradient checks of products, normalisations, NN ops and composite expressions: Float32 against Float64 references.
 import Foundation
 import Testing
 import Tensor

@@ -16,8 +16,8 @@ extension Checkpoint {
     ]
 
     /// A Hugging Face directory: the same reading and rules as convert.py and its modules (resolve_model_dir,
-    /// load_tensors, infer_task, KEY_RULES, read_tokenizer, sentence_transformers_info), then the same strict check as for
-    /// a .h5 file. safetensors files are memory-mapped; names and shapes are checked before any data is read.
+    /// load_tensors, infer_task, KEY_RULES, read_tokenizer, sentence_transformers_info), then the same strict check
+    /// as for a .h5 file. safetensors files are memory-mapped; names and shapes are checked before any data is read.
     static func loadHuggingFace(_ root: URL, task requested: Task?) throws(WeightError) -> Checkpoint {
         // sentence-transformers: modules.json names the Transformer module's subdirectory ("" = the root).
         var modelDir = root
